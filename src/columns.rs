@@ -1,0 +1,425 @@
+//! Growable, truncatable column buffers that turn into Arrow arrays.
+//!
+//! Arrow's own builders cannot shrink, but the decoder appends a line's rows straight into
+//! the columns while it parses and must take them back out when the line later turns out to
+//! be unreadable (it goes to `rejects` instead). These buffers are plain `Vec`s with a
+//! `truncate`, handed to Arrow without copying when a batch is cut.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array, ListArray,
+    StringArray, TimestampMicrosecondArray,
+};
+use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
+
+/// Validity bits kept as bytes until the batch is cut; `nulls` counts the false entries so
+/// that a column without nulls gets no bitmap at all.
+#[derive(Default, Debug)]
+struct Validity {
+    bits: Vec<bool>,
+    nulls: usize,
+}
+
+impl Validity {
+    fn push(&mut self, valid: bool) {
+        self.bits.push(valid);
+        self.nulls += usize::from(!valid);
+    }
+    fn truncate(&mut self, len: usize) {
+        if len < self.bits.len() {
+            self.nulls -= self.bits[len..].iter().filter(|v| !**v).count();
+            self.bits.truncate(len);
+        }
+    }
+    fn take(&mut self) -> Option<NullBuffer> {
+        let bits = std::mem::take(&mut self.bits);
+        let nulls = std::mem::replace(&mut self.nulls, 0);
+        (nulls > 0).then(|| NullBuffer::new(BooleanBuffer::from(bits)))
+    }
+    fn len(&self) -> usize {
+        self.bits.len()
+    }
+}
+
+/// A column of a table: knows its Arrow type and how to give its rows up as an array.
+pub trait Column: Default {
+    /// The Arrow type of the finished array.
+    fn data_type() -> DataType;
+    /// Rows appended so far.
+    fn len(&self) -> usize;
+    /// Drops rows past `len` (used to undo a rejected line).
+    fn truncate(&mut self, len: usize);
+    /// Appends a null row.
+    fn push_null(&mut self);
+    /// Moves the rows out as an Arrow array, leaving the column empty.
+    fn finish(&mut self) -> ArrayRef;
+    /// Bytes held, for cutting batches by size.
+    fn byte_size(&self) -> usize;
+}
+
+/// UTF-8 strings (`Utf8`).
+#[derive(Debug)]
+pub struct StrCol {
+    offsets: Vec<i32>,
+    data: String,
+    valid: Validity,
+}
+
+impl Default for StrCol {
+    fn default() -> Self {
+        StrCol {
+            offsets: vec![0],
+            data: String::new(),
+            valid: Validity::default(),
+        }
+    }
+}
+
+impl StrCol {
+    /// Appends a string row.
+    pub fn push(&mut self, s: &str) {
+        self.data.push_str(s);
+        self.end_row(true);
+    }
+    /// Appends an optional string row.
+    pub fn push_opt(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => self.push(s),
+            None => self.push_null(),
+        }
+    }
+    /// Gives write access to the bytes of the row being built; call [`StrCol::end_row`] after.
+    pub fn buf(&mut self) -> &mut String {
+        &mut self.data
+    }
+    /// Closes the row whose bytes were written through [`StrCol::buf`].
+    pub fn end_row(&mut self, valid: bool) {
+        // A batch never nears 2 GiB: batches are cut by size long before (see `TableBuilder`).
+        self.offsets.push(self.data.len() as i32);
+        self.valid.push(valid);
+    }
+    /// The string of row `i`, if not null.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        if !self.valid.bits[i] {
+            return None;
+        }
+        Some(&self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize])
+    }
+}
+
+impl Column for StrCol {
+    fn data_type() -> DataType {
+        DataType::Utf8
+    }
+    fn len(&self) -> usize {
+        self.valid.len()
+    }
+    fn truncate(&mut self, len: usize) {
+        // Also drops bytes written through `buf` for a row that was never closed.
+        let len = len.min(self.len());
+        self.data.truncate(self.offsets[len] as usize);
+        self.offsets.truncate(len + 1);
+        self.valid.truncate(len);
+    }
+    fn push_null(&mut self) {
+        self.end_row(false);
+    }
+    fn finish(&mut self) -> ArrayRef {
+        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
+        let data = std::mem::take(&mut self.data).into_bytes();
+        let nulls = self.valid.take();
+        // SAFETY-free: offsets are monotonic and end on char boundaries by construction;
+        // `new` still checks them.
+        Arc::new(StringArray::new(
+            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+            data.into(),
+            nulls,
+        ))
+    }
+    fn byte_size(&self) -> usize {
+        self.data.len() + self.offsets.len() * 4 + self.valid.len()
+    }
+}
+
+/// Fixed-width values with a validity bit.
+#[derive(Debug)]
+pub struct PrimCol<T> {
+    values: Vec<T>,
+    valid: Validity,
+}
+
+impl<T> Default for PrimCol<T> {
+    fn default() -> Self {
+        PrimCol {
+            values: Vec::new(),
+            valid: Validity::default(),
+        }
+    }
+}
+
+impl<T: Copy + Default> PrimCol<T> {
+    /// Appends a value row.
+    pub fn push(&mut self, v: T) {
+        self.values.push(v);
+        self.valid.push(true);
+    }
+    /// Appends an optional value row.
+    pub fn push_opt(&mut self, v: Option<T>) {
+        match v {
+            Some(v) => self.push(v),
+            None => {
+                self.values.push(T::default());
+                self.valid.push(false);
+            }
+        }
+    }
+    /// The value of row `i`, if not null.
+    pub fn get(&self, i: usize) -> Option<T> {
+        self.valid.bits[i].then(|| self.values[i])
+    }
+    fn take_parts(&mut self) -> (Vec<T>, Option<NullBuffer>) {
+        (std::mem::take(&mut self.values), self.valid.take())
+    }
+}
+
+macro_rules! prim_column {
+    ($t:ty, $array:ty, $dt:expr) => {
+        impl Column for PrimCol<$t> {
+            fn data_type() -> DataType {
+                $dt
+            }
+            fn len(&self) -> usize {
+                self.valid.len()
+            }
+            fn truncate(&mut self, len: usize) {
+                self.values.truncate(len);
+                self.valid.truncate(len);
+            }
+            fn push_null(&mut self) {
+                self.push_opt(None);
+            }
+            fn finish(&mut self) -> ArrayRef {
+                let (values, nulls) = self.take_parts();
+                Arc::new(<$array>::new(ScalarBuffer::from(values), nulls))
+            }
+            fn byte_size(&self) -> usize {
+                self.values.len() * std::mem::size_of::<$t>() + self.valid.len()
+            }
+        }
+    };
+}
+
+prim_column!(i64, Int64Array, DataType::Int64);
+prim_column!(i32, Int32Array, DataType::Int32);
+prim_column!(f64, Float64Array, DataType::Float64);
+
+/// Microseconds since the epoch, UTC.
+#[derive(Debug, Default)]
+pub struct TsCol(pub PrimCol<i64>);
+
+impl Column for TsCol {
+    fn data_type() -> DataType {
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn truncate(&mut self, len: usize) {
+        self.0.truncate(len)
+    }
+    fn push_null(&mut self) {
+        self.0.push_null()
+    }
+    fn finish(&mut self) -> ArrayRef {
+        let (values, nulls) = self.0.take_parts();
+        Arc::new(
+            TimestampMicrosecondArray::new(ScalarBuffer::from(values), nulls).with_timezone("UTC"),
+        )
+    }
+    fn byte_size(&self) -> usize {
+        self.0.byte_size()
+    }
+}
+
+impl TsCol {
+    /// Appends an optional timestamp in microseconds.
+    pub fn push_opt(&mut self, v: Option<i64>) {
+        self.0.push_opt(v)
+    }
+    /// The value of row `i`, if not null.
+    pub fn get(&self, i: usize) -> Option<i64> {
+        self.0.get(i)
+    }
+}
+
+/// Booleans with a validity bit.
+#[derive(Debug, Default)]
+pub struct BoolCol(PrimCol<bool>);
+
+impl BoolCol {
+    /// Appends an optional boolean.
+    pub fn push_opt(&mut self, v: Option<bool>) {
+        self.0.push_opt(v)
+    }
+}
+
+impl Column for BoolCol {
+    fn data_type() -> DataType {
+        DataType::Boolean
+    }
+    fn len(&self) -> usize {
+        self.0.valid.len()
+    }
+    fn truncate(&mut self, len: usize) {
+        self.0.values.truncate(len);
+        self.0.valid.truncate(len);
+    }
+    fn push_null(&mut self) {
+        self.0.push_opt(None)
+    }
+    fn finish(&mut self) -> ArrayRef {
+        let (values, nulls) = self.0.take_parts();
+        Arc::new(BooleanArray::new(BooleanBuffer::from(values), nulls))
+    }
+    fn byte_size(&self) -> usize {
+        self.0.values.len() * 2
+    }
+}
+
+/// `List<Float32>`: embeddings of any dimension.
+#[derive(Debug)]
+pub struct F32ListCol {
+    offsets: Vec<i32>,
+    values: Vec<f32>,
+    valid: Validity,
+}
+
+impl Default for F32ListCol {
+    fn default() -> Self {
+        F32ListCol {
+            offsets: vec![0],
+            values: Vec::new(),
+            valid: Validity::default(),
+        }
+    }
+}
+
+impl F32ListCol {
+    /// The buffer the row being built appends its values to; close it with `end_row`.
+    pub fn values(&mut self) -> &mut Vec<f32> {
+        &mut self.values
+    }
+    /// Closes the row whose values were appended through [`F32ListCol::values`].
+    pub fn end_row(&mut self, valid: bool) {
+        self.offsets.push(self.values.len() as i32);
+        self.valid.push(valid);
+    }
+    /// Drops values appended for a row that is then abandoned.
+    pub fn discard_open_row(&mut self) {
+        let start = *self.offsets.last().unwrap_or(&0) as usize;
+        self.values.truncate(start);
+    }
+}
+
+impl Column for F32ListCol {
+    fn data_type() -> DataType {
+        DataType::List(Arc::new(Field::new("item", DataType::Float32, false)))
+    }
+    fn len(&self) -> usize {
+        self.valid.len()
+    }
+    fn truncate(&mut self, len: usize) {
+        // Also drops values appended for a row that was never closed.
+        let len = len.min(self.len());
+        self.values.truncate(self.offsets[len] as usize);
+        self.offsets.truncate(len + 1);
+        self.valid.truncate(len);
+    }
+    fn push_null(&mut self) {
+        self.end_row(false)
+    }
+    fn finish(&mut self) -> ArrayRef {
+        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
+        let values = Float32Array::new(ScalarBuffer::from(std::mem::take(&mut self.values)), None);
+        let field = Arc::new(Field::new("item", DataType::Float32, false));
+        Arc::new(ListArray::new(
+            field,
+            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+            Arc::new(values),
+            self.valid.take(),
+        ))
+    }
+    fn byte_size(&self) -> usize {
+        self.values.len() * 4 + self.offsets.len() * 4
+    }
+}
+
+/// `List<Utf8>`: `doc_groups`.
+#[derive(Debug)]
+pub struct StrListCol {
+    offsets: Vec<i32>,
+    values: StrCol,
+    valid: Validity,
+}
+
+impl Default for StrListCol {
+    fn default() -> Self {
+        StrListCol {
+            offsets: vec![0],
+            values: StrCol::default(),
+            valid: Validity::default(),
+        }
+    }
+}
+
+impl StrListCol {
+    /// Appends one item to the row being built; close it with `end_row`.
+    pub fn push_item(&mut self, s: &str) {
+        self.values.push(s)
+    }
+    /// Closes the row whose items were appended through [`StrListCol::push_item`].
+    pub fn end_row(&mut self, valid: bool) {
+        self.offsets.push(self.values.len() as i32);
+        self.valid.push(valid);
+    }
+    /// Drops items appended for a row that is then abandoned.
+    pub fn discard_open_row(&mut self) {
+        let start = *self.offsets.last().unwrap_or(&0) as usize;
+        self.values.truncate(start);
+    }
+}
+
+impl Column for StrListCol {
+    fn data_type() -> DataType {
+        DataType::List(Arc::new(Field::new("item", DataType::Utf8, false)))
+    }
+    fn len(&self) -> usize {
+        self.valid.len()
+    }
+    fn truncate(&mut self, len: usize) {
+        // Also drops values appended for a row that was never closed.
+        let len = len.min(self.len());
+        self.values.truncate(self.offsets[len] as usize);
+        self.offsets.truncate(len + 1);
+        self.valid.truncate(len);
+    }
+    fn push_null(&mut self) {
+        self.end_row(false)
+    }
+    fn finish(&mut self) -> ArrayRef {
+        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
+        let values = self.values.finish();
+        let field = Arc::new(Field::new("item", DataType::Utf8, false));
+        Arc::new(ListArray::new(
+            field,
+            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+            values,
+            self.valid.take(),
+        ))
+    }
+    fn byte_size(&self) -> usize {
+        self.values.byte_size() + self.offsets.len() * 4
+    }
+}

@@ -1,0 +1,536 @@
+//! `chatql convert`: exports in, a Parquet lake out (one zstd file per non-empty table and
+//! a `manifest.json`), written under a temporary name and renamed when complete.
+//!
+//! Deduplication keeps one version of each conversation (by `convo_id`) and document (by
+//! `doc_id`, `course_name`, `s3_path`, `url`): the one with the most messages (chunks), then
+//! the latest, then the one read last. Ingest writes every version as it streams; only if a
+//! duplicate turned up are the affected tables rewritten without the losers. Child rows are
+//! matched to their parent by walking `message_count` / `context_count` / `chunk_count`, so
+//! no hidden key column is needed.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use datafusion::arrow::compute::filter_record_batch;
+use datafusion::arrow::datatypes::{Int32Type, Int64Type, TimestampMicrosecondType};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::ingest::{ingest, DecodeStats, IngestOptions, Inputs};
+use crate::schema::{Table, SCHEMA_VERSION};
+
+/// Options of `convert`.
+#[derive(Debug, Clone)]
+pub struct ConvertOptions {
+    /// Output folder.
+    pub output: PathBuf,
+    /// Replace an existing output folder.
+    pub force: bool,
+    /// Fail on the first rejected record.
+    pub strict: bool,
+    /// Keep every version of a conversation or document.
+    pub keep_duplicates: bool,
+    /// zstd level of the Parquet pages.
+    pub zstd_level: i32,
+    /// How ingest runs.
+    pub ingest: IngestOptions,
+}
+
+impl ConvertOptions {
+    /// Options with defaults for everything but the output folder.
+    pub fn new(output: impl Into<PathBuf>) -> ConvertOptions {
+        ConvertOptions {
+            output: output.into(),
+            force: false,
+            strict: false,
+            keep_duplicates: false,
+            zstd_level: 3,
+            ingest: IngestOptions::default(),
+        }
+    }
+}
+
+/// What `convert` did; also the content of `manifest.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConvertReport {
+    /// chatql version.
+    pub tool_version: String,
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// When the conversion finished (UTC, RFC 3339).
+    pub created_at: String,
+    /// Input files with size and SHA-256.
+    pub inputs: Vec<InputReport>,
+    /// Rows written per table (every table listed, 0 when no file was written).
+    pub tables: Vec<TableReport>,
+    /// Duplicate versions dropped.
+    pub duplicates: Duplicates,
+    /// Lines, bytes and records read, and rejects.
+    pub read: DecodeStats,
+    /// Files and zip members passed over as not being exports.
+    pub skipped: Vec<String>,
+    /// Seconds taken.
+    #[serde(skip)]
+    pub seconds: f64,
+    /// Output folder.
+    #[serde(skip)]
+    pub output: PathBuf,
+}
+
+/// One input file in the manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputReport {
+    /// Path as given.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 (hex).
+    pub sha256: String,
+}
+
+/// One table in the manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableReport {
+    /// Table name.
+    pub name: String,
+    /// Rows written.
+    pub rows: u64,
+    /// File name in the output folder, when rows > 0.
+    pub file: Option<String>,
+}
+
+/// Duplicate versions dropped.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Duplicates {
+    /// Conversation versions dropped.
+    pub conversations: u64,
+    /// Document versions dropped.
+    pub documents: u64,
+}
+
+impl ConvertReport {
+    /// Rows written to `table`.
+    pub fn rows(&self, table: Table) -> u64 {
+        self.tables
+            .iter()
+            .find(|t| t.name == table.name())
+            .map_or(0, |t| t.rows)
+    }
+}
+
+/// The ranking of one version of a conversation or document: more children first, then
+/// the latest time, then the one read last.
+type Rank = (i32, i64, u64);
+
+/// Tracks the best version of each key and which versions lost.
+#[derive(Default)]
+struct Dedup {
+    best: HashMap<String, (Rank, u64)>,
+    losers: HashSet<u64>,
+}
+
+impl Dedup {
+    fn offer(&mut self, key: String, rank: Rank, ordinal: u64) {
+        match self.best.get_mut(&key) {
+            None => {
+                self.best.insert(key, (rank, ordinal));
+            }
+            Some(cur) => {
+                if rank > cur.0 {
+                    self.losers.insert(cur.1);
+                    *cur = (rank, ordinal);
+                } else {
+                    self.losers.insert(ordinal);
+                }
+            }
+        }
+    }
+}
+
+/// Writes one table to a Parquet file, flushing row groups by size so that memory stays
+/// bounded for wide rows (embeddings).
+struct TableWriter {
+    writer: ArrowWriter<File>,
+    rows: u64,
+}
+
+/// Bytes buffered before a row group is flushed.
+const ROW_GROUP_BYTES: usize = 64 << 20;
+
+fn writer_props(level: i32) -> Result<WriterProperties> {
+    let level = ZstdLevel::try_new(level).map_err(|e| Error::Usage(format!("zstd level: {e}")))?;
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
+        .set_max_row_group_row_count(Some(1 << 20))
+        .build())
+}
+
+impl TableWriter {
+    fn create(path: &Path, table: Table, props: WriterProperties) -> Result<TableWriter> {
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        let writer =
+            ArrowWriter::try_new(file, table.schema(), Some(props)).map_err(|e| Error::Write {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+        Ok(TableWriter { writer, rows: 0 })
+    }
+
+    fn write(&mut self, batch: &RecordBatch, path: &Path) -> Result<()> {
+        let err = |e: datafusion::parquet::errors::ParquetError| Error::Write {
+            path: path.to_owned(),
+            message: e.to_string(),
+        };
+        self.writer.write(batch).map_err(err)?;
+        if self.writer.in_progress_size() > ROW_GROUP_BYTES {
+            self.writer.flush().map_err(err)?;
+        }
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    fn close(self, path: &Path) -> Result<u64> {
+        self.writer.close().map_err(|e| Error::Write {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        Ok(self.rows)
+    }
+}
+
+/// A folder being written under a temporary name; removed on drop unless committed.
+struct TempDir {
+    path: PathBuf,
+    committed: bool,
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn file_name(table: Table) -> String {
+    format!("{}.parquet", table.name())
+}
+
+/// Converts the exports named by `args` into a Parquet lake.
+pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> {
+    let started = Instant::now();
+    let out = &opts.output;
+    if out.exists() && !opts.force {
+        return Err(Error::OutputExists(out.clone()));
+    }
+    let inputs = Inputs::expand(args)?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    let base = out
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = TempDir {
+        path: parent.join(format!(".{base}.tmp-{}", std::process::id())),
+        committed: false,
+    };
+    if tmp.path.exists() {
+        std::fs::remove_dir_all(&tmp.path).map_err(|e| Error::io(&tmp.path, e))?;
+    }
+    std::fs::create_dir(&tmp.path).map_err(|e| Error::io(&tmp.path, e))?;
+    let props = writer_props(opts.zstd_level)?;
+
+    let mut writers: HashMap<Table, TableWriter> = HashMap::new();
+    let mut convo_dedup = Dedup::default();
+    let mut doc_dedup = Dedup::default();
+    let (mut convo_ord, mut doc_ord) = (0u64, 0u64);
+    let summary = ingest(&inputs, &opts.ingest, |decoded| {
+        for (table, batch) in &decoded.batches {
+            if opts.strict && *table == Table::Rejects {
+                let b = batch;
+                let s = |c: usize| b.column(c).as_string::<i32>().value(0).to_owned();
+                let n = |c: usize| b.column(c).as_primitive::<Int64Type>().value(0) as u64;
+                return Err(Error::Rejected {
+                    file: s(0),
+                    line: n(1),
+                    offset: n(2),
+                    reason: s(3),
+                });
+            }
+            if !opts.keep_duplicates {
+                match table {
+                    Table::Conversations => {
+                        offer_conversations(batch, &mut convo_dedup, &mut convo_ord)
+                    }
+                    Table::Documents => offer_documents(batch, &mut doc_dedup, &mut doc_ord),
+                    _ => {}
+                }
+            }
+            let path = tmp.path.join(file_name(*table));
+            let w = match writers.entry(*table) {
+                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(TableWriter::create(&path, *table, props.clone())?)
+                }
+            };
+            w.write(batch, &path)?;
+        }
+        Ok(())
+    })?;
+
+    let mut rows: HashMap<Table, u64> = HashMap::new();
+    for (table, w) in writers {
+        let path = tmp.path.join(file_name(table));
+        rows.insert(table, w.close(&path)?);
+    }
+    let duplicates = Duplicates {
+        conversations: convo_dedup.losers.len() as u64,
+        documents: doc_dedup.losers.len() as u64,
+    };
+    if !convo_dedup.losers.is_empty() {
+        let kept = drop_versions(
+            &tmp.path,
+            &[Table::Conversations, Table::Messages, Table::Contexts],
+            &convo_dedup.losers,
+            &props,
+        )?;
+        rows.extend(kept);
+    }
+    if !doc_dedup.losers.is_empty() {
+        let kept = drop_versions(
+            &tmp.path,
+            &[Table::Documents, Table::Chunks],
+            &doc_dedup.losers,
+            &props,
+        )?;
+        rows.extend(kept);
+    }
+
+    let report = ConvertReport {
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        schema_version: SCHEMA_VERSION,
+        created_at: crate::model::format_timestamp_pg(now_us()),
+        inputs: inputs
+            .files
+            .iter()
+            .zip(&summary.sha256)
+            .map(|(f, h)| InputReport {
+                path: f.path.to_string_lossy().into_owned(),
+                size: f.size,
+                sha256: h.clone(),
+            })
+            .collect(),
+        tables: Table::ALL
+            .iter()
+            .map(|t| {
+                let n = rows.get(t).copied().unwrap_or(0);
+                TableReport {
+                    name: t.name().to_owned(),
+                    rows: n,
+                    file: (n > 0).then(|| file_name(*t)),
+                }
+            })
+            .collect(),
+        duplicates,
+        read: summary.stats,
+        skipped: inputs.skipped.clone(),
+        seconds: started.elapsed().as_secs_f64(),
+        output: out.clone(),
+    };
+    // A table emptied by deduplication leaves no file behind.
+    for t in Table::ALL {
+        let p = tmp.path.join(file_name(*t));
+        if rows.get(t) == Some(&0) && p.exists() {
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    let manifest = serde_json::to_string_pretty(&report).expect("serializable");
+    let mpath = tmp.path.join("manifest.json");
+    std::fs::write(&mpath, manifest + "\n").map_err(|e| Error::io(&mpath, e))?;
+    commit(tmp, out)?;
+    Ok(report)
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// Renames the finished folder into place, replacing an existing one (only with --force,
+/// checked before starting).
+fn commit(mut tmp: TempDir, out: &Path) -> Result<()> {
+    if out.exists() {
+        let old = tmp.path.with_extension("old");
+        std::fs::rename(out, &old).map_err(|e| Error::io(out, e))?;
+        std::fs::rename(&tmp.path, out).map_err(|e| Error::io(out, e))?;
+        let _ = if old.is_dir() {
+            std::fs::remove_dir_all(&old)
+        } else {
+            std::fs::remove_file(&old)
+        };
+    } else {
+        std::fs::rename(&tmp.path, out).map_err(|e| Error::io(out, e))?;
+    }
+    tmp.committed = true;
+    Ok(())
+}
+
+fn offer_conversations(batch: &RecordBatch, dedup: &mut Dedup, ordinal: &mut u64) {
+    let id = batch.column(0).as_string::<i32>();
+    let created = batch.column(4).as_primitive::<TimestampMicrosecondType>();
+    let updated = batch.column(5).as_primitive::<TimestampMicrosecondType>();
+    let count = batch.column(12).as_primitive::<Int32Type>();
+    for i in 0..batch.num_rows() {
+        if id.is_valid(i) {
+            let time = if updated.is_valid(i) {
+                updated.value(i)
+            } else if created.is_valid(i) {
+                created.value(i)
+            } else {
+                i64::MIN
+            };
+            let n = if count.is_valid(i) {
+                count.value(i)
+            } else {
+                -1
+            };
+            dedup.offer(id.value(i).to_owned(), (n, time, *ordinal), *ordinal);
+        }
+        *ordinal += 1;
+    }
+}
+
+fn offer_documents(batch: &RecordBatch, dedup: &mut Dedup, ordinal: &mut u64) {
+    let id = batch.column(0).as_primitive::<Int64Type>();
+    let created = batch.column(1).as_primitive::<TimestampMicrosecondType>();
+    let s = |c: usize, i: usize| {
+        let a = batch.column(c).as_string::<i32>();
+        if a.is_valid(i) {
+            a.value(i).to_owned()
+        } else {
+            "\u{0}null".to_owned()
+        }
+    };
+    let count = batch.column(7).as_primitive::<Int32Type>();
+    for i in 0..batch.num_rows() {
+        let key = format!(
+            "{}\u{1}{}\u{1}{}\u{1}{}",
+            if id.is_valid(i) {
+                id.value(i).to_string()
+            } else {
+                "null".into()
+            },
+            s(2, i),
+            s(3, i),
+            s(5, i)
+        );
+        let time = if created.is_valid(i) {
+            created.value(i)
+        } else {
+            i64::MIN
+        };
+        let n = if count.is_valid(i) {
+            count.value(i)
+        } else {
+            -1
+        };
+        dedup.offer(key, (n, time, *ordinal), *ordinal);
+        *ordinal += 1;
+    }
+}
+
+/// The column of a parent table that says how many child rows each row has.
+fn child_count_column(table: Table) -> Option<&'static str> {
+    match table {
+        Table::Conversations => Some("message_count"),
+        Table::Messages => Some("context_count"),
+        Table::Documents => Some("chunk_count"),
+        _ => None,
+    }
+}
+
+/// Rewrites a parent table and its descendants (`chain`, parent first) without the rows of
+/// the `losers` parent ordinals. Returns the rows kept per table.
+fn drop_versions(
+    dir: &Path,
+    chain: &[Table],
+    losers: &HashSet<u64>,
+    props: &datafusion::parquet::file::properties::WriterProperties,
+) -> Result<Vec<(Table, u64)>> {
+    // Keep-runs of the current level: (keep, how many rows).
+    let mut runs: Vec<(bool, u64)> = Vec::new();
+    let mut kept = Vec::new();
+    for (level, table) in chain.iter().enumerate() {
+        let path = dir.join(file_name(*table));
+        if !path.exists() {
+            kept.push((*table, 0));
+            runs.clear();
+            continue;
+        }
+        let tmp = dir.join(format!("{}.dedup", file_name(*table)));
+        let read_err = |e: datafusion::parquet::errors::ParquetError| Error::Write {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(read_err)?
+            .with_batch_size(8192)
+            .build()
+            .map_err(read_err)?;
+        let mut writer = TableWriter::create(&tmp, *table, props.clone())?;
+        let mut next_runs: Vec<(bool, u64)> = Vec::new();
+        let count_col =
+            child_count_column(*table).map(|c| table.schema().index_of(c).expect("count column"));
+        let mut ordinal = 0u64;
+        let mut run = runs.iter().copied();
+        let mut cur: (bool, u64) = (true, 0);
+        for batch in reader {
+            let batch = batch?;
+            let mut mask = Vec::with_capacity(batch.num_rows());
+            for _ in 0..batch.num_rows() {
+                let keep = if level == 0 {
+                    !losers.contains(&ordinal)
+                } else {
+                    while cur.1 == 0 {
+                        cur = run.next().unwrap_or((true, u64::MAX));
+                    }
+                    cur.1 -= 1;
+                    cur.0
+                };
+                mask.push(keep);
+                ordinal += 1;
+            }
+            if let Some(c) = count_col {
+                let counts = batch.column(c).as_primitive::<Int32Type>();
+                for (i, keep) in mask.iter().enumerate() {
+                    let n = if counts.is_valid(i) {
+                        counts.value(i).max(0) as u64
+                    } else {
+                        0
+                    };
+                    next_runs.push((*keep, n));
+                }
+            }
+            let filtered = filter_record_batch(&batch, &BooleanArray::from(mask))?;
+            if filtered.num_rows() > 0 {
+                writer.write(&filtered, &tmp)?;
+            }
+        }
+        let n = writer.close(&tmp)?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+        kept.push((*table, n));
+        runs = next_runs;
+    }
+    Ok(kept)
+}

@@ -1,0 +1,94 @@
+//! The library's one error type. Every variant names the file (and line, where there is
+//! one) it is about, because a user with a dozen exports needs to know which one is wrong.
+
+use std::path::PathBuf;
+
+/// Errors of chatql operations.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An input path, glob or archive could not be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// An input argument matched nothing readable.
+    #[error("{0}: no such file, folder or matching glob")]
+    NotFound(String),
+    /// A glob pattern was malformed.
+    #[error("bad glob pattern {pattern:?}: {message}")]
+    Glob {
+        /// The pattern.
+        pattern: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A zip archive could not be read.
+    #[error("{path}: {message}")]
+    Archive {
+        /// The archive.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// `--strict` and a record was rejected.
+    #[error("{file}:{line}: rejected (byte offset {offset}): {reason}")]
+    Rejected {
+        /// Input file.
+        file: String,
+        /// 1-based line.
+        line: u64,
+        /// Byte offset.
+        offset: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The output folder exists and `--force` was not given.
+    #[error("{0}: output already exists (use --force to replace it)")]
+    OutputExists(PathBuf),
+    /// Writing the output failed.
+    #[error("writing {path}: {message}")]
+    Write {
+        /// The output being written.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// An Arrow or Parquet error not tied to a file.
+    #[error("{0}")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    /// A query failed.
+    #[error("{0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    /// Invalid options.
+    #[error("{0}")]
+    Usage(String),
+    /// Writing to stdout failed (a closed pipe is reported separately so it can exit 0).
+    #[error("{0}")]
+    Output(std::io::Error),
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Whether this is a write to a closed pipe (`chatql ... | head`), which is not a failure.
+    pub fn is_broken_pipe(&self) -> bool {
+        match self {
+            Error::Output(e) | Error::Io { source: e, .. } => {
+                e.kind() == std::io::ErrorKind::BrokenPipe
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

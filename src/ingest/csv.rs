@@ -1,0 +1,166 @@
+//! The 2023-11 to 2024-02 conversation export: a pandas `to_csv` of the conversation table
+//! whose `convo` cell is a Python dict repr. Each CSV row is rewritten as the format-R JSON
+//! row it stands for and decoded like any other.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::ingest::decode::{Decoder, RecordFormat};
+use crate::ingest::{pyrepr, Work};
+use crate::model::{json_str, push_json_str};
+
+/// Column positions of a CSV export's header.
+#[derive(Debug, Default)]
+pub struct CsvHeader {
+    /// (name, index) of each named column; pandas' unnamed index column is left out.
+    columns: Vec<(String, usize)>,
+    has_convo: bool,
+}
+
+/// One CSV record as read: its cells, or why it could not be read.
+#[derive(Debug)]
+pub struct CsvRow {
+    line: u64,
+    offset: u64,
+    cells: std::result::Result<Vec<String>, String>,
+}
+
+/// Cuts a CSV stream into batches of records. Returns Ok(false) if the consumer stopped.
+pub(crate) fn read_csv_chunks(
+    r: &mut dyn Read,
+    chunk: usize,
+    source: usize,
+    send: &mut dyn FnMut(Work) -> bool,
+) -> Result<bool> {
+    let mut rdr = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(r);
+    let mut header: Option<Arc<CsvHeader>> = None;
+    let mut record = ::csv::ByteRecord::new();
+    let mut rows = Vec::new();
+    let mut bytes = 0usize;
+    loop {
+        let pos = rdr.position().clone();
+        let more = match rdr.read_byte_record(&mut record) {
+            Ok(more) => more,
+            Err(e) => {
+                let io = matches!(e.kind(), ::csv::ErrorKind::Io(_));
+                rows.push(CsvRow {
+                    line: pos.line(),
+                    offset: pos.byte(),
+                    cells: Err(format!("CSV: {e}")),
+                });
+                !io
+            }
+        };
+        if more && !record.is_empty() {
+            if header.is_none() {
+                header = Some(Arc::new(CsvHeader::from_record(&record)));
+                continue;
+            }
+            let cells = record
+                .iter()
+                .map(|c| String::from_utf8(c.to_vec()))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| {
+                    format!(
+                        "invalid UTF-8 in a cell at byte {}",
+                        e.utf8_error().valid_up_to()
+                    )
+                });
+            bytes += record.as_slice().len();
+            rows.push(CsvRow {
+                line: pos.line(),
+                offset: pos.byte(),
+                cells,
+            });
+        }
+        if (!more || bytes >= chunk) && !rows.is_empty() {
+            let work = Work::Csv {
+                source,
+                rows: std::mem::take(&mut rows),
+                header: header.clone().unwrap_or_default(),
+            };
+            if !send(work) {
+                return Ok(false);
+            }
+            bytes = 0;
+        }
+        if !more {
+            return Ok(true);
+        }
+    }
+}
+
+impl CsvHeader {
+    fn from_record(record: &::csv::ByteRecord) -> CsvHeader {
+        let mut header = CsvHeader::default();
+        for (i, name) in record.iter().enumerate() {
+            let name = String::from_utf8_lossy(name);
+            let name = name.trim_start_matches('\u{feff}').trim();
+            if !name.is_empty() && name != "Unnamed: 0" {
+                header.has_convo |= name == "convo";
+                header.columns.push((name.to_owned(), i));
+            }
+        }
+        header
+    }
+}
+
+/// Decodes CSV rows: each becomes a format-R JSON row, or a reject.
+pub(crate) fn decode_rows(d: &mut Decoder, header: &CsvHeader, rows: Vec<CsvRow>) {
+    let mut json = String::new();
+    for row in rows {
+        let cells = match row.cells {
+            Ok(c) => c,
+            Err(reason) => {
+                d.reject_record(row.line, row.offset, &reason, b"");
+                continue;
+            }
+        };
+        if !header.has_convo {
+            let snippet = cells.join(",");
+            d.reject_record(
+                row.line,
+                row.offset,
+                "CSV without a `convo` column",
+                snippet.as_bytes(),
+            );
+            continue;
+        }
+        json.clear();
+        json.push('{');
+        let mut bad = None;
+        for (i, (name, idx)) in header.columns.iter().enumerate() {
+            let cell = cells.get(*idx).map_or("", String::as_str);
+            if i > 0 {
+                json.push(',');
+            }
+            push_json_str(&mut json, name);
+            json.push(':');
+            match name.as_str() {
+                "convo" => match pyrepr::to_json(cell) {
+                    Ok(v) => json.push_str(&v),
+                    Err(e) => {
+                        bad = Some((format!("`convo` cell: {e}"), cell));
+                        break;
+                    }
+                },
+                "id" => match cell.parse::<i64>() {
+                    Ok(v) => json.push_str(&v.to_string()),
+                    Err(_) => json.push_str(&json_str(cell)),
+                },
+                // pandas writes None as an empty cell.
+                _ if cell.is_empty() => json.push_str("null"),
+                _ => push_json_str(&mut json, cell),
+            }
+        }
+        json.push('}');
+        match bad {
+            Some((reason, cell)) => d.reject_record(row.line, row.offset, &reason, cell.as_bytes()),
+            None => d.decode_json_record(&json, row.line, row.offset, RecordFormat::Csv),
+        }
+    }
+}

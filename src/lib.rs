@@ -1,0 +1,16 @@
+//! chatql: an embedded analytics engine over the bulk exports of UIUC.chat / Illinois Chat.
+//!
+//! Exports (conversation history and documents with embeddings, in every shape they took
+//! from 2023 to 2026) are decoded into six normalized Arrow tables ([`schema::Table`]),
+//! which can be written as a Parquet lake ([`convert`]) or queried with SQL.
+#![warn(missing_docs)]
+
+pub mod columns;
+pub mod convert;
+pub mod error;
+pub mod ingest;
+pub mod model;
+pub mod render;
+pub mod schema;
+
+pub use error::{Error, Result};

@@ -1,0 +1,24 @@
+//! The `chatql` binary: parses arguments, calls the library, maps the outcome to an exit
+//! code. Nothing else lives here.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(lib) = e.downcast_ref::<chatql::Error>() {
+                if lib.is_broken_pipe() {
+                    return ExitCode::SUCCESS;
+                }
+            }
+            eprintln!("chatql: {e:#}");
+            ExitCode::from(cli::exit_code(&e))
+        }
+    }
+}
