@@ -29,8 +29,56 @@ pub struct Cli {
 enum Command {
     /// Convert exports (.jsonl, .json, .csv, .zip, .gz, .zst, folders, globs) into a Parquet lake.
     Convert(ConvertArgs),
+    /// Run SQL over exports or a converted folder; with no query on a terminal, open a shell.
+    Sql(SqlArgs),
     /// Print the tables and their columns.
     Schema(SchemaArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    Table,
+    Csv,
+    Tsv,
+    Json,
+    Ndjson,
+    Markdown,
+    Parquet,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  chatql sql \"select course_name, count(*) from conversations group by 1\" export.jsonl
+  chatql sql -f report.sql lake/
+  echo 'select count(*) from contexts;' | chatql sql - export.zip
+  chatql sql lake/            (opens the interactive shell)")]
+struct SqlArgs {
+    /// The query, then inputs (raw exports, or folders written by `chatql convert`). With
+    /// -f, or when the first argument is an existing path, all are inputs; `-` reads the
+    /// SQL from standard input.
+    #[arg(value_name = "QUERY | INPUT")]
+    args: Vec<String>,
+    /// Run the statements of this file (repeatable).
+    #[arg(short = 'f', long = "file", value_name = "FILE.sql")]
+    files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+    /// Write the results to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Rows shown by the table and markdown formats (0: all).
+    #[arg(long, default_value_t = 40, value_name = "N")]
+    max_rows: usize,
+    /// Bound DataFusion's memory (e.g. 2G); sorts and aggregations spill to disk past it.
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<String>,
+    /// Threads for ingest and queries (default: all cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Keep every version of a conversation or document seen in several raw exports.
+    #[arg(long)]
+    keep_duplicates: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -104,6 +152,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
         }
+        Command::Sql(a) => return run_sql(a),
         Command::Schema(a) => {
             let tables = if a.tables.is_empty() {
                 Table::ALL.to_vec()
@@ -131,6 +180,115 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
     out.flush().map_err(chatql::Error::Output)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether an argument names something on disk (a path, or a glob with matches).
+fn is_input(arg: &str) -> bool {
+    std::path::Path::new(arg).exists()
+        || (arg.contains(['*', '?']) && glob::glob(arg).is_ok_and(|mut g| g.next().is_some()))
+}
+
+fn run_sql(a: SqlArgs) -> Result<ExitCode> {
+    use std::io::{IsTerminal, Read};
+    let mut args = a.args.clone();
+    enum Sql {
+        Text(String),
+        Shell,
+    }
+    let sql = if !a.files.is_empty() {
+        let mut text = String::new();
+        for f in &a.files {
+            let s = std::fs::read_to_string(f).map_err(|e| chatql::Error::io(f, e))?;
+            text.push_str(&s);
+            text.push('\n');
+        }
+        Sql::Text(text)
+    } else if args.first().map(String::as_str) == Some("-") {
+        args.remove(0);
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| chatql::Error::io("<stdin>", e))?;
+        Sql::Text(s)
+    } else if args.first().is_some_and(|q| !is_input(q)) {
+        Sql::Text(args.remove(0))
+    } else if std::io::stdin().is_terminal() {
+        Sql::Shell
+    } else {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| chatql::Error::io("<stdin>", e))?;
+        Sql::Text(s)
+    };
+    let threads = a.threads.unwrap_or(IngestOptions::default().threads);
+    let opts = chatql::catalog::CatalogOptions {
+        ingest: IngestOptions {
+            threads,
+            ..IngestOptions::default()
+        },
+        memory_limit: a
+            .memory_limit
+            .as_deref()
+            .map(chatql::query::parse_size)
+            .transpose()?,
+        keep_duplicates: a.keep_duplicates,
+    };
+    let stdout_tty = std::io::stdout().is_terminal();
+    let render = chatql::render::RenderOptions {
+        format: match a.format {
+            OutputFormat::Table => chatql::render::Format::Table,
+            OutputFormat::Csv => chatql::render::Format::Csv,
+            OutputFormat::Tsv => chatql::render::Format::Tsv,
+            OutputFormat::Json => chatql::render::Format::Json,
+            OutputFormat::Ndjson => chatql::render::Format::Ndjson,
+            OutputFormat::Markdown => chatql::render::Format::Markdown,
+            OutputFormat::Parquet => chatql::render::Format::Parquet,
+        },
+        max_rows: (a.max_rows > 0).then_some(a.max_rows),
+        width: if stdout_tty { terminal_width() } else { None },
+        ..Default::default()
+    };
+    let qopts = chatql::query::QueryOptions {
+        render,
+        output: a.output.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| chatql::Error::Usage(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(async {
+        let mut catalog = chatql::catalog::Catalog::open(&args, &opts).await?;
+        match sql {
+            Sql::Shell => {
+                chatql::shell::run_interactive(chatql::shell::Session::new(catalog, qopts)).await?;
+            }
+            Sql::Text(text) => {
+                let stdout = std::io::stdout();
+                let mut out = stdout.lock();
+                let report =
+                    chatql::query::run_statements(&mut catalog, &text, &qopts, &mut out).await?;
+                out.flush().map_err(chatql::Error::Output)?;
+                if report.hidden > 0 {
+                    eprintln!(
+                        "{} rows, {} not shown (--max-rows 0 shows all)",
+                        report.rows, report.hidden
+                    );
+                }
+            }
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Width of the terminal on stdout, from `COLUMNS` or the terminal itself.
+fn terminal_width() -> Option<u16> {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .or_else(|| comfy_table::Table::new().width())
 }
 
 /// The exit code of an error (see the module documentation).

@@ -1,27 +1,24 @@
 //! `chatql convert`: exports in, a Parquet lake out (one zstd file per non-empty table and
 //! a `manifest.json`), written under a temporary name and renamed when complete.
 //!
-//! Deduplication keeps one version of each conversation (by `convo_id`) and document (by
-//! `doc_id`, `course_name`, `s3_path`, `url`): the one with the most messages (chunks), then
-//! the latest, then the one read last. Ingest writes every version as it streams; only if a
-//! duplicate turned up are the affected tables rewritten without the losers. Child rows are
-//! matched to their parent by walking `message_count` / `context_count` / `chunk_count`, so
-//! no hidden key column is needed.
+//! Deduplication ([`crate::dedup`]) costs nothing in the common case: ingest writes every
+//! version as it streams, and only if a duplicate turned up are the affected tables
+//! rewritten without the losing versions.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
-use datafusion::arrow::compute::filter_record_batch;
-use datafusion::arrow::datatypes::{Int32Type, Int64Type, TimestampMicrosecondType};
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::datatypes::Int64Type;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 use serde::Serialize;
 
+use crate::dedup::{Dedup, LevelFilter, CONVERSATION_CHAIN, DOCUMENT_CHAIN};
 use crate::error::{Error, Result};
 use crate::ingest::{ingest, DecodeStats, IngestOptions, Inputs};
 use crate::schema::{Table, SCHEMA_VERSION};
@@ -125,35 +122,6 @@ impl ConvertReport {
     }
 }
 
-/// The ranking of one version of a conversation or document: more children first, then
-/// the latest time, then the one read last.
-type Rank = (i32, i64, u64);
-
-/// Tracks the best version of each key and which versions lost.
-#[derive(Default)]
-struct Dedup {
-    best: HashMap<String, (Rank, u64)>,
-    losers: HashSet<u64>,
-}
-
-impl Dedup {
-    fn offer(&mut self, key: String, rank: Rank, ordinal: u64) {
-        match self.best.get_mut(&key) {
-            None => {
-                self.best.insert(key, (rank, ordinal));
-            }
-            Some(cur) => {
-                if rank > cur.0 {
-                    self.losers.insert(cur.1);
-                    *cur = (rank, ordinal);
-                } else {
-                    self.losers.insert(ordinal);
-                }
-            }
-        }
-    }
-}
-
 /// Writes one table to a Parquet file, flushing row groups by size so that memory stays
 /// bounded for wide rows (embeddings).
 struct TableWriter {
@@ -252,7 +220,6 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
     let mut writers: HashMap<Table, TableWriter> = HashMap::new();
     let mut convo_dedup = Dedup::default();
     let mut doc_dedup = Dedup::default();
-    let (mut convo_ord, mut doc_ord) = (0u64, 0u64);
     let summary = ingest(&inputs, &opts.ingest, |decoded| {
         for (table, batch) in &decoded.batches {
             if opts.strict && *table == Table::Rejects {
@@ -268,10 +235,8 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
             }
             if !opts.keep_duplicates {
                 match table {
-                    Table::Conversations => {
-                        offer_conversations(batch, &mut convo_dedup, &mut convo_ord)
-                    }
-                    Table::Documents => offer_documents(batch, &mut doc_dedup, &mut doc_ord),
+                    Table::Conversations => convo_dedup.offer_batch(*table, batch),
+                    Table::Documents => doc_dedup.offer_batch(*table, batch),
                     _ => {}
                 }
             }
@@ -293,26 +258,16 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
         rows.insert(table, w.close(&path)?);
     }
     let duplicates = Duplicates {
-        conversations: convo_dedup.losers.len() as u64,
-        documents: doc_dedup.losers.len() as u64,
+        conversations: convo_dedup.losers().len() as u64,
+        documents: doc_dedup.losers().len() as u64,
     };
-    if !convo_dedup.losers.is_empty() {
-        let kept = drop_versions(
-            &tmp.path,
-            &[Table::Conversations, Table::Messages, Table::Contexts],
-            &convo_dedup.losers,
-            &props,
-        )?;
-        rows.extend(kept);
-    }
-    if !doc_dedup.losers.is_empty() {
-        let kept = drop_versions(
-            &tmp.path,
-            &[Table::Documents, Table::Chunks],
-            &doc_dedup.losers,
-            &props,
-        )?;
-        rows.extend(kept);
+    for (d, chain) in [
+        (&convo_dedup, CONVERSATION_CHAIN),
+        (&doc_dedup, DOCUMENT_CHAIN),
+    ] {
+        if !d.losers().is_empty() {
+            rows.extend(drop_versions(&tmp.path, chain, d.losers(), &props)?);
+        }
     }
 
     let report = ConvertReport {
@@ -385,96 +340,23 @@ fn commit(mut tmp: TempDir, out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn offer_conversations(batch: &RecordBatch, dedup: &mut Dedup, ordinal: &mut u64) {
-    let id = batch.column(0).as_string::<i32>();
-    let created = batch.column(4).as_primitive::<TimestampMicrosecondType>();
-    let updated = batch.column(5).as_primitive::<TimestampMicrosecondType>();
-    let count = batch.column(12).as_primitive::<Int32Type>();
-    for i in 0..batch.num_rows() {
-        if id.is_valid(i) {
-            let time = if updated.is_valid(i) {
-                updated.value(i)
-            } else if created.is_valid(i) {
-                created.value(i)
-            } else {
-                i64::MIN
-            };
-            let n = if count.is_valid(i) {
-                count.value(i)
-            } else {
-                -1
-            };
-            dedup.offer(id.value(i).to_owned(), (n, time, *ordinal), *ordinal);
-        }
-        *ordinal += 1;
-    }
-}
-
-fn offer_documents(batch: &RecordBatch, dedup: &mut Dedup, ordinal: &mut u64) {
-    let id = batch.column(0).as_primitive::<Int64Type>();
-    let created = batch.column(1).as_primitive::<TimestampMicrosecondType>();
-    let s = |c: usize, i: usize| {
-        let a = batch.column(c).as_string::<i32>();
-        if a.is_valid(i) {
-            a.value(i).to_owned()
-        } else {
-            "\u{0}null".to_owned()
-        }
-    };
-    let count = batch.column(7).as_primitive::<Int32Type>();
-    for i in 0..batch.num_rows() {
-        let key = format!(
-            "{}\u{1}{}\u{1}{}\u{1}{}",
-            if id.is_valid(i) {
-                id.value(i).to_string()
-            } else {
-                "null".into()
-            },
-            s(2, i),
-            s(3, i),
-            s(5, i)
-        );
-        let time = if created.is_valid(i) {
-            created.value(i)
-        } else {
-            i64::MIN
-        };
-        let n = if count.is_valid(i) {
-            count.value(i)
-        } else {
-            -1
-        };
-        dedup.offer(key, (n, time, *ordinal), *ordinal);
-        *ordinal += 1;
-    }
-}
-
-/// The column of a parent table that says how many child rows each row has.
-fn child_count_column(table: Table) -> Option<&'static str> {
-    match table {
-        Table::Conversations => Some("message_count"),
-        Table::Messages => Some("context_count"),
-        Table::Documents => Some("chunk_count"),
-        _ => None,
-    }
-}
-
 /// Rewrites a parent table and its descendants (`chain`, parent first) without the rows of
 /// the `losers` parent ordinals. Returns the rows kept per table.
 fn drop_versions(
     dir: &Path,
     chain: &[Table],
     losers: &HashSet<u64>,
-    props: &datafusion::parquet::file::properties::WriterProperties,
+    props: &WriterProperties,
 ) -> Result<Vec<(Table, u64)>> {
-    // Keep-runs of the current level: (keep, how many rows).
-    let mut runs: Vec<(bool, u64)> = Vec::new();
     let mut kept = Vec::new();
+    let mut filter = LevelFilter::top(chain[0], losers);
     for (level, table) in chain.iter().enumerate() {
+        if level > 0 {
+            filter = LevelFilter::child(*table, filter);
+        }
         let path = dir.join(file_name(*table));
         if !path.exists() {
             kept.push((*table, 0));
-            runs.clear();
             continue;
         }
         let tmp = dir.join(format!("{}.dedup", file_name(*table)));
@@ -489,40 +371,8 @@ fn drop_versions(
             .build()
             .map_err(read_err)?;
         let mut writer = TableWriter::create(&tmp, *table, props.clone())?;
-        let mut next_runs: Vec<(bool, u64)> = Vec::new();
-        let count_col =
-            child_count_column(*table).map(|c| table.schema().index_of(c).expect("count column"));
-        let mut ordinal = 0u64;
-        let mut run = runs.iter().copied();
-        let mut cur: (bool, u64) = (true, 0);
         for batch in reader {
-            let batch = batch?;
-            let mut mask = Vec::with_capacity(batch.num_rows());
-            for _ in 0..batch.num_rows() {
-                let keep = if level == 0 {
-                    !losers.contains(&ordinal)
-                } else {
-                    while cur.1 == 0 {
-                        cur = run.next().unwrap_or((true, u64::MAX));
-                    }
-                    cur.1 -= 1;
-                    cur.0
-                };
-                mask.push(keep);
-                ordinal += 1;
-            }
-            if let Some(c) = count_col {
-                let counts = batch.column(c).as_primitive::<Int32Type>();
-                for (i, keep) in mask.iter().enumerate() {
-                    let n = if counts.is_valid(i) {
-                        counts.value(i).max(0) as u64
-                    } else {
-                        0
-                    };
-                    next_runs.push((*keep, n));
-                }
-            }
-            let filtered = filter_record_batch(&batch, &BooleanArray::from(mask))?;
+            let filtered = filter.filter(&batch?)?;
             if filtered.num_rows() > 0 {
                 writer.write(&filtered, &tmp)?;
             }
@@ -530,7 +380,6 @@ fn drop_versions(
         let n = writer.close(&tmp)?;
         std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
         kept.push((*table, n));
-        runs = next_runs;
     }
     Ok(kept)
 }

@@ -5,12 +5,17 @@
 //! which can be written as a Parquet lake ([`convert`]) or queried with SQL.
 #![warn(missing_docs)]
 
+pub mod catalog;
 pub mod columns;
 pub mod convert;
+pub mod dedup;
 pub mod error;
+pub mod functions;
 pub mod ingest;
 pub mod model;
+pub mod query;
 pub mod render;
 pub mod schema;
+pub mod shell;
 
 pub use error::{Error, Result};

@@ -1,0 +1,303 @@
+//! The one place that owns the DataFusion session: which tables exist and where their rows
+//! come from (a converted Parquet lake, or raw exports ingested on demand), the functions
+//! chatql adds, and the views built on the tables.
+//!
+//! Raw exports are ingested lazily: before a statement is planned, the tables it names
+//! (views expanded to the tables they read) are loaded in one ingest pass, and only those
+//! tables' batches are kept.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::{DFParser, Statement};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+
+use crate::dedup::{dedup_in_memory, CONVERSATION_CHAIN, DOCUMENT_CHAIN};
+use crate::error::{Error, Result};
+use crate::ingest::{ingest, IngestOptions, IngestSummary, Inputs};
+use crate::schema::Table;
+
+/// A view chatql defines: name, SQL, the tables it reads, and what it is for.
+pub struct View {
+    /// SQL name.
+    pub name: &'static str,
+    /// What a row is.
+    pub doc: &'static str,
+    /// The defining query.
+    pub sql: &'static str,
+    /// Tables the query reads.
+    pub reads: &'static [Table],
+}
+
+/// The views every session has.
+pub const VIEWS: &[View] = &[View {
+    name: "turns",
+    doc: "One row per user question: the assistant answer that followed it, the contexts \
+          retrieved for it (on the question in 2024+, on the answer in 2023), and the \
+          conversation's course, user, model and time.",
+    sql: include_str!("../queries/views/turns.sql"),
+    reads: &[Table::Conversations, Table::Messages, Table::Contexts],
+}];
+
+/// How a catalog runs queries.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogOptions {
+    /// How raw exports are ingested.
+    pub ingest: IngestOptions,
+    /// Bound of DataFusion's memory pool in bytes (operators that can spill, spill).
+    pub memory_limit: Option<usize>,
+    /// Keep every version of conversations and documents found in several raw exports.
+    pub keep_duplicates: bool,
+}
+
+/// Where the tables' rows come from.
+enum Source {
+    /// Converted folders (`chatql convert` output).
+    Lakes(Vec<PathBuf>),
+    /// Raw exports, ingested when a statement first needs a table.
+    Raw(Box<Inputs>),
+    /// Nothing: empty tables.
+    Empty,
+}
+
+/// A DataFusion session over the six tables and chatql's views and functions.
+pub struct Catalog {
+    ctx: SessionContext,
+    source: Source,
+    ingest: IngestOptions,
+    keep_duplicates: bool,
+    loaded: HashSet<Table>,
+    /// What the last ingest read (raw sources only).
+    pub last_ingest: Option<IngestSummary>,
+}
+
+/// Whether `path` is a folder written by `chatql convert`.
+pub fn is_lake(path: &Path) -> bool {
+    path.is_dir() && path.join("manifest.json").is_file()
+}
+
+impl Catalog {
+    /// A session over `args`: converted folders, or raw export paths, folders and globs.
+    pub async fn open(args: &[String], opts: &CatalogOptions) -> Result<Catalog> {
+        let mut config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_target_partitions(opts.ingest.threads.max(1));
+        config.options_mut().sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
+        let mut runtime = RuntimeEnvBuilder::new();
+        if let Some(limit) = opts.memory_limit {
+            runtime = runtime.with_memory_limit(limit, 1.0);
+        }
+        let mut ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+        datafusion_functions_json::register_all(&mut ctx)?;
+        for f in crate::functions::udfs() {
+            ctx.register_udf(f);
+        }
+        let lakes: Vec<&String> = args.iter().filter(|a| is_lake(Path::new(a))).collect();
+        let source = if args.is_empty() {
+            Source::Empty
+        } else if lakes.len() == args.len() {
+            Source::Lakes(args.iter().map(PathBuf::from).collect())
+        } else if lakes.is_empty() {
+            Source::Raw(Box::new(Inputs::expand(args)?))
+        } else {
+            return Err(Error::Usage(
+                "give either folders written by `chatql convert` or raw exports, not both".into(),
+            ));
+        };
+        let mut cat = Catalog {
+            ctx,
+            source,
+            ingest: opts.ingest.clone(),
+            keep_duplicates: opts.keep_duplicates,
+            loaded: HashSet::new(),
+            last_ingest: None,
+        };
+        for t in Table::ALL {
+            let provider: Arc<dyn datafusion::catalog::TableProvider> = match &cat.source {
+                Source::Lakes(dirs) => lake_table(dirs, *t)?,
+                _ => Arc::new(MemTable::try_new(t.schema(), vec![vec![]])?),
+            };
+            cat.ctx.register_table(t.name(), provider)?;
+        }
+        if !matches!(cat.source, Source::Raw(_)) {
+            cat.loaded.extend(Table::ALL.iter().copied());
+        }
+        cat.create_views().await?;
+        Ok(cat)
+    }
+
+    /// The DataFusion session (for callers that plan on their own).
+    pub fn ctx(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    async fn create_views(&self) -> Result<()> {
+        for v in VIEWS {
+            self.ctx.deregister_table(v.name)?;
+            let sql = format!("CREATE VIEW {} AS {}", v.name, v.sql);
+            self.ctx.sql(&sql).await?.collect().await?;
+        }
+        Ok(())
+    }
+
+    /// Tables a statement reads, views expanded.
+    fn tables_read(&self, stmt: &Statement) -> Result<BTreeSet<Table>> {
+        let refs = self.ctx.state().resolve_table_references(stmt)?;
+        let mut out = BTreeSet::new();
+        for r in refs {
+            let name = r.table().to_ascii_lowercase();
+            if let Some(t) = Table::from_name(&name) {
+                out.insert(t);
+            } else if let Some(v) = VIEWS.iter().find(|v| v.name == name) {
+                out.extend(v.reads.iter().copied());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes sure the tables are loaded (one ingest pass for all that are missing).
+    pub async fn load(&mut self, tables: &BTreeSet<Table>) -> Result<()> {
+        let mut missing: BTreeSet<Table> = tables
+            .iter()
+            .filter(|t| !self.loaded.contains(t))
+            .copied()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let Source::Raw(inputs) = &self.source else {
+            return Ok(());
+        };
+        if !self.keep_duplicates {
+            // A child table is deduplicated through its parents: load the chain above it.
+            for chain in [CONVERSATION_CHAIN, DOCUMENT_CHAIN] {
+                if let Some(deepest) = chain.iter().rposition(|t| missing.contains(t)) {
+                    missing.extend(chain[..=deepest].iter().copied());
+                }
+            }
+        }
+        let inputs = (**inputs).clone();
+        let opts = self.ingest.clone();
+        let keep = missing.clone();
+        let dedup = !self.keep_duplicates;
+        let (batches, summary) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let mut batches: HashMap<Table, Vec<RecordBatch>> =
+                keep.iter().map(|t| (*t, Vec::new())).collect();
+            let summary = ingest(&inputs, &opts, |d| {
+                for (t, b) in d.batches {
+                    if let Some(v) = batches.get_mut(&t) {
+                        v.push(b);
+                    }
+                }
+                Ok(())
+            })?;
+            if dedup {
+                dedup_in_memory(&mut batches)?;
+            }
+            Ok((batches, summary))
+        })
+        .await
+        .map_err(|e| Error::Usage(format!("internal error: ingest task failed: {e}")))??;
+        let parts = self.ingest.threads.max(1);
+        for (t, list) in batches {
+            self.ctx.deregister_table(t.name())?;
+            self.ctx
+                .register_table(t.name(), Arc::new(mem_table(t.schema(), list, parts)?))?;
+            self.loaded.insert(t);
+        }
+        self.last_ingest = Some(summary);
+        self.create_views().await
+    }
+
+    /// Parses `sql` into statements (several allowed, separated by `;`).
+    pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
+        Ok(DFParser::parse_sql_with_dialect(sql, &GenericDialect {})?
+            .into_iter()
+            .collect())
+    }
+
+    /// Plans and runs one statement, loading what it reads first; returns its batches.
+    pub async fn run(&mut self, stmt: Statement) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let tables = self.tables_read(&stmt)?;
+        self.load(&tables).await?;
+        let state = self.ctx.state();
+        let plan = state
+            .statement_to_plan(stmt)
+            .await
+            .map_err(|e| self.explain_error(e))?;
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        Ok((schema, batches))
+    }
+
+    /// Runs every statement of `sql`; returns the result of each.
+    pub async fn run_sql(&mut self, sql: &str) -> Result<Vec<(SchemaRef, Vec<RecordBatch>)>> {
+        let mut out = Vec::new();
+        for stmt in self.parse(sql)? {
+            out.push(self.run(stmt).await?);
+        }
+        Ok(out)
+    }
+
+    /// Names of the tables and views, for errors, `\d` and completion.
+    pub fn relation_names(&self) -> Vec<&'static str> {
+        Table::ALL
+            .iter()
+            .map(|t| t.name())
+            .chain(VIEWS.iter().map(|v| v.name))
+            .collect()
+    }
+
+    /// Adds the list of tables to a "table not found" error.
+    fn explain_error(&self, e: datafusion::error::DataFusionError) -> Error {
+        let msg = e.to_string();
+        if msg.contains("not found") && msg.contains("table") {
+            return Error::Usage(format!(
+                "{msg}\ntables and views: {}",
+                self.relation_names().join(", ")
+            ));
+        }
+        Error::DataFusion(e)
+    }
+}
+
+/// A memory table whose batches are spread over `parts` partitions for parallel scans.
+fn mem_table(schema: SchemaRef, batches: Vec<RecordBatch>, parts: usize) -> Result<MemTable> {
+    let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); parts.max(1)];
+    for (i, b) in batches.into_iter().enumerate() {
+        partitions[i % parts.max(1)].push(b);
+    }
+    Ok(MemTable::try_new(schema, partitions)?)
+}
+
+/// A table over the Parquet files of one or more converted folders.
+fn lake_table(dirs: &[PathBuf], t: Table) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    let mut urls = Vec::new();
+    for d in dirs {
+        let f = d.join(format!("{}.parquet", t.name()));
+        if f.is_file() {
+            let abs = std::fs::canonicalize(&f).map_err(|e| Error::io(&f, e))?;
+            urls.push(ListingTableUrl::parse(abs.to_string_lossy())?);
+        }
+    }
+    if urls.is_empty() {
+        return Ok(Arc::new(MemTable::try_new(t.schema(), vec![vec![]])?));
+    }
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(t.schema());
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}
