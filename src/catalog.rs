@@ -263,7 +263,7 @@ impl Catalog {
     fn explain_error(&self, e: datafusion::error::DataFusionError) -> Error {
         let msg = e.to_string();
         if msg.contains("not found") && msg.contains("table") {
-            return Error::Usage(format!(
+            return Error::Query(format!(
                 "{msg}\ntables and views: {}",
                 self.relation_names().join(", ")
             ));

@@ -62,6 +62,9 @@ pub enum Error {
     /// A query failed.
     #[error("{0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
+    /// A query could not be planned (unknown table or column, bad SQL), with the hint.
+    #[error("{0}")]
+    Query(String),
     /// Invalid options.
     #[error("{0}")]
     Usage(String),

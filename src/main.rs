@@ -17,7 +17,7 @@ fn main() -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
             }
-            eprintln!("chatql: {e:#}");
+            eprintln!("chatql: {e}");
             ExitCode::from(cli::exit_code(&e))
         }
     }

@@ -320,3 +320,15 @@ fn schema_lists_every_table_and_column() {
             "tables are: conversations, messages",
         ));
 }
+
+#[test]
+fn readme_documents_the_current_schema() {
+    let mut md = Vec::new();
+    chatql::render::schema(chatql::schema::Table::ALL, true, &mut md).unwrap();
+    let readme =
+        std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    assert!(
+        readme.contains(&String::from_utf8(md).unwrap()),
+        "README.md's Tables section differs from `chatql schema --format markdown`"
+    );
+}
