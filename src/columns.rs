@@ -49,6 +49,10 @@ pub trait Column: Default {
     fn data_type() -> DataType;
     /// Rows appended so far.
     fn len(&self) -> usize;
+    /// Whether no row was appended.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Drops rows past `len` (used to undo a rejected line).
     fn truncate(&mut self, len: usize);
     /// Appends a null row.

@@ -14,7 +14,7 @@ fn grid(header: &[&str]) -> Grid {
     let mut g = Grid::new();
     g.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header.iter().map(|h| Cell::new(h)));
+        .set_header(header.iter().map(Cell::new));
     g
 }
 
