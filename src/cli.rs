@@ -31,8 +31,95 @@ enum Command {
     Convert(ConvertArgs),
     /// Run SQL over exports or a converted folder; with no query on a terminal, open a shell.
     Sql(SqlArgs),
+    /// Export conversations (OpenAI, ShareGPT, UIUC formats) or documents (UIUC format).
+    Export(ExportArgs),
     /// Print the tables and their columns.
     Schema(SchemaArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    /// OpenAI chat fine-tuning JSONL.
+    Openai,
+    /// ShareGPT JSONL.
+    Sharegpt,
+    /// The original format-R rows.
+    UiucRows,
+    /// The original format-C conversation objects.
+    UiucConvo,
+    /// The original document lines with embeddings.
+    UiucDocs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ContextsArg {
+    None,
+    System,
+    User,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FeedbackArg {
+    Positive,
+    Negative,
+}
+
+#[derive(Debug, clap::Args)]
+struct ExportArgs {
+    /// Raw exports, or folders written by `chatql convert`.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<String>,
+    /// Output format.
+    #[arg(long = "to", value_enum)]
+    to: ExportFormat,
+    /// Output file; `.gz` or `.zst` compresses.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    /// System message: `none`, `prompt` (the conversation's), or a text.
+    #[arg(long, default_value = "prompt", value_name = "none|prompt|TEXT")]
+    system: String,
+    /// Plain-text content instead of OpenAI content parts.
+    #[arg(long)]
+    text_only: bool,
+    /// Inline each question's retrieved contexts.
+    #[arg(long, value_enum, default_value_t = ContextsArg::None)]
+    contexts: ContextsArg,
+    /// Only conversations created on or after this date (YYYY-MM-DD or ISO time, UTC).
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// Only conversations created before this date.
+    #[arg(long, value_name = "DATE")]
+    until: Option<String>,
+    /// Only this course (repeatable).
+    #[arg(long = "course", value_name = "NAME")]
+    courses: Vec<String>,
+    /// Only this user's conversations (repeatable).
+    #[arg(long = "user", value_name = "EMAIL")]
+    users: Vec<String>,
+    /// Only conversations with at least N questions.
+    #[arg(long, value_name = "N")]
+    min_turns: Option<usize>,
+    /// Only conversations with an answer rated this way.
+    #[arg(long, value_enum)]
+    feedback: Option<FeedbackArg>,
+    /// Only conversations matching this SQL predicate on `conversations`.
+    #[arg(long = "where", value_name = "SQL")]
+    where_sql: Option<String>,
+    /// Write this fraction to FILE and the rest to FILE's `.val` sibling, split by conversation.
+    #[arg(long, value_name = "FRACTION")]
+    split: Option<f64>,
+    /// Replace every email with a stable keyed pseudonym.
+    #[arg(long)]
+    redact_emails: bool,
+    /// Key of the pseudonyms (default: the CHATQL_REDACT_KEY environment variable).
+    #[arg(long, value_name = "KEY")]
+    redact_key: Option<String>,
+    /// Keep every version of a conversation seen in several raw exports.
+    #[arg(long)]
+    keep_duplicates: bool,
+    /// Replace existing output files.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -153,6 +240,24 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Sql(a) => return run_sql(a),
+        Command::Export(a) => {
+            let report = chatql::export::export(&a.inputs, &export_options(&a)?)?;
+            let mut line = format!(
+                "wrote {} line(s) to {}",
+                report.written,
+                report.files[0].display()
+            );
+            if let Some(v) = report.files.get(1) {
+                line.push_str(&format!(" and {} to {}", report.validation, v.display()));
+            }
+            if report.filtered > 0 {
+                line.push_str(&format!("; {} filtered out", report.filtered));
+            }
+            for (reason, n) in &report.skipped {
+                line.push_str(&format!("; {n} skipped ({reason})"));
+            }
+            writeln!(out, "{line}").map_err(chatql::Error::Output)?;
+        }
         Command::Schema(a) => {
             let tables = if a.tables.is_empty() {
                 Table::ALL.to_vec()
@@ -180,6 +285,73 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
     out.flush().map_err(chatql::Error::Output)?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_date(s: &str) -> Result<i64, chatql::Error> {
+    chatql::model::parse_timestamp(s.trim()).ok_or_else(|| {
+        chatql::Error::Usage(format!("bad date {s:?}: use YYYY-MM-DD or an ISO time"))
+    })
+}
+
+fn export_options(a: &ExportArgs) -> Result<chatql::export::ExportOptions, chatql::Error> {
+    use chatql::export::*;
+    let redact_key = if a.redact_emails {
+        let key = a
+            .redact_key
+            .clone()
+            .or_else(|| std::env::var("CHATQL_REDACT_KEY").ok());
+        match key.filter(|k| !k.is_empty()) {
+            Some(k) => Some(k),
+            None => {
+                return Err(chatql::Error::Usage(
+                    "--redact-emails needs a key: --redact-key KEY or CHATQL_REDACT_KEY".into(),
+                ))
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(f) = a.split {
+        if !(f > 0.0 && f < 1.0) {
+            return Err(chatql::Error::Usage(
+                "--split takes a fraction between 0 and 1, e.g. 0.9".into(),
+            ));
+        }
+    }
+    Ok(ExportOptions {
+        target: match a.to {
+            ExportFormat::Openai => Target::OpenAi,
+            ExportFormat::Sharegpt => Target::ShareGpt,
+            ExportFormat::UiucRows => Target::UiucRows,
+            ExportFormat::UiucConvo => Target::UiucConvo,
+            ExportFormat::UiucDocs => Target::UiucDocs,
+        },
+        output: a.output.clone(),
+        system: match a.system.as_str() {
+            "none" => SystemMessage::None,
+            "prompt" => SystemMessage::Prompt,
+            text => SystemMessage::Text(text.to_owned()),
+        },
+        text_only: a.text_only,
+        contexts: match a.contexts {
+            ContextsArg::None => ContextPlacement::None,
+            ContextsArg::System => ContextPlacement::System,
+            ContextsArg::User => ContextPlacement::User,
+        },
+        filters: Filters {
+            since: a.since.as_deref().map(parse_date).transpose()?,
+            until: a.until.as_deref().map(parse_date).transpose()?,
+            courses: a.courses.clone(),
+            users: a.users.clone(),
+            min_turns: a.min_turns,
+            feedback: a.feedback.map(|f| matches!(f, FeedbackArg::Positive)),
+            where_sql: a.where_sql.clone(),
+        },
+        split: a.split,
+        redact_key,
+        keep_duplicates: a.keep_duplicates,
+        force: a.force,
+    })
 }
 
 /// Whether an argument names something on disk (a path, or a glob with matches).

@@ -10,6 +10,7 @@ pub mod columns;
 pub mod convert;
 pub mod dedup;
 pub mod error;
+pub mod export;
 pub mod functions;
 pub mod ingest;
 pub mod model;
