@@ -194,6 +194,12 @@ struct ConvertArgs {
     /// Print nothing on success.
     #[arg(short, long)]
     quiet: bool,
+    /// Replace every email (in every column, text and `extra`) with a stable keyed pseudonym.
+    #[arg(long)]
+    redact_emails: bool,
+    /// Key of the pseudonyms (default: the CHATQL_REDACT_KEY environment variable).
+    #[arg(long, value_name = "KEY")]
+    redact_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -223,6 +229,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             opts.strict = a.strict;
             opts.keep_duplicates = a.keep_duplicates;
             opts.zstd_level = a.zstd_level;
+            opts.redact_key = redact_key(a.redact_emails, &a.redact_key)?;
             opts.ingest = IngestOptions {
                 threads: a.threads.unwrap_or(IngestOptions::default().threads),
                 ..IngestOptions::default()
@@ -285,6 +292,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
     out.flush().map_err(chatql::Error::Output)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The pseudonym key when `--redact-emails` is given: `--redact-key`, else the environment.
+fn redact_key(on: bool, key: &Option<String>) -> Result<Option<String>, chatql::Error> {
+    if !on {
+        return Ok(None);
+    }
+    let key = key
+        .clone()
+        .or_else(|| std::env::var("CHATQL_REDACT_KEY").ok());
+    match key.filter(|k| !k.is_empty()) {
+        Some(k) => Ok(Some(k)),
+        None => Err(chatql::Error::Usage(
+            "--redact-emails needs a key: --redact-key KEY or CHATQL_REDACT_KEY".into(),
+        )),
+    }
 }
 
 fn parse_date(s: &str) -> Result<i64, chatql::Error> {

@@ -36,6 +36,8 @@ pub struct ConvertOptions {
     pub keep_duplicates: bool,
     /// zstd level of the Parquet pages.
     pub zstd_level: i32,
+    /// Replace every email in every string column with a keyed pseudonym.
+    pub redact_key: Option<String>,
     /// How ingest runs.
     pub ingest: IngestOptions,
 }
@@ -49,6 +51,7 @@ impl ConvertOptions {
             strict: false,
             keep_duplicates: false,
             zstd_level: 3,
+            redact_key: None,
             ingest: IngestOptions::default(),
         }
     }
@@ -220,8 +223,20 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
     let mut writers: HashMap<Table, TableWriter> = HashMap::new();
     let mut convo_dedup = Dedup::default();
     let mut doc_dedup = Dedup::default();
+    let redactor = opts
+        .redact_key
+        .as_deref()
+        .map(crate::export::redact::Redactor::new);
     let summary = ingest(&inputs, &opts.ingest, |decoded| {
         for (table, batch) in &decoded.batches {
+            let redacted;
+            let batch = match &redactor {
+                Some(r) => {
+                    redacted = r.redact_batch(batch)?;
+                    &redacted
+                }
+                None => batch,
+            };
             if opts.strict && *table == Table::Rejects {
                 let b = batch;
                 let s = |c: usize| b.column(c).as_string::<i32>().value(0).to_owned();

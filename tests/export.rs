@@ -322,3 +322,41 @@ fn redaction_leaves_no_email_and_is_stable() {
         .code(2)
         .stderr(predicate::str::contains("needs a key"));
 }
+
+#[test]
+fn convert_redacts_every_column() {
+    let lake = scratch("redact-convert").join("lake");
+    chatql()
+        .args([
+            "convert",
+            &testdata(""),
+            "-o",
+            lake.to_str().unwrap(),
+            "-q",
+            "--redact-emails",
+            "--redact-key",
+            "k1",
+        ])
+        .assert()
+        .success();
+    let leaks = scalar(
+        &lake,
+        "select count(*) from conversations where user_email like '%illinois.edu' or extra like '%illinois.edu%' or extra like '%gmail.com%'",
+    );
+    assert_eq!(leaks, "0");
+    // Same people, same pseudonyms: per-user counts survive.
+    assert_eq!(
+        scalar(
+            &lake,
+            "select count(distinct user_email) from conversations"
+        ),
+        "7"
+    );
+    assert_eq!(
+        scalar(
+            &lake,
+            "select count(*) from conversations where user_email like 'user-%@redacted.invalid'"
+        ),
+        "10"
+    );
+}

@@ -104,3 +104,53 @@ mod tests {
         );
     }
 }
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListArray, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::error::ArrowError;
+
+impl Redactor {
+    /// `batch` with every email in its string columns (and lists of strings) replaced.
+    pub fn redact_batch(&self, batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+        let columns: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(|c| self.redact_array(c))
+            .collect();
+        RecordBatch::try_new(batch.schema(), columns)
+    }
+
+    fn redact_array(&self, a: &ArrayRef) -> ArrayRef {
+        match a.data_type() {
+            DataType::Utf8 => {
+                let s = a.as_string::<i32>();
+                let out: StringArray = s
+                    .iter()
+                    .map(|v| {
+                        v.map(|t| {
+                            if t.contains('@') {
+                                self.redact_text(t)
+                            } else {
+                                t.to_owned()
+                            }
+                        })
+                    })
+                    .collect();
+                Arc::new(out)
+            }
+            DataType::List(field) if field.data_type() == &DataType::Utf8 => {
+                let l = a.as_list::<i32>();
+                let values = self.redact_array(l.values());
+                Arc::new(ListArray::new(
+                    field.clone(),
+                    l.offsets().clone(),
+                    values,
+                    l.nulls().cloned(),
+                ))
+            }
+            _ => a.clone(),
+        }
+    }
+}

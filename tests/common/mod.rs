@@ -15,9 +15,11 @@ pub fn chatql() -> Command {
     Command::cargo_bin("chatql").unwrap()
 }
 
-/// A fresh scratch folder for one test.
+/// A fresh scratch folder, unique to this call (tests run in parallel).
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chatql-test-{}-{name}", std::process::id()));
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("chatql-test-{}-{n}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
