@@ -360,3 +360,46 @@ fn convert_redacts_every_column() {
         "10"
     );
 }
+
+#[test]
+fn csv_rows_round_trip_as_the_json_rows_they_stand_for() {
+    // The CSV's rows as format-R JSON: the Python-repr cell parsed, empty cells null.
+    let mut rdr = csv::Reader::from_path(testdata("ECE120_7f3a_convo_history.csv")).unwrap();
+    let mut want = Vec::new();
+    for rec in rdr.records() {
+        let r = rec.unwrap();
+        let Ok(convo) = chatql::ingest::pyrepr::to_json(&r[3]) else {
+            continue; // the broken row is a reject
+        };
+        want.push(serde_json::json!({
+            "id": r[1].parse::<i64>().unwrap(),
+            "created_at": &r[2],
+            "convo": serde_json::from_str::<Value>(&convo).unwrap(),
+            "convo_id": &r[4],
+            "course_name": &r[5],
+            "user_email": if r[6].is_empty() { Value::Null } else { Value::from(&r[6]) },
+        }));
+    }
+    assert_eq!(want.len(), 2);
+    assert_eq!(
+        export_lines(&testdata("ECE120_7f3a_convo_history.csv"), "uiuc-rows", &[]),
+        want
+    );
+}
+
+#[test]
+fn the_readable_lines_of_a_broken_file_round_trip() {
+    let text = std::fs::read(testdata("broken.jsonl")).unwrap();
+    let want: Vec<Value> = text
+        .split(|b| *b == b'\n')
+        .filter_map(|l| serde_json::from_slice::<Value>(l).ok())
+        .filter(|v| {
+            v.get("convo").is_some_and(|c| c.get("messages").is_some()) && v.get("id").is_some()
+        })
+        .collect();
+    assert_eq!(want.len(), 2, "lines 4 and 8");
+    assert_eq!(
+        export_lines(&testdata("broken.jsonl"), "uiuc-rows", &[]),
+        want
+    );
+}
