@@ -79,6 +79,32 @@ pub struct Catalog {
     loaded: HashSet<Table>,
     /// What the last ingest read (raw sources only).
     pub last_ingest: Option<IngestSummary>,
+    /// Set once [`Catalog::restrict`] put views in place of the tables.
+    restricted: bool,
+}
+
+/// Which conversations (and documents) a report looks at.
+#[derive(Debug, Clone, Default)]
+pub struct Restriction {
+    /// Conversations created at or after (microseconds, UTC).
+    pub since: Option<i64>,
+    /// Conversations created before (microseconds, UTC).
+    pub until: Option<i64>,
+    /// Only this course (conversations, documents, chunks).
+    pub course: Option<String>,
+    /// Only this user's conversations (case-insensitive).
+    pub user: Option<String>,
+}
+
+impl Restriction {
+    /// Whether nothing is restricted.
+    pub fn is_empty(&self) -> bool {
+        self.since.is_none() && self.until.is_none() && self.course.is_none() && self.user.is_none()
+    }
+}
+
+fn sql_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// Whether `path` is a folder written by `chatql convert`.
@@ -121,6 +147,7 @@ impl Catalog {
             keep_duplicates: opts.keep_duplicates,
             loaded: HashSet::new(),
             last_ingest: None,
+            restricted: false,
         };
         for t in Table::ALL {
             let provider: Arc<dyn datafusion::catalog::TableProvider> = match &cat.source {
@@ -178,6 +205,11 @@ impl Catalog {
         let Source::Raw(inputs) = &self.source else {
             return Ok(());
         };
+        if self.restricted {
+            return Err(Error::Usage(
+                "internal error: tables must be loaded before a restriction".into(),
+            ));
+        }
         if !self.keep_duplicates {
             // A child table is deduplicated through its parents: load the chain above it.
             for chain in [CONVERSATION_CHAIN, DOCUMENT_CHAIN] {
@@ -216,6 +248,61 @@ impl Catalog {
             self.loaded.insert(t);
         }
         self.last_ingest = Some(summary);
+        self.create_views().await
+    }
+
+    /// Tables the statements of `sql` read, views expanded.
+    pub fn tables_in(&self, sql: &str) -> Result<BTreeSet<Table>> {
+        let mut out = BTreeSet::new();
+        for stmt in self.parse(sql)? {
+            out.extend(self.tables_read(&stmt)?);
+        }
+        Ok(out)
+    }
+
+    /// Narrows the tables to what `r` selects: conversations by time, course and user,
+    /// their messages and contexts with them; documents and chunks by course. Load the
+    /// tables first ([`Catalog::load`]); the views are rebuilt on the narrowed tables.
+    pub async fn restrict(&mut self, r: &Restriction) -> Result<()> {
+        if r.is_empty() {
+            return Ok(());
+        }
+        let mut conds = Vec::new();
+        if let Some(t) = r.since {
+            conds.push(format!("created_at >= {}", sql_str(&crate::model::format_timestamp_pg(t))));
+        }
+        if let Some(t) = r.until {
+            conds.push(format!("created_at < {}", sql_str(&crate::model::format_timestamp_pg(t))));
+        }
+        if let Some(c) = &r.course {
+            conds.push(format!("course_name = {}", sql_str(c)));
+        }
+        if let Some(u) = &r.user {
+            conds.push(format!("lower(user_email) = lower({})", sql_str(u)));
+        }
+        let course = r
+            .course
+            .as_ref()
+            .map_or("TRUE".to_owned(), |c| format!("course_name = {}", sql_str(c)));
+        for t in Table::ALL {
+            let provider = self.ctx.table_provider(t.name()).await?;
+            self.ctx.deregister_table(t.name())?;
+            self.ctx.register_table(format!("__all_{}", t.name()), provider)?;
+        }
+        let in_convos = "convo_id IN (SELECT convo_id FROM conversations)";
+        let views = [
+            ("conversations", if conds.is_empty() { "TRUE".to_owned() } else { conds.join(" AND ") }),
+            ("messages", in_convos.to_owned()),
+            ("contexts", in_convos.to_owned()),
+            ("documents", course.clone()),
+            ("chunks", course),
+            ("rejects", "TRUE".to_owned()),
+        ];
+        for (name, cond) in views {
+            let sql = format!("CREATE VIEW {name} AS SELECT * FROM __all_{name} WHERE {cond}");
+            self.ctx.sql(&sql).await?.collect().await?;
+        }
+        self.restricted = true;
         self.create_views().await
     }
 

@@ -12,10 +12,12 @@ pub mod dedup;
 pub mod error;
 pub mod export;
 pub mod functions;
+pub mod html;
 pub mod ingest;
 pub mod model;
 pub mod query;
 pub mod render;
+pub mod report;
 pub mod schema;
 pub mod shell;
 

@@ -93,7 +93,9 @@ r2024 = [
      "convo": {"id": "2b000000-0000-4000-8000-000000002001", "name": "What is a finite state machin...",
                "messages": [
                    {"role": "user", "content": [{"type": "text", "text": "What is a finite state machine?"}],
-                    "contexts": [ctx(f"FSM chunk {i} caf\u00e9", "ECE120_Notes.pdf", "ECE120",
+                    # The first context is the text of chunk 0 of document 1048576.
+                    "contexts": [ctx("Chapter 1 \u2026 finite state machines" if i == 0 else f"FSM chunk {i} caf\u00e9",
+                                     "ECE120_Notes.pdf", "ECE120",
                                      "courses/ECE120/0b9c-ECE120_Notes.pdf", 19 + i) for i in range(3)],
                     "tools": [], "latestSystemMessage": big_prompt,
                     "finalPromtEngineeredMessage": big_prompt + "\nQuestion: What is a finite state machine?"},
