@@ -37,4 +37,4 @@ SELECT coalesce(c.model_id, '(unknown)') AS model,
        round(100.0 * sum(CASE WHEN m.feedback_positive THEN 1 ELSE 0 END) / count(*), 1) AS positive_pct
 FROM messages m JOIN conversations c ON c.convo_id = m.convo_id
 WHERE m.feedback_positive IS NOT NULL
-GROUP BY 1 ORDER BY 2 + 3 DESC, 1;
+GROUP BY 1 ORDER BY count(*) DESC, 1;

@@ -269,10 +269,16 @@ impl Catalog {
         }
         let mut conds = Vec::new();
         if let Some(t) = r.since {
-            conds.push(format!("created_at >= {}", sql_str(&crate::model::format_timestamp_pg(t))));
+            conds.push(format!(
+                "created_at >= {}",
+                sql_str(&crate::model::format_timestamp_pg(t))
+            ));
         }
         if let Some(t) = r.until {
-            conds.push(format!("created_at < {}", sql_str(&crate::model::format_timestamp_pg(t))));
+            conds.push(format!(
+                "created_at < {}",
+                sql_str(&crate::model::format_timestamp_pg(t))
+            ));
         }
         if let Some(c) = &r.course {
             conds.push(format!("course_name = {}", sql_str(c)));
@@ -280,18 +286,25 @@ impl Catalog {
         if let Some(u) = &r.user {
             conds.push(format!("lower(user_email) = lower({})", sql_str(u)));
         }
-        let course = r
-            .course
-            .as_ref()
-            .map_or("TRUE".to_owned(), |c| format!("course_name = {}", sql_str(c)));
+        let course = r.course.as_ref().map_or("TRUE".to_owned(), |c| {
+            format!("course_name = {}", sql_str(c))
+        });
         for t in Table::ALL {
             let provider = self.ctx.table_provider(t.name()).await?;
             self.ctx.deregister_table(t.name())?;
-            self.ctx.register_table(format!("__all_{}", t.name()), provider)?;
+            self.ctx
+                .register_table(format!("__all_{}", t.name()), provider)?;
         }
         let in_convos = "convo_id IN (SELECT convo_id FROM conversations)";
         let views = [
-            ("conversations", if conds.is_empty() { "TRUE".to_owned() } else { conds.join(" AND ") }),
+            (
+                "conversations",
+                if conds.is_empty() {
+                    "TRUE".to_owned()
+                } else {
+                    conds.join(" AND ")
+                },
+            ),
             ("messages", in_convos.to_owned()),
             ("contexts", in_convos.to_owned()),
             ("documents", course.clone()),

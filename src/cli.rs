@@ -31,10 +31,69 @@ enum Command {
     Convert(ConvertArgs),
     /// Run SQL over exports or a converted folder; with no query on a terminal, open a shell.
     Sql(SqlArgs),
+    /// Usage reports (overview, activity, users, ...) in the terminal, Markdown, JSON, CSV or HTML.
+    Report(ReportArgs),
     /// Export conversations (OpenAI, ShareGPT, UIUC formats) or documents (UIUC format).
     Export(ExportArgs),
     /// Print the tables and their columns.
     Schema(SchemaArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Table,
+    Markdown,
+    Json,
+    Csv,
+    Html,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  chatql report --list
+  chatql report lake/                          (every report, in the terminal)
+  chatql report activity export.zip --since 2025-01-01
+  chatql report lake/ --format html -o usage.html")]
+struct ReportArgs {
+    /// Optionally a report name, then inputs (raw exports or converted folders).
+    #[arg(value_name = "[NAME] INPUT")]
+    args: Vec<String>,
+    /// List the reports and exit.
+    #[arg(long)]
+    list: bool,
+    /// A folder of more report files (`NAME.sql`; same name replaces a built-in).
+    #[arg(long, value_name = "DIR")]
+    queries: Option<PathBuf>,
+    /// Only conversations created on or after this date (YYYY-MM-DD or ISO time, UTC).
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// Only conversations created before this date.
+    #[arg(long, value_name = "DATE")]
+    until: Option<String>,
+    /// Only this course.
+    #[arg(long, value_name = "NAME")]
+    course: Option<String>,
+    /// Only this user's conversations.
+    #[arg(long, value_name = "EMAIL")]
+    user: Option<String>,
+    /// Replace emails in the output with stable keyed pseudonyms.
+    #[arg(long)]
+    redact_emails: bool,
+    /// Key of the pseudonyms (default: the CHATQL_REDACT_KEY environment variable).
+    #[arg(long, value_name = "KEY")]
+    redact_key: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    /// Write to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Rows shown per section in the table and markdown formats (0: all).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    max_rows: usize,
+    /// Threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -247,6 +306,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Sql(a) => return run_sql(a),
+        Command::Report(a) => return run_report(a),
         Command::Export(a) => {
             let report = chatql::export::export(&a.inputs, &export_options(&a)?)?;
             let mut line = format!(
@@ -476,6 +536,120 @@ fn run_sql(a: SqlArgs) -> Result<ExitCode> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_report(a: ReportArgs) -> Result<ExitCode> {
+    use std::io::IsTerminal;
+    let defs = chatql::report::registry(a.queries.as_deref())?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if a.list {
+        for d in &defs {
+            writeln!(out, "{:<12} {}: {}", d.name, d.title, d.description)
+                .map_err(chatql::Error::Output)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut args = a.args.clone();
+    let mut names = Vec::new();
+    if let Some(first) = args.first() {
+        if defs.iter().any(|d| &d.name == first) && !is_input(first) {
+            names.push(args.remove(0));
+        }
+    }
+    if args.is_empty() {
+        return Err(chatql::Error::Usage(
+            "report needs inputs: exports or a converted folder".into(),
+        )
+        .into());
+    }
+    let threads = a.threads.unwrap_or(IngestOptions::default().threads);
+    let opts = chatql::report::ReportOptions {
+        names,
+        queries_dir: a.queries.clone(),
+        restriction: chatql::catalog::Restriction {
+            since: a.since.as_deref().map(parse_date).transpose()?,
+            until: a.until.as_deref().map(parse_date).transpose()?,
+            course: a.course.clone(),
+            user: a.user.clone(),
+        },
+        catalog: chatql::catalog::CatalogOptions {
+            ingest: IngestOptions {
+                threads,
+                ..IngestOptions::default()
+            },
+            ..Default::default()
+        },
+        redact_key: redact_key(a.redact_emails, &a.redact_key)?,
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} report {pos}/{len} sections {wide_bar} {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| chatql::Error::Usage(format!("cannot start the runtime: {e}")))?;
+    let results = rt.block_on(chatql::report::generate(&args, &opts, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    }))?;
+    bar.finish_and_clear();
+    let mut text: Vec<u8> = Vec::new();
+    match a.format {
+        ReportFormat::Html => {
+            let subtitle = format!(
+                "{} · made {}",
+                args.join(", "),
+                chatql::model::format_timestamp_pg(now_us())
+                    .get(..16)
+                    .unwrap_or("")
+            );
+            text.extend_from_slice(chatql::html::report_page(&results, &subtitle).as_bytes());
+        }
+        f => {
+            let render = chatql::render::RenderOptions {
+                format: match f {
+                    ReportFormat::Markdown => chatql::render::Format::Markdown,
+                    ReportFormat::Json => chatql::render::Format::Json,
+                    ReportFormat::Csv => chatql::render::Format::Csv,
+                    _ => chatql::render::Format::Table,
+                },
+                max_rows: (a.max_rows > 0).then_some(a.max_rows),
+                width: if a.output.is_none() && std::io::stdout().is_terminal() {
+                    terminal_width()
+                } else {
+                    None
+                },
+                ..Default::default()
+            };
+            chatql::render::write_reports(&results, &render, &mut text)
+                .map_err(chatql::Error::Output)?;
+        }
+    }
+    match &a.output {
+        Some(path) => chatql::query::write_atomic(path, &text)?,
+        None => {
+            out.write_all(&text).map_err(chatql::Error::Output)?;
+            out.flush().map_err(chatql::Error::Output)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// Width of the terminal on stdout, from `COLUMNS` or the terminal itself.

@@ -12,7 +12,10 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use crate::report::{ChartKind, ChartSpec, ReportResult, SectionResult};
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Every cell of a column as text (nulls as "").
@@ -29,11 +32,19 @@ fn column_text(batches: &[RecordBatch], name: &str) -> Option<Vec<String>> {
 
 /// Every cell of a numeric column as f32 (nulls and non-numbers as None).
 fn column_numbers(batches: &[RecordBatch], name: &str) -> Option<Vec<Option<f32>>> {
-    Some(column_text(batches, name)?.iter().map(|s| s.parse::<f32>().ok()).collect())
+    Some(
+        column_text(batches, name)?
+            .iter()
+            .map(|s| s.parse::<f32>().ok())
+            .collect(),
+    )
 }
 
+/// A chart's named series of values, one per category (None where there is no value).
+pub type ChartSeries = Vec<(String, Vec<Option<f32>>)>;
+
 /// The categories and series a chart shows, straight from the result.
-pub fn chart_data(s: &SectionResult, spec: &ChartSpec) -> Option<(Vec<String>, Vec<(String, Vec<Option<f32>>)>)> {
+pub fn chart_data(s: &SectionResult, spec: &ChartSpec) -> Option<(Vec<String>, ChartSeries)> {
     let x = column_text(&s.batches, &spec.x)?;
     match &spec.by {
         None => {
@@ -58,8 +69,10 @@ pub fn chart_data(s: &SectionResult, spec: &ChartSpec) -> Option<(Vec<String>, V
                     names.push(k.clone());
                 }
             }
-            let mut series: Vec<(String, Vec<Option<f32>>)> =
-                names.iter().map(|n| (n.clone(), vec![None; cats.len()])).collect();
+            let mut series: ChartSeries = names
+                .iter()
+                .map(|n| (n.clone(), vec![None; cats.len()]))
+                .collect();
             for ((c, k), v) in x.iter().zip(&keys).zip(vals) {
                 let ci = cats.iter().position(|x| x == c)?;
                 let si = names.iter().position(|x| x == k)?;

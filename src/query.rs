@@ -87,6 +87,18 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     };
     let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| Error::io(&dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    persist(tmp, path)
+}
+
+/// Renames a finished temporary file to `path`, with the usual `rw-r--r--` permissions
+/// (temporary files are created private).
+pub fn persist(tmp: tempfile::NamedTempFile, path: &std::path::Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(path, e))?;
+    }
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
 }

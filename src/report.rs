@@ -79,7 +79,11 @@ pub struct ReportDef {
 
 fn parse_chart(spec: &str, name: &str) -> Result<ChartSpec> {
     let parts: Vec<&str> = spec.split_whitespace().collect();
-    let bad = || Error::Usage(format!("report {name}: bad chart {spec:?} (want: line|bar|hbar X Y1,Y2 [by S])"));
+    let bad = || {
+        Error::Usage(format!(
+            "report {name}: bad chart {spec:?} (want: line|bar|hbar X Y1,Y2 [by S])"
+        ))
+    };
     let kind = match parts.first().copied() {
         Some("line") => ChartKind::Line,
         Some("bar") => ChartKind::Bar,
@@ -118,7 +122,11 @@ impl ReportDef {
                 } else if let Some(v) = c.strip_prefix("description:") {
                     def.description = v.trim().to_owned();
                 } else if let Some(v) = c.strip_prefix("params:") {
-                    def.params = v.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect();
+                    def.params = v
+                        .split(',')
+                        .map(|p| p.trim().to_owned())
+                        .filter(|p| !p.is_empty())
+                        .collect();
                 } else if let Some(v) = c.strip_prefix("section:") {
                     section = Some(v.trim().to_owned());
                 } else if let Some(v) = c.strip_prefix("chart:") {
@@ -141,7 +149,9 @@ impl ReportDef {
             }
         }
         if !sql.trim().is_empty() {
-            return Err(Error::Usage(format!("report {name}: the last statement does not end with ';'")));
+            return Err(Error::Usage(format!(
+                "report {name}: the last statement does not end with ';'"
+            )));
         }
         if def.sections.is_empty() {
             return Err(Error::Usage(format!("report {name}: no SQL statement")));
@@ -164,7 +174,10 @@ pub fn registry(dir: Option<&Path>) -> Result<Vec<ReportDef>> {
             .collect();
         files.sort();
         for f in files {
-            let name = f.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = f
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let text = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
             let def = ReportDef::parse(&name, &text)?;
             match defs.iter_mut().find(|d| d.name == name) {
@@ -216,7 +229,9 @@ pub async fn run(
         for s in &d.sections {
             let mut results = cat.run_sql(&s.sql).await.map_err(|e| match e {
                 Error::Query(m) => Error::Query(format!("report {}, {}: {m}", d.name, s.title)),
-                Error::DataFusion(e) => Error::Query(format!("report {}, {}: {e}", d.name, s.title)),
+                Error::DataFusion(e) => {
+                    Error::Query(format!("report {}, {}: {e}", d.name, s.title))
+                }
                 other => other,
             })?;
             let (schema, batches) = results.pop().expect("one statement per section");
@@ -251,7 +266,11 @@ mod tests {
             assert!(!d.description.is_empty(), "{}", d.name);
             assert_eq!(d.params, ["since", "until", "course", "user"], "{}", d.name);
             for s in &d.sections {
-                assert!(!s.title.starts_with("Part "), "{}: untitled section", d.name);
+                assert!(
+                    !s.title.starts_with("Part "),
+                    "{}: untitled section",
+                    d.name
+                );
                 assert!(s.sql.trim_end().ends_with(';'));
             }
         }
@@ -261,7 +280,11 @@ mod tests {
             Some(ChartSpec {
                 kind: ChartKind::Line,
                 x: "month".into(),
-                y: vec!["conversations".into(), "messages".into(), "active_users".into()],
+                y: vec![
+                    "conversations".into(),
+                    "messages".into(),
+                    "active_users".into()
+                ],
                 by: None
             })
         );
@@ -273,4 +296,78 @@ mod tests {
         assert!(ReportDef::parse("x", "-- chart: pie a b\nselect 1;").is_err());
         assert!(ReportDef::parse("x", "-- nothing\n").is_err());
     }
+}
+
+/// What `chatql report` runs.
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    /// Reports to run, by name (empty: all).
+    pub names: Vec<String>,
+    /// A folder of extra report files.
+    pub queries_dir: Option<std::path::PathBuf>,
+    /// Which conversations and documents.
+    pub restriction: crate::catalog::Restriction,
+    /// How the catalog runs.
+    pub catalog: crate::catalog::CatalogOptions,
+    /// Key for email pseudonyms in the output; None keeps emails.
+    pub redact_key: Option<String>,
+}
+
+/// The reports `opts` names, from the registry.
+pub fn select(opts: &ReportOptions) -> Result<Vec<ReportDef>> {
+    let all = registry(opts.queries_dir.as_deref())?;
+    if opts.names.is_empty() {
+        return Ok(all);
+    }
+    opts.names
+        .iter()
+        .map(|n| {
+            all.iter().find(|d| &d.name == n).cloned().ok_or_else(|| {
+                let names: Vec<&str> = all.iter().map(|d| d.name.as_str()).collect();
+                Error::Usage(format!(
+                    "no report {n:?}; reports are: {}",
+                    names.join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Runs the reports of `opts` over `inputs`: loads the tables they read in one pass, applies
+/// the restriction, runs every section, and pseudonymizes emails if asked.
+pub async fn generate(
+    inputs: &[String],
+    opts: &ReportOptions,
+    progress: impl FnMut(usize, usize),
+) -> Result<Vec<ReportResult>> {
+    let defs = select(opts)?;
+    let mut cat = Catalog::open(inputs, &opts.catalog).await?;
+    let mut tables = std::collections::BTreeSet::new();
+    for d in &defs {
+        for s in &d.sections {
+            tables.extend(cat.tables_in(&s.sql)?);
+        }
+    }
+    if !opts.restriction.is_empty() {
+        // Messages and contexts are narrowed through their conversations.
+        if tables.contains(&crate::schema::Table::Messages)
+            || tables.contains(&crate::schema::Table::Contexts)
+        {
+            tables.insert(crate::schema::Table::Conversations);
+        }
+    }
+    cat.load(&tables).await?;
+    cat.restrict(&opts.restriction).await?;
+    let mut results = run(&mut cat, &defs, progress).await?;
+    if let Some(key) = &opts.redact_key {
+        let r = crate::export::redact::Redactor::new(key);
+        for rep in &mut results {
+            for s in &mut rep.sections {
+                for b in &mut s.batches {
+                    *b = r.redact_batch(b)?;
+                }
+            }
+        }
+    }
+    Ok(results)
 }

@@ -601,7 +601,7 @@ impl Output {
         } = self;
         writer.flush().map_err(|e| Error::io(&path, e))?;
         drop(writer); // finishes gzip / zstd frames
-        tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+        crate::query::persist(tmp, &path)?;
         Ok(path)
     }
 }
@@ -691,7 +691,6 @@ pub fn export(args: &[String], opts: &ExportOptions) -> Result<ExportReport> {
             }
         })?;
     }
-    drop(emit);
     report.files.push(train.commit()?);
     if let Some(v) = val {
         report.files.push(v.commit()?);

@@ -81,30 +81,6 @@ impl Redactor {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replaces_every_email_stably() {
-        let r = Redactor::new("secret");
-        let a = r.pseudonym("Alice@Illinois.edu");
-        assert_eq!(a, r.pseudonym("alice@illinois.edu"));
-        assert_ne!(a, Redactor::new("other").pseudonym("alice@illinois.edu"));
-        assert!(a.starts_with("user-") && a.ends_with("@redacted.invalid"));
-        let text = r#"{"user_email":"alice@illinois.edu","text":"mail bob.smith+x@cs.uiuc.edu. or @handle"}"#;
-        let out = r.redact_text(text);
-        assert!(!out.contains("alice@") && !out.contains("bob.smith"));
-        assert!(out.contains(&format!("\"{a}\"")));
-        assert!(out.contains(". or @handle"));
-        assert_eq!(
-            r.redact_text(&out),
-            out,
-            "pseudonyms are not redacted again"
-        );
-    }
-}
-
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListArray, RecordBatch, StringArray};
@@ -152,5 +128,29 @@ impl Redactor {
             }
             _ => a.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_every_email_stably() {
+        let r = Redactor::new("secret");
+        let a = r.pseudonym("Alice@Illinois.edu");
+        assert_eq!(a, r.pseudonym("alice@illinois.edu"));
+        assert_ne!(a, Redactor::new("other").pseudonym("alice@illinois.edu"));
+        assert!(a.starts_with("user-") && a.ends_with("@redacted.invalid"));
+        let text = r#"{"user_email":"alice@illinois.edu","text":"mail bob.smith+x@cs.uiuc.edu. or @handle"}"#;
+        let out = r.redact_text(text);
+        assert!(!out.contains("alice@") && !out.contains("bob.smith"));
+        assert!(out.contains(&format!("\"{a}\"")));
+        assert!(out.contains(". or @handle"));
+        assert_eq!(
+            r.redact_text(&out),
+            out,
+            "pseudonyms are not redacted again"
+        );
     }
 }
