@@ -222,8 +222,11 @@ fn read_json_chunks(
     let mut buf: Vec<u8> = Vec::with_capacity(chunk);
     let (mut line, mut offset) = (1u64, 0u64);
     let mut first = true;
+    // Bytes of `buf` known to hold no newline (a line longer than a chunk is being read).
+    let mut searched = 0;
     loop {
-        let want = chunk.saturating_sub(buf.len()).max(64 << 10);
+        // Read a chunk's worth; while inside one long line, double the read each time.
+        let want = chunk.saturating_sub(buf.len()).max(buf.len()).max(chunk.clamp(1, 64 << 10));
         let got = r.take(want as u64).read_to_end(&mut buf).map_err(io_err)?;
         if first {
             first = false;
@@ -244,9 +247,11 @@ fn read_json_chunks(
                 last: true,
             }));
         }
-        let Some(nl) = memchr::memrchr(b'\n', &buf) else {
+        let Some(nl) = memchr::memrchr(b'\n', &buf[searched..]).map(|i| searched + i) else {
+            searched = buf.len();
             continue; // a line longer than the chunk: read on
         };
+        searched = 0;
         let mut rest = buf.split_off(nl + 1);
         rest.reserve(chunk.saturating_sub(rest.len()));
         let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
