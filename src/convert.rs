@@ -133,7 +133,7 @@ struct TableWriter {
 }
 
 /// Bytes buffered before a row group is flushed.
-const ROW_GROUP_BYTES: usize = 64 << 20;
+const ROW_GROUP_BYTES: usize = 16 << 20;
 
 fn writer_props(level: i32) -> Result<WriterProperties> {
     let level = ZstdLevel::try_new(level).map_err(|e| Error::Usage(format!("zstd level: {e}")))?;

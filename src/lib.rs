@@ -20,5 +20,6 @@ pub mod render;
 pub mod report;
 pub mod schema;
 pub mod shell;
+pub mod synthetic;
 
 pub use error::{Error, Result};

@@ -37,6 +37,10 @@ fn chunk_size_and_threads_do_not_change_the_rows() {
     let reference = run(8 << 20, 2);
     // 1 KiB chunks: every document line (about 30 KiB) is longer than a chunk.
     for (chunk, threads) in [(1024, 1), (1024, 3), (4096, 2), (100_000, 4)] {
-        assert_eq!(run(chunk, threads), reference, "chunk {chunk}, threads {threads}");
+        assert_eq!(
+            run(chunk, threads),
+            reference,
+            "chunk {chunk}, threads {threads}"
+        );
     }
 }

@@ -226,7 +226,10 @@ fn read_json_chunks(
     let mut searched = 0;
     loop {
         // Read a chunk's worth; while inside one long line, double the read each time.
-        let want = chunk.saturating_sub(buf.len()).max(buf.len()).max(chunk.clamp(1, 64 << 10));
+        let want = chunk
+            .saturating_sub(buf.len())
+            .max(buf.len())
+            .max(chunk.clamp(1, 64 << 10));
         let got = r.take(want as u64).read_to_end(&mut buf).map_err(io_err)?;
         if first {
             first = false;

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# chatql against DuckDB on the same generated files, with the same thread count, in one run:
+# wall time and peak RSS of each, and the ratios. Run by hand (takes several minutes):
+#
+#   benches/compare.sh            # SIZE=500M THREADS=2 BENCH_DIR=/tmp/chatql-bench
+#   FLAT=1 benches/compare.sh     # also: peak RSS of convert on 200M vs 2G of input
+set -euo pipefail
+cd "$(dirname "$0")/.."
+THREADS=${THREADS:-2}
+SIZE=${SIZE:-500M}
+DIR=${BENCH_DIR:-/tmp/chatql-bench}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/chatql-target}
+cargo build --release --quiet --bin chatql --example generate
+BIN=$CARGO_TARGET_DIR/release/chatql
+GEN=$CARGO_TARGET_DIR/release/examples/generate
+mkdir -p "$DIR"
+[ -f "$DIR/convos.jsonl" ] || "$GEN" conversations "$SIZE" "$DIR/convos.jsonl" --seed 1
+[ -f "$DIR/docs.jsonl" ] || "$GEN" documents "$SIZE" "$DIR/docs.jsonl" --seed 1
+VENV=$DIR/venv
+[ -x "$VENV/bin/python" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q duckdb; }
+PY=$VENV/bin/python
+
+# measure CMD...: prints "seconds peak_kib"
+measure() {
+  /usr/bin/time -f "%e %M" -o "$DIR/time.txt" "$@" >/dev/null 2>"$DIR/err.txt" || { cat "$DIR/err.txt" >&2; exit 1; }
+  cat "$DIR/time.txt"
+}
+row() { # name ours theirs
+  read -r ts tm <<<"$2"; read -r ds dm <<<"$3"
+  awk -v n="$1" -v ts="$ts" -v tm="$tm" -v ds="$ds" -v dm="$dm" 'BEGIN {
+    printf "| %-34s | %7.2f s | %7.0f MiB | %7.2f s | %7.0f MiB | %5.2fx faster | %4.2fx memory |\n",
+      n, ts, tm/1024, ds, dm/1024, ds/(ts>0?ts:0.01), tm/(dm>0?dm:1) }'
+}
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $("$BIN" --version); duckdb $("$PY" -c 'import duckdb; print(duckdb.__version__)')"
+echo "inputs: convos.jsonl $(du -h "$DIR/convos.jsonl" | cut -f1), docs.jsonl $(du -h "$DIR/docs.jsonl" | cut -f1); threads $THREADS"
+echo
+echo "| job                                | chatql    | chatql RSS  | duckdb    | duckdb RSS  | time          | memory       |"
+echo "|---|---|---|---|---|---|---|"
+for kind in convos docs; do
+  job=$([ $kind = convos ] && echo convert-conversations || echo convert-documents)
+  rm -rf "$DIR/lake-$kind" "$DIR/duck-$kind"; mkdir -p "$DIR/duck-$kind"
+  ours=$(measure "$BIN" convert "$DIR/$kind.jsonl" -o "$DIR/lake-$kind" --threads "$THREADS" -q)
+  theirs=$(measure "$PY" benches/duckdb_jobs.py "$job" "$DIR/$kind.jsonl" "$DIR/duck-$kind" "$THREADS")
+  row "convert $kind.jsonl" "$ours" "$theirs"
+done
+for q in count_contexts activity_per_month top_documents feedback_by_model; do
+  case $q in
+    count_contexts) sql="select count(*) from contexts" ;;
+    activity_per_month) sql="select to_char(date_trunc('month', c.created_at), '%Y-%m') as month, count(distinct c.convo_id), count(m.message_index), count(distinct c.user_email) from conversations c left join messages m on m.convo_id = c.convo_id where c.created_at is not null group by 1 order by 1" ;;
+    top_documents) sql="select readable_filename, count(*) from contexts group by 1 order by 2 desc limit 20" ;;
+    feedback_by_model) sql="select coalesce(c.model_id, '(unknown)'), sum(case when m.feedback_positive then 1 else 0 end), sum(case when not m.feedback_positive then 1 else 0 end) from messages m join conversations c on c.convo_id = m.convo_id where m.feedback_positive is not null group by 1 order by 1" ;;
+  esac
+  ours=$(measure "$BIN" sql "$sql" "$DIR/lake-convos" --threads "$THREADS" --format csv)
+  theirs=$(measure "$PY" benches/duckdb_jobs.py query "$DIR/lake-convos" "$THREADS" "$q")
+  row "sql $q (Parquet)" "$ours" "$theirs"
+done
+base=$(measure "$PY" -c 'import duckdb; duckdb.connect().execute("select 1").fetchall()')
+echo "| (duckdb: python start, import, connect) |  |  | $(echo "$base" | awk '{printf "%7.2f s | %7.0f MiB", $1, $2/1024}') |  |  |"
+echo
+ours=$(measure "$BIN" sql "select count(*) from contexts" "$DIR/convos.jsonl" --threads "$THREADS" --format csv)
+cat_t=$(measure cat "$DIR/convos.jsonl")
+val=$("$GEN" validate "$DIR/convos.jsonl" --threads "$THREADS")
+echo "raw count(*) from contexts: $(echo "$ours" | cut -d' ' -f1) s, $(( $(echo "$ours" | cut -d' ' -f2) / 1024 )) MiB; cat: $(echo "$cat_t" | cut -d' ' -f1) s; $val"
+if [ "${FLAT:-0}" = 1 ]; then
+  [ -f "$DIR/flat-200M.jsonl" ] || "$GEN" conversations 200M "$DIR/flat-200M.jsonl" --seed 2
+  [ -f "$DIR/flat-2G.jsonl" ] || "$GEN" conversations 2G "$DIR/flat-2G.jsonl" --seed 3
+  rm -rf "$DIR/flat-a" "$DIR/flat-b"
+  a=$(measure "$BIN" convert "$DIR/flat-200M.jsonl" -o "$DIR/flat-a" --threads "$THREADS" -q)
+  b=$(measure "$BIN" convert "$DIR/flat-2G.jsonl" -o "$DIR/flat-b" --threads "$THREADS" -q)
+  echo "flat memory: 200M input peak $(( ${a#* } / 1024 )) MiB in ${a% *} s; 2G input peak $(( ${b#* } / 1024 )) MiB in ${b% *} s"
+fi

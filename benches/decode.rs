@@ -1,0 +1,81 @@
+//! Decoder throughput per record kind (MB/s of input), and SQL over a converted folder.
+//! Run by hand: `cargo bench --bench decode`. Inputs are generated with a fixed seed.
+
+use std::sync::Arc;
+
+use chatql::ingest::Decoder;
+use chatql::synthetic::{write_conversations, write_documents, ConvoLayout};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+fn decode_all(bytes: &[u8]) -> usize {
+    let mut d = Decoder::new(Arc::from("bench"), 1, 0);
+    d.finish(bytes);
+    d.take_batches().iter().map(|(_, b)| b.num_rows()).sum()
+}
+
+fn decoder(c: &mut Criterion) {
+    let mut g = c.benchmark_group("decode");
+    g.sample_size(10);
+    for (name, layout) in [
+        ("conversations_r", ConvoLayout::Rows),
+        ("conversations_c", ConvoLayout::Objects),
+    ] {
+        let mut bytes = Vec::new();
+        write_conversations(&mut bytes, 32 << 20, 1, layout).unwrap();
+        g.throughput(Throughput::Bytes(bytes.len() as u64));
+        g.bench_function(name, |b| b.iter(|| decode_all(&bytes)));
+    }
+    let mut docs = Vec::new();
+    write_documents(&mut docs, 32 << 20, 1, 1536).unwrap();
+    g.throughput(Throughput::Bytes(docs.len() as u64));
+    g.bench_function("documents_1536d", |b| b.iter(|| decode_all(&docs)));
+    g.finish();
+}
+
+fn sql(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("convos.jsonl");
+    let mut f = std::fs::File::create(&input).unwrap();
+    write_conversations(&mut f, 64 << 20, 1, ConvoLayout::Rows).unwrap();
+    let lake = dir.path().join("lake");
+    let mut opts = chatql::convert::ConvertOptions::new(&lake);
+    opts.ingest.threads = 2;
+    chatql::convert::convert(&[input.to_string_lossy().into_owned()], &opts).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let args = [lake.to_string_lossy().into_owned()];
+    let mut g = c.benchmark_group("sql_on_parquet");
+    g.sample_size(10);
+    for (name, q) in [
+        ("count_contexts", "select count(*) from contexts"),
+        (
+            "activity_per_month",
+            chatql::report::BUILTIN[1].1.split(';').next().unwrap(),
+        ),
+        (
+            "top_documents",
+            "select readable_filename, count(*) from contexts group by 1 order by 2 desc limit 20",
+        ),
+        (
+            "turns",
+            "select course_name, count(*), sum(context_count) from turns group by 1",
+        ),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let mut cat = chatql::catalog::Catalog::open(&args, &Default::default())
+                        .await
+                        .unwrap();
+                    cat.run_sql(q).await.unwrap().len()
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, decoder, sql);
+criterion_main!(benches);

@@ -1,0 +1,70 @@
+"""DuckDB doing chatql's jobs by hand, for benches/compare.sh.
+
+python duckdb_jobs.py convert-conversations FILE OUTDIR THREADS
+python duckdb_jobs.py convert-documents FILE OUTDIR THREADS
+python duckdb_jobs.py query LAKE THREADS NAME
+"""
+import sys
+import duckdb
+
+QUERIES = {
+    "count_contexts": "SELECT count(*) FROM '{lake}/contexts.parquet'",
+    "activity_per_month": """
+        SELECT strftime(date_trunc('month', c.created_at), '%Y-%m') AS month,
+               count(DISTINCT c.convo_id), count(m.message_index), count(DISTINCT c.user_email)
+        FROM '{lake}/conversations.parquet' c LEFT JOIN '{lake}/messages.parquet' m ON m.convo_id = c.convo_id
+        WHERE c.created_at IS NOT NULL GROUP BY 1 ORDER BY 1""",
+    "top_documents": """
+        SELECT readable_filename, count(*) FROM '{lake}/contexts.parquet'
+        GROUP BY 1 ORDER BY 2 DESC LIMIT 20""",
+    "feedback_by_model": """
+        SELECT coalesce(c.model_id, '(unknown)'), sum(CASE WHEN m.feedback_positive THEN 1 ELSE 0 END),
+               sum(CASE WHEN NOT m.feedback_positive THEN 1 ELSE 0 END)
+        FROM '{lake}/messages.parquet' m JOIN '{lake}/conversations.parquet' c ON c.convo_id = m.convo_id
+        WHERE m.feedback_positive IS NOT NULL GROUP BY 1 ORDER BY 1""",
+}
+
+
+def main():
+    job = sys.argv[1]
+    con = duckdb.connect()
+    if job == "query":
+        lake, threads, name = sys.argv[2], sys.argv[3], sys.argv[4]
+        con.execute(f"SET threads={threads}")
+        con.execute(QUERIES[name].format(lake=lake)).fetchall()
+        return
+    src, out, threads = sys.argv[2], sys.argv[3], sys.argv[4]
+    con.execute(f"SET threads={threads}")
+    con.execute("SET preserve_insertion_order=false")
+    opts = "format='newline_delimited', maximum_object_size=1000000000, sample_size=-1"
+    z = "(FORMAT parquet, COMPRESSION zstd)"
+    if job == "convert-conversations":
+        con.execute(f"CREATE TEMP TABLE raw AS SELECT * FROM read_json_auto('{src}', {opts})")
+        con.execute(f"""COPY (SELECT convo_id, id AS row_id, course_name, user_email, created_at,
+                 convo.name AS name, convo.model.id AS model_id, convo.model.name AS model_name,
+                 convo.prompt AS prompt, convo.temperature AS temperature, convo.folderId AS folder_id,
+                 len(convo.messages) AS message_count FROM raw) TO '{out}/conversations.parquet' {z}""")
+        con.execute("""CREATE TEMP TABLE msgs AS SELECT convo_id,
+                 generate_subscripts(convo.messages, 1) - 1 AS message_index,
+                 unnest(convo.messages) AS m FROM raw""")
+        con.execute(f"""COPY (SELECT convo_id, message_index, m.role AS role, m.content::VARCHAR AS content,
+                 m.id AS message_id, m.feedback.isPositive AS feedback_positive,
+                 len(m.contexts) AS context_count FROM msgs) TO '{out}/messages.parquet' {z}""")
+        con.execute(f"""COPY (SELECT convo_id, message_index,
+                 generate_subscripts(m.contexts, 1) - 1 AS context_index,
+                 unnest(m.contexts, recursive := true) FROM msgs) TO '{out}/contexts.parquet' {z}""")
+    elif job == "convert-documents":
+        con.execute(f"CREATE TEMP TABLE raw AS SELECT * FROM read_json_auto('{src}', {opts})")
+        con.execute(f"""COPY (SELECT id AS doc_id, created_at, course_name, s3_path, readable_filename, url,
+                 base_url, len(contexts) AS chunk_count FROM raw) TO '{out}/documents.parquet' {z}""")
+        con.execute(f"""COPY (SELECT doc_id, chunk_position,
+                 c.text AS text, TRY_CAST(c.embedding AS FLOAT[]) AS embedding,
+                 TRY_CAST(c.pagenumber AS BIGINT) AS pagenumber, c.chunk_index AS chunk_index
+                 FROM (SELECT id AS doc_id, generate_subscripts(contexts, 1) - 1 AS chunk_position,
+                              unnest(contexts) AS c FROM raw))
+                 TO '{out}/chunks.parquet' {z}""")
+    else:
+        raise SystemExit(f"unknown job {job}")
+
+
+main()

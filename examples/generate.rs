@@ -1,0 +1,92 @@
+//! Generates large synthetic exports for benchmarks, and measures the JSON validation lower
+//! bound of a file.
+//!
+//! ```text
+//! cargo run --release --example generate -- conversations 500M convos.jsonl [--seed 1] [--layout rows|objects|mixed]
+//! cargo run --release --example generate -- documents 500M docs.jsonl [--seed 1]
+//! cargo run --release --example generate -- validate FILE [--threads 2]
+//! ```
+
+use std::io::{BufWriter, Write};
+use std::time::Instant;
+
+use chatql::synthetic::{write_conversations, write_documents, ConvoLayout};
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: generate conversations|documents SIZE OUT [--seed N] [--layout rows|objects|mixed] | validate FILE [--threads N]";
+    let kind = args.first().ok_or_else(|| anyhow::anyhow!(usage))?;
+    if kind == "validate" {
+        return validate(
+            args.get(1).ok_or_else(|| anyhow::anyhow!(usage))?,
+            arg(&args, "--threads"),
+        );
+    }
+    let size =
+        chatql::query::parse_size(args.get(1).ok_or_else(|| anyhow::anyhow!(usage))?)? as u64;
+    let out = args.get(2).ok_or_else(|| anyhow::anyhow!(usage))?;
+    let seed: u64 = arg(&args, "--seed").map_or(Ok(1), |s| s.parse())?;
+    let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(out)?);
+    let started = Instant::now();
+    let n = match kind.as_str() {
+        "conversations" => {
+            let layout = match arg(&args, "--layout").as_deref() {
+                None | Some("rows") => ConvoLayout::Rows,
+                Some("objects") => ConvoLayout::Objects,
+                Some("mixed") => ConvoLayout::Mixed,
+                Some(other) => anyhow::bail!("unknown layout {other}"),
+            };
+            write_conversations(&mut w, size, seed, layout)?
+        }
+        "documents" => write_documents(&mut w, size, seed, 1536)?,
+        _ => anyhow::bail!(usage),
+    };
+    w.flush()?;
+    eprintln!("{n} {kind} in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Reads the file and validates every line as JSON on N threads: the floor under any
+/// decoder that must look at every byte.
+fn validate(path: &str, threads: Option<String>) -> anyhow::Result<()> {
+    let threads: usize = threads.map_or(Ok(2), |t| t.parse())?;
+    let started = Instant::now();
+    let bytes = std::fs::read(path)?;
+    let read = started.elapsed().as_secs_f64();
+    let per = bytes.len() / threads + 1;
+    let mut cuts = vec![0];
+    for t in 1..threads {
+        let at = (t * per).min(bytes.len());
+        let nl = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i + 1);
+        cuts.push(nl.max(*cuts.last().unwrap_or(&0)));
+    }
+    cuts.push(bytes.len());
+    let bad: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = cuts
+            .windows(2)
+            .map(|w| {
+                let part = &bytes[w[0]..w[1]];
+                s.spawn(move || {
+                    part.split(|b| *b == b'\n')
+                        .filter(|l| !l.is_empty())
+                        .filter(|l| serde_json::from_slice::<serde::de::IgnoredAny>(l).is_err())
+                        .count()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+    });
+    let total = started.elapsed().as_secs_f64();
+    println!(
+        "validate: {:.1} MB in {total:.2} s (read {read:.2} s), {:.0} MB/s, {bad} invalid lines",
+        bytes.len() as f64 / 1e6,
+        bytes.len() as f64 / 1e6 / total
+    );
+    Ok(())
+}
