@@ -35,8 +35,26 @@ enum Command {
     Report(ReportArgs),
     /// Export conversations (OpenAI, ShareGPT, UIUC formats) or documents (UIUC format).
     Export(ExportArgs),
+    /// Show what input files hold: kinds, eras, keys at each level, type conflicts, rejects.
+    Inspect(InspectArgs),
     /// Print the tables and their columns.
     Schema(SchemaArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct InspectArgs {
+    /// Export files, folders or globs.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = InspectFormat::Table)]
+    format: InspectFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum InspectFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -306,6 +324,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Sql(a) => return run_sql(a),
+        Command::Inspect(a) => {
+            let files = chatql::inspect::inspect(&a.inputs)?;
+            match a.format {
+                InspectFormat::Table => render::inspect_report(&files, &mut out),
+                InspectFormat::Json => writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&files)
+                        .map_err(|e| chatql::Error::Usage(e.to_string()))?
+                ),
+            }
+            .map_err(chatql::Error::Output)?;
+        }
         Command::Report(a) => return run_report(a),
         Command::Export(a) => {
             let report = chatql::export::export(&a.inputs, &export_options(&a)?)?;

@@ -14,6 +14,7 @@ pub mod export;
 pub mod functions;
 pub mod html;
 pub mod ingest;
+pub mod inspect;
 pub mod model;
 pub mod query;
 pub mod render;

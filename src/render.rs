@@ -441,3 +441,56 @@ pub fn write_reports(
         }
     }
 }
+
+/// `chatql inspect` as text: per file, kinds, eras, keys, conflicts and rejects.
+pub fn inspect_report(files: &[crate::inspect::FileReport], w: &mut dyn Write) -> io::Result<()> {
+    let join = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (i, f) in files.iter().enumerate() {
+        if i > 0 {
+            writeln!(w)?;
+        }
+        writeln!(w, "{}\n  {} lines, {}", f.file, f.lines, bytes(f.bytes))?;
+        writeln!(
+            w,
+            "  kinds: {}",
+            if f.kinds.is_empty() {
+                "none".into()
+            } else {
+                join(&f.kinds)
+            }
+        )?;
+        if !f.eras.is_empty() {
+            writeln!(w, "  era signals: {}", join(&f.eras))?;
+        }
+        if !f.keys.is_empty() {
+            let mut g = grid(&["level", "key", "count", "types", "first seen"]);
+            for k in &f.keys {
+                let types: Vec<String> = k.types.iter().map(|(t, n)| format!("{t} {n}")).collect();
+                g.add_row(vec![
+                    k.level.clone(),
+                    k.key.clone(),
+                    k.count.to_string(),
+                    types.join(", "),
+                    k.first_seen.clone(),
+                ]);
+            }
+            writeln!(w, "{g}")?;
+        }
+        for c in &f.conflicts {
+            writeln!(w, "  type conflict: {c}")?;
+        }
+        for r in &f.rejects {
+            writeln!(
+                w,
+                "  reject: {}:{} (byte {}): {}",
+                f.file, r.line, r.byte_offset, r.reason
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -333,3 +333,35 @@ fn unknown_report_lists_the_reports() {
         .failure()
         .stderr(predicate::str::contains("nope"));
 }
+
+#[test]
+fn users_add_their_own_reports_and_replace_builtins() {
+    let dir = scratch("queries");
+    std::fs::write(
+        dir.join("busiest.sql"),
+        "-- title: Busiest courses\n-- description: Questions per course.\n-- params: course\n\n\
+         -- section: Questions\n-- chart: hbar course questions\n\
+         SELECT c.course_name AS course, count(*) AS questions FROM messages m\n\
+         JOIN conversations c USING (convo_id) WHERE m.role = 'user'\n\
+         GROUP BY 1 ORDER BY 2 DESC, 1;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("overview.sql"),
+        "-- title: My overview\n-- description: Just a count.\n\n-- section: Count\nSELECT count(*) AS n FROM conversations;\n",
+    )
+    .unwrap();
+    let q = dir.to_str().unwrap();
+    let list = report(&["--list", "--queries", q]);
+    assert!(list.contains("busiest      Busiest courses: Questions per course."));
+    assert!(list.contains("overview     My overview: Just a count."));
+    let td = testdata("");
+    assert_eq!(
+        report(&["busiest", &td, "--queries", q, "--format", "csv"]),
+        "# busiest / Questions\ncourse,questions\nECE120,12\nECE110,8\ncs101,2\n\n"
+    );
+    assert_eq!(
+        report(&["overview", &td, "--queries", q, "--format", "csv"]),
+        "# overview / Count\nn\n21\n\n"
+    );
+}
