@@ -14,6 +14,18 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A stream broke while being read (truncated compression, a vanished file, a zip bomb).
+    #[error("{file}:{line}: {message}")]
+    ReadFailed {
+        /// The source.
+        file: String,
+        /// The line reading stopped at.
+        line: u64,
+        /// The byte offset reading stopped at.
+        offset: u64,
+        /// What happened.
+        message: String,
+    },
     /// An input argument matched nothing readable.
     #[error("{0}: no such file, folder or matching glob")]
     NotFound(String),

@@ -160,6 +160,11 @@ impl Decoder {
         self.record(text, line, offset, format);
     }
 
+    /// Rejects the rest of a stream that could not be read (no line of its own is counted).
+    pub fn reject_stream(&mut self, line: u64, offset: u64, reason: &str) {
+        self.reject(line, offset, reason, b"");
+    }
+
     /// Rejects a record found unreadable before it reached the decoder (e.g. a bad CSV cell).
     pub fn reject_record(&mut self, line: u64, offset: u64, reason: &str, snippet: &[u8]) {
         self.stats.lines += 1;
@@ -488,11 +493,21 @@ fn scalar(raw: &RawValue) -> Scalar<'_> {
         },
         Some(b'-' | b'0'..=b'9') => {
             if t.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) {
-                t.parse().map_or(Scalar::Other, Scalar::Float)
+                // Beyond f64 (1e999) the text itself is kept, in `extra`.
+                t.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.is_finite())
+                    .map_or(Scalar::Other, Scalar::Float)
             } else {
                 t.parse()
                     .map(Scalar::Int)
-                    .or_else(|_| t.parse().map(Scalar::Float))
+                    .ok()
+                    .or_else(|| {
+                        t.parse::<f64>()
+                            .ok()
+                            .filter(|f| f.is_finite())
+                            .map(Scalar::Float)
+                    })
                     .unwrap_or(Scalar::Other)
             }
         }

@@ -73,6 +73,14 @@ pub(crate) enum Work {
     },
     /// A whole file holding one multi-line JSON document (a pretty-printed array).
     Document { source: usize, bytes: Vec<u8> },
+    /// The rest of a source could not be read (vanished file, truncated or corrupt
+    /// compression, zip bomb): one reject, and ingest goes on with the next source.
+    Unreadable {
+        source: usize,
+        line: u64,
+        offset: u64,
+        reason: String,
+    },
     Csv {
         source: usize,
         rows: Vec<csv::CsvRow>,
@@ -190,23 +198,40 @@ fn read_sources(
             }
             Ok((Ok(false), _)) => return Ok(Vec::new()),
             Ok((Err(e), _)) | Err(e) => {
-                if tokens.recv().is_ok() {
-                    let _ = done_tx.send((seq.get(), Err(e)));
+                // Where reading stopped is in the error when the stream broke mid-way.
+                let (line, offset, reason) = match e {
+                    Error::ReadFailed {
+                        line,
+                        offset,
+                        message,
+                        ..
+                    } => (line, offset, message),
+                    other => (0, 0, other.to_string()),
+                };
+                let work = Work::Unreadable {
+                    source: index,
+                    line,
+                    offset,
+                    reason,
+                };
+                if !send(work) {
+                    return Ok(Vec::new());
                 }
-                return Ok(Vec::new());
             }
         }
     }
     drop(work_tx);
-    inputs
+    drop(done_tx);
+    // A file that cannot be read again has no hash; its reject already says why.
+    Ok(inputs
         .files
         .iter()
         .zip(hashes)
-        .map(|(f, h)| match h {
-            Some(h) => Ok(h),
-            None => source::sha256_file(&f.path),
+        .map(|(f, h)| {
+            h.or_else(|| source::sha256_file(&f.path).ok())
+                .unwrap_or_default()
         })
-        .collect()
+        .collect())
 }
 
 /// Cuts a JSON-lines stream into chunks of whole lines. Returns Ok(false) if the consumer
@@ -218,7 +243,6 @@ fn read_json_chunks(
     name: &str,
     send: &mut dyn FnMut(Work) -> bool,
 ) -> Result<bool> {
-    let io_err = |e: std::io::Error| Error::io(name, e);
     let mut buf: Vec<u8> = Vec::with_capacity(chunk);
     let (mut line, mut offset) = (1u64, 0u64);
     let mut first = true;
@@ -230,11 +254,38 @@ fn read_json_chunks(
             .saturating_sub(buf.len())
             .max(buf.len())
             .max(chunk.clamp(1, 64 << 10));
-        let got = r.take(want as u64).read_to_end(&mut buf).map_err(io_err)?;
+        let got = match r.take(want as u64).read_to_end(&mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                // Decode the whole lines read so far, then report where the stream broke.
+                let whole = memchr::memrchr(b'\n', &buf).map_or(0, |i| i + 1);
+                let lines = memchr::memchr_iter(b'\n', &buf[..whole]).count() as u64;
+                if whole > 0 {
+                    buf.truncate(whole);
+                    let work = Work::Lines {
+                        source,
+                        bytes: std::mem::take(&mut buf),
+                        first_line: line,
+                        offset,
+                        last: false,
+                    };
+                    if !send(work) {
+                        return Ok(false);
+                    }
+                }
+                let at = offset + whole as u64;
+                return Err(Error::ReadFailed {
+                    file: name.to_owned(),
+                    line: line + lines,
+                    offset: at,
+                    message: format!("input unreadable from byte {at} on: {e}"),
+                });
+            }
+        };
         if first {
             first = false;
             if is_multiline_document(&buf) {
-                r.read_to_end(&mut buf).map_err(io_err)?;
+                r.read_to_end(&mut buf).map_err(|e| Error::io(name, e))?;
                 return Ok(send(Work::Document { source, bytes: buf }));
             }
         }
@@ -315,6 +366,16 @@ fn decode_worker(
             Work::Document { source, bytes } => {
                 let mut d = Decoder::new(inputs.sources[source].name.clone(), 1, 0);
                 d.decode_document(&bytes);
+                (source, d)
+            }
+            Work::Unreadable {
+                source,
+                line,
+                offset,
+                reason,
+            } => {
+                let mut d = Decoder::new(inputs.sources[source].name.clone(), line, offset);
+                d.reject_stream(line, offset, &reason);
                 (source, d)
             }
             Work::Csv {

@@ -248,8 +248,8 @@ fn decompress<'a, R: Read + 'a>(r: R, c: Compression) -> io::Result<Box<dyn Read
 }
 
 /// Largest decompressed size a zip member may reach per compressed byte before it is
-/// treated as a zip bomb (real exports compress about 5 to 20 times).
-pub const MAX_ZIP_RATIO: u64 = 1000;
+/// treated as a zip bomb (real exports compress about 3 to 30 times).
+pub const MAX_ZIP_RATIO: u64 = 250;
 
 /// Fails a read once more than `limit` bytes came through.
 struct Limited<R> {
@@ -307,7 +307,7 @@ impl Source {
                 })?;
                 let limit = member
                     .compressed_size()
-                    .max(1 << 20)
+                    .max(64 << 10)
                     .saturating_mul(MAX_ZIP_RATIO);
                 let limited = Limited {
                     inner: member,
