@@ -202,6 +202,37 @@ proptest! {
     }
 
     #[test]
+    fn mutated_exports_never_panic_and_every_line_is_accounted_for(
+        file in 0usize..5,
+        flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..12),
+    ) {
+        let name = ["convos-2023-r.jsonl", "convos-2024-r-windows.jsonl", "convos-2024-03-array.json",
+                    "ECE120_documents.jsonl", "broken.jsonl"][file];
+        let mut bytes = std::fs::read(common::testdata(name)).unwrap();
+        for (at, b) in &flips {
+            let i = at.index(bytes.len());
+            bytes[i] = *b;
+        }
+        let mut d = Decoder::new(Arc::from("m"), 1, 0);
+        d.finish(&bytes);
+        let s = d.stats();
+        let lines = bytes.split(|b| *b == b'\n').count() as u64 - u64::from(bytes.ends_with(b"\n"));
+        prop_assert_eq!(s.lines, lines);
+        // Every non-blank line gave at least one record or one reject.
+        prop_assert!(s.conversations + s.documents + s.rejects >= s.lines - s.blank_lines);
+        let batches = d.take_batches();
+        let rejects = batches.iter().find(|(t, _)| *t == Table::Rejects).map_or(0, |(_, b)| b.num_rows());
+        prop_assert_eq!(rejects as u64, s.rejects);
+    }
+
+    #[test]
+    fn python_reprs_never_panic_and_convert_to_json(src in "\\PC{0,40}|[{}\\[\\]'\",:a-zA-Z0-9 \\\\]{0,60}") {
+        if let Ok(json) = chatql::ingest::pyrepr::to_json(&src) {
+            prop_assert!(serde_json::from_str::<Value>(&json).is_ok(), "{} -> {}", src, json);
+        }
+    }
+
+    #[test]
     fn decoding_is_independent_of_read_and_batch_sizes(read in 1usize..4000, cut in 1usize..50, file in 0usize..4) {
         let name = ["convos-2023-r.jsonl", "convos-2024-r-windows.jsonl", "convos-2024-03-array.json", "broken.jsonl"][file];
         let bytes = std::fs::read(common::testdata(name)).unwrap();
