@@ -288,3 +288,44 @@ fn sigkill_during_convert_leaves_nothing_under_the_final_name() {
         assert!(!lake.exists(), "a partial output under the final name");
     }
 }
+
+#[test]
+fn a_full_disk_is_an_error_and_leaves_nothing_behind() {
+    // A 32 KiB tmpfs stands in for a full disk; where mounting is not allowed, stdout to
+    // /dev/full still checks the error path.
+    let dir = scratch("diskfull");
+    let mounted = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=32k",
+            "tmpfs",
+            dir.to_str().unwrap(),
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if mounted {
+        let lake = dir.join("lake");
+        let out = chatql()
+            .args(["convert", &testdata(""), "-o", lake.to_str().unwrap(), "-q"])
+            .output()
+            .unwrap();
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        let _ = std::process::Command::new("umount").arg(&dir).status();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("No space left on device"));
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+    let full = std::fs::File::create("/dev/full").unwrap();
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("chatql"))
+        .args(["sql", "select * from range(100000)", "--format", "csv"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No space left on device"));
+}
