@@ -641,7 +641,7 @@ fn run_report(a: ReportArgs) -> Result<ExitCode> {
             let subtitle = format!(
                 "{} · made {}",
                 args.join(", "),
-                chatql::model::format_timestamp_pg(now_us())
+                chatql::model::format_timestamp_pg(chatql::model::now_us())
                     .get(..16)
                     .unwrap_or("")
             );
@@ -675,12 +675,6 @@ fn run_report(a: ReportArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// Width of the terminal on stdout, from `COLUMNS` or the terminal itself.

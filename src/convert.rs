@@ -288,7 +288,7 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
     let report = ConvertReport {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         schema_version: SCHEMA_VERSION,
-        created_at: crate::model::format_timestamp_pg(now_us()),
+        created_at: crate::model::format_timestamp_pg(crate::model::now_us()),
         inputs: inputs
             .files
             .iter()
@@ -328,12 +328,6 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
     std::fs::write(&mpath, manifest + "\n").map_err(|e| Error::io(&mpath, e))?;
     commit(tmp, out)?;
     Ok(report)
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// Renames the finished folder into place, replacing an existing one (only with --force,
