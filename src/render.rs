@@ -227,6 +227,13 @@ pub fn write_batches(
                             .collect::<Vec<_>>(),
                     );
                 }
+                for (i, f) in schema.fields().iter().enumerate() {
+                    if f.data_type().is_numeric() {
+                        if let Some(c) = g.column_mut(i) {
+                            c.set_cell_alignment(CellAlignment::Right);
+                        }
+                    }
+                }
                 writeln!(w, "{g}")?;
             } else {
                 let esc = |s: &str| s.replace('|', "\\|").replace('\n', "<br>");

@@ -236,7 +236,10 @@ pub async fn run(
             })?;
             // A section is one statement; with several on one line, the last one shows.
             let Some((schema, batches)) = results.pop() else {
-                return Err(Error::Usage(format!("report {}, {}: no SQL statement", d.name, s.title)));
+                return Err(Error::Usage(format!(
+                    "report {}, {}: no SQL statement",
+                    d.name, s.title
+                )));
             };
             sections.push(SectionResult {
                 title: s.title.clone(),
