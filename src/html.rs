@@ -83,6 +83,33 @@ pub fn chart_data(s: &SectionResult, spec: &ChartSpec) -> Option<(Vec<String>, C
     }
 }
 
+/// A y axis from 0 to a round maximum with whole-number steps (counts read badly as 0.9,
+/// 1.8, ...), titled with what it measures.
+fn y_axis(
+    series: &ChartSeries,
+    base: &charts_rs::YAxisConfig,
+    title: String,
+) -> charts_rs::YAxisConfig {
+    let max = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().flatten())
+        .fold(0f32, |m, x| m.max(*x));
+    let raw = (max / 5.0).max(1.0);
+    let magnitude = 10f32.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(raw);
+    let top = ((max / step).ceil() * step).max(step);
+    let mut cfg = base.clone();
+    cfg.min = Some(0.0);
+    cfg.max = Some(top);
+    cfg.split_number = (top / step).round().max(1.0) as usize;
+    cfg.title = Some(title);
+    cfg
+}
+
 /// The section's chart as an SVG element, or None when there is nothing to draw.
 pub fn chart_svg(s: &SectionResult, spec: &ChartSpec) -> Option<String> {
     let (mut cats, mut series) = chart_data(s, spec)?;
@@ -96,7 +123,22 @@ pub fn chart_svg(s: &SectionResult, spec: &ChartSpec) -> Option<String> {
             v.reverse();
         }
     }
+    let y_title = match &spec.by {
+        Some(by) => format!("{} by {by}", spec.y.join(", ")),
+        None => spec.y.join(", "),
+    };
+    let integral = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().flatten())
+        .all(|x| x.fract() == 0.0);
+    let axis = |c: &[charts_rs::YAxisConfig]| -> Vec<charts_rs::YAxisConfig> {
+        match c.first() {
+            Some(base) if integral => vec![y_axis(&series, base, y_title.clone())],
+            _ => c.to_vec(),
+        }
+    };
     let list: Vec<Series> = series
+        .clone()
         .into_iter()
         .map(|(name, data)| Series {
             name,
@@ -114,12 +156,14 @@ pub fn chart_svg(s: &SectionResult, spec: &ChartSpec) -> Option<String> {
             let mut c = LineChart::new(list, cats);
             c.base.width = 760.0;
             c.base.height = height;
+            c.y_axis_configs = axis(&c.y_axis_configs);
             c.svg()
         }
         ChartKind::Bar => {
             let mut c = BarChart::new(list, cats);
             c.base.width = 760.0;
             c.base.height = height;
+            c.y_axis_configs = axis(&c.y_axis_configs);
             c.svg()
         }
         ChartKind::HBar => {

@@ -267,6 +267,17 @@ fn html_page_has_every_report_chart_and_axis_label() {
     for series in ["conversations", "messages", "active_users"] {
         assert!(labels.iter().any(|l| l == series), "legend {series}");
     }
+    // The y axis says what it counts, in whole steps.
+    assert!(
+        labels
+            .iter()
+            .any(|l| l == "conversations, messages, active_users"),
+        "{labels:?}"
+    );
+    assert!(
+        labels.iter().any(|l| l == "10") && !labels.iter().any(|l| l.contains('.')),
+        "{labels:?}"
+    );
     let docs = &html[html.find("<h3>Most cited documents</h3>").unwrap()..];
     let labels = svg_texts(&docs[..docs.find("</svg>").unwrap()]);
     for doc in ["ECE120_Notes.pdf", "Lecture 9.pdf", "syllabus.pdf"] {
