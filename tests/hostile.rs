@@ -329,3 +329,43 @@ fn a_full_disk_is_an_error_and_leaves_nothing_behind() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("No space left on device"));
 }
+
+#[test]
+fn a_200_mb_single_line_is_read_through_the_pipeline() {
+    // A conversation whose one context carries 200 MB of text, fed through convert's
+    // pipeline with small chunks so the line spans hundreds of reads.
+    let dir = scratch("bigline");
+    let input = dir.join("big.jsonl");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+        f.write_all(br#"{"id": "big", "messages": [{"role": "user", "content": "q", "contexts": [{"text": ""#).unwrap();
+        let block = "abcdefghij\\u00e9 ".repeat(6553); // about 100 KiB of escaped text
+        for _ in 0..2000 {
+            f.write_all(block.as_bytes()).unwrap();
+        }
+        f.write_all(b"\"}]}]}\n").unwrap();
+        f.write_all(format!("{GOOD}\n").as_bytes()).unwrap();
+    }
+    assert!(std::fs::metadata(&input).unwrap().len() > 200_000_000);
+    let inputs = chatql::ingest::Inputs::expand(&[input.to_string_lossy().into_owned()]).unwrap();
+    let opts = chatql::ingest::IngestOptions {
+        threads: 2,
+        chunk_bytes: 1 << 20,
+    };
+    let mut text_len = 0;
+    let summary = chatql::ingest::ingest(&inputs, &opts, |d| {
+        for (t, b) in d.batches {
+            if t == chatql::schema::Table::Contexts {
+                use datafusion::arrow::array::AsArray;
+                text_len += b.column(3).as_string::<i32>().value(0).chars().count();
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(summary.stats.conversations, 2);
+    assert_eq!(summary.stats.lines, 2);
+    assert_eq!(summary.stats.rejects, 0);
+    assert_eq!(text_len, 12 * 6553 * 2000);
+    let _ = std::fs::remove_file(&input);
+}
