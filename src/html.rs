@@ -138,8 +138,8 @@ pub fn chart_svg(s: &SectionResult, spec: &ChartSpec) -> Option<String> {
         }
     };
     let list: Vec<Series> = series
-        .clone()
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|(name, data)| Series {
             name,
             data,
@@ -151,21 +151,21 @@ pub fn chart_svg(s: &SectionResult, spec: &ChartSpec) -> Option<String> {
     } else {
         340.0
     };
+    // The three chart types share the sizing; bars and lines also get the count axis.
+    macro_rules! draw {
+        ($chart:expr, $y_axis:expr) => {{
+            let mut c = $chart;
+            c.base.width = 760.0;
+            c.base.height = height;
+            if $y_axis {
+                c.y_axis_configs = axis(&c.y_axis_configs);
+            }
+            c.svg()
+        }};
+    }
     let svg = match spec.kind {
-        ChartKind::Line => {
-            let mut c = LineChart::new(list, cats);
-            c.base.width = 760.0;
-            c.base.height = height;
-            c.y_axis_configs = axis(&c.y_axis_configs);
-            c.svg()
-        }
-        ChartKind::Bar => {
-            let mut c = BarChart::new(list, cats);
-            c.base.width = 760.0;
-            c.base.height = height;
-            c.y_axis_configs = axis(&c.y_axis_configs);
-            c.svg()
-        }
+        ChartKind::Line => draw!(LineChart::new(list, cats), true),
+        ChartKind::Bar => draw!(BarChart::new(list, cats), true),
         ChartKind::HBar => {
             let mut c = HorizontalBarChart::new(list, cats);
             c.base.width = 760.0;
