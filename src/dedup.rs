@@ -12,9 +12,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, PrimitiveArray, RecordBatch};
 use datafusion::arrow::compute::filter_record_batch;
-use datafusion::arrow::datatypes::{Int32Type, Int64Type, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{
+    ArrowPrimitiveType, Int32Type, Int64Type, TimestampMicrosecondType,
+};
 use datafusion::arrow::error::ArrowError;
 
 use crate::schema::Table;
@@ -28,6 +30,10 @@ pub struct Dedup {
     best: HashMap<String, (Rank, u64)>,
     losers: HashSet<u64>,
     next: u64,
+}
+
+fn opt<T: ArrowPrimitiveType>(a: &PrimitiveArray<T>, i: usize) -> Option<T::Native> {
+    a.is_valid(i).then(|| a.value(i))
 }
 
 fn opt_str(batch: &RecordBatch, col: usize, i: usize) -> Option<&str> {
@@ -72,18 +78,8 @@ impl Dedup {
                     .as_primitive::<Int32Type>();
                 let id = idx("convo_id");
                 for i in 0..batch.num_rows() {
-                    let time = if updated.is_valid(i) {
-                        updated.value(i)
-                    } else if created.is_valid(i) {
-                        created.value(i)
-                    } else {
-                        i64::MIN
-                    };
-                    let n = if count.is_valid(i) {
-                        count.value(i)
-                    } else {
-                        -1
-                    };
+                    let time = opt(updated, i).or(opt(created, i)).unwrap_or(i64::MIN);
+                    let n = opt(count, i).unwrap_or(-1);
                     match opt_str(batch, id, i) {
                         Some(key) => self.offer(key.to_owned(), n, time),
                         None => self.next += 1, // no id: nothing to compare it with
@@ -102,25 +98,13 @@ impl Dedup {
                     let part = |c| opt_str(batch, c, i).unwrap_or("\u{0}");
                     let key = format!(
                         "{}\u{1}{}\u{1}{}\u{1}{}",
-                        if id.is_valid(i) {
-                            id.value(i).to_string()
-                        } else {
-                            "\u{0}".into()
-                        },
+                        opt(id, i).map_or("\u{0}".into(), |v| v.to_string()),
                         part(course),
                         part(s3),
                         part(url)
                     );
-                    let time = if created.is_valid(i) {
-                        created.value(i)
-                    } else {
-                        i64::MIN
-                    };
-                    let n = if count.is_valid(i) {
-                        count.value(i)
-                    } else {
-                        -1
-                    };
+                    let time = opt(created, i).unwrap_or(i64::MIN);
+                    let n = opt(count, i).unwrap_or(-1);
                     self.offer(key, n, time);
                 }
             }

@@ -209,11 +209,10 @@ fn table_html(s: &SectionResult, out: &mut String) {
     }
     out.push_str("</tr></thead>\n<tbody>\n");
     for b in &s.batches {
-        let fmts: Vec<ArrayFormatter> = b
-            .columns()
-            .iter()
-            .filter_map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).ok())
-            .collect();
+        let Ok(fmts) = crate::render::formatters(b, &opts) else {
+            out.push_str("</tbody></table>\n<p class=\"empty\">A column cannot be shown.</p>\n");
+            return;
+        };
         for i in 0..b.num_rows() {
             out.push_str("<tr>");
             for (f, col) in fmts.iter().zip(b.columns()) {

@@ -165,6 +165,18 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
+/// One formatter per column of `b`: how every cell of every output format is written.
+pub(crate) fn formatters<'a>(
+    b: &'a RecordBatch,
+    opts: &'a FormatOptions<'a>,
+) -> io::Result<Vec<ArrayFormatter<'a>>> {
+    b.columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), opts))
+        .collect::<Result<_, _>>()
+        .map_err(io::Error::other)
+}
+
 /// Cell text of every row (up to `limit`) of the batches, one formatter per column.
 fn cells(batches: &[RecordBatch], limit: usize) -> io::Result<Vec<Vec<String>>> {
     let opts = FormatOptions::default().with_null("NULL");
@@ -173,12 +185,7 @@ fn cells(batches: &[RecordBatch], limit: usize) -> io::Result<Vec<Vec<String>>> 
         if rows.len() >= limit {
             break;
         }
-        let fmts: Vec<ArrayFormatter> = b
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts))
-            .collect::<Result<_, _>>()
-            .map_err(io::Error::other)?;
+        let fmts = formatters(b, &opts)?;
         for i in 0..b.num_rows().min(limit - rows.len()) {
             rows.push(fmts.iter().map(|f| f.value(i).to_string()).collect());
         }
@@ -271,12 +278,7 @@ pub fn write_batches(
             out.write_record(&names).map_err(io::Error::other)?;
             let json_opts = FormatOptions::default().with_null("");
             for b in batches {
-                let fmts: Vec<ArrayFormatter> = b
-                    .columns()
-                    .iter()
-                    .map(|c| ArrayFormatter::try_new(c.as_ref(), &json_opts))
-                    .collect::<Result<_, _>>()
-                    .map_err(io::Error::other)?;
+                let fmts = formatters(b, &json_opts)?;
                 for i in 0..b.num_rows() {
                     out.write_record(fmts.iter().map(|f| f.value(i).to_string()))
                         .map_err(|e| match e.into_kind() {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{
-    Float32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
+    ArrowPrimitiveType, Float32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
 };
 use datafusion::parquet::arrow::arrow_reader::{
     ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
@@ -231,20 +231,21 @@ impl Row {
         let a = self.col(name).as_string::<i32>();
         a.is_valid(self.i).then(|| a.value(self.i))
     }
+    fn prim<T: ArrowPrimitiveType>(&self, name: &str) -> Option<T::Native> {
+        let a = self.col(name).as_primitive::<T>();
+        a.is_valid(self.i).then(|| a.value(self.i))
+    }
     /// An Int64 column.
     pub fn i64(&self, name: &str) -> Option<i64> {
-        let a = self.col(name).as_primitive::<Int64Type>();
-        a.is_valid(self.i).then(|| a.value(self.i))
+        self.prim::<Int64Type>(name)
     }
     /// An Int32 column.
     pub fn i32(&self, name: &str) -> Option<i32> {
-        let a = self.col(name).as_primitive::<Int32Type>();
-        a.is_valid(self.i).then(|| a.value(self.i))
+        self.prim::<Int32Type>(name)
     }
     /// A Float64 column.
     pub fn f64(&self, name: &str) -> Option<f64> {
-        let a = self.col(name).as_primitive::<Float64Type>();
-        a.is_valid(self.i).then(|| a.value(self.i))
+        self.prim::<Float64Type>(name)
     }
     /// A Boolean column.
     pub fn bool(&self, name: &str) -> Option<bool> {
@@ -253,8 +254,7 @@ impl Row {
     }
     /// A timestamp column, in microseconds.
     pub fn ts(&self, name: &str) -> Option<i64> {
-        let a = self.col(name).as_primitive::<TimestampMicrosecondType>();
-        a.is_valid(self.i).then(|| a.value(self.i))
+        self.prim::<TimestampMicrosecondType>(name)
     }
     /// A `List<Float32>` column.
     pub fn f32s(&self, name: &str) -> Option<Vec<f32>> {
