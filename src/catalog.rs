@@ -381,21 +381,56 @@ fn mem_table(schema: SchemaRef, batches: Vec<RecordBatch>, parts: usize) -> Resu
     Ok(MemTable::try_new(schema, partitions)?)
 }
 
-/// A table over the Parquet files of one or more converted folders.
+/// A table over the Parquet files of one or more converted folders: one file per table
+/// (flat), or a folder per table split into Hive partitions, which become the columns
+/// `course` and `month` after the table's own (see [`crate::partition`]).
 fn lake_table(dirs: &[PathBuf], t: Table) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    let mut layouts = Vec::new();
+    for d in dirs {
+        layouts.push(crate::partition::lake_keys(d)?);
+    }
+    if layouts.windows(2).any(|w| w[0] != w[1]) {
+        return Err(Error::Usage(
+            "the folders differ in layout (flat or partitioned, and by which keys); \
+             query them one at a time"
+                .into(),
+        ));
+    }
+    let keys = layouts.first().cloned().flatten();
     let mut urls = Vec::new();
     for d in dirs {
-        let f = d.join(format!("{}.parquet", t.name()));
-        if f.is_file() {
+        let f = match keys {
+            None => d.join(format!("{}.parquet", t.name())),
+            Some(_) => d.join(t.name()),
+        };
+        if f.exists() {
             let abs = std::fs::canonicalize(&f).map_err(|e| Error::io(&f, e))?;
-            urls.push(ListingTableUrl::parse(abs.to_string_lossy())?);
+            let mut url = abs.to_string_lossy().into_owned();
+            if f.is_dir() {
+                url.push('/');
+            }
+            urls.push(ListingTableUrl::parse(url)?);
         }
     }
-    if urls.is_empty() {
+    if urls.is_empty() && keys.is_none() {
         return Ok(Arc::new(MemTable::try_new(t.schema(), vec![vec![]])?));
     }
-    let options =
+    let mut options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    if let Some(keys) = &keys {
+        if t != Table::Rejects {
+            options = options.with_table_partition_cols(
+                keys.iter()
+                    .map(|k| {
+                        (
+                            k.name().to_owned(),
+                            datafusion::arrow::datatypes::DataType::Utf8,
+                        )
+                    })
+                    .collect(),
+            );
+        }
+    }
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(t.schema());

@@ -277,6 +277,13 @@ struct ConvertArgs {
     /// Key of the pseudonyms (default: the CHATQL_REDACT_KEY environment variable).
     #[arg(long, value_name = "KEY")]
     redact_key: Option<String>,
+    /// Write a Hive-partitioned lake (`TABLE/course=X/month=YYYY-MM/part-*.parquet`).
+    #[arg(long, value_name = "course,month")]
+    partition_by: Option<String>,
+    /// Add this run to an existing partitioned lake (new partitions; only partitions with
+    /// replaced versions are rewritten).
+    #[arg(long)]
+    append: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -307,6 +314,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             opts.keep_duplicates = a.keep_duplicates;
             opts.zstd_level = a.zstd_level;
             opts.redact_key = redact_key(a.redact_emails, &a.redact_key)?;
+            opts.partition_by = a
+                .partition_by
+                .as_deref()
+                .map(chatql::partition::parse_keys)
+                .transpose()?;
+            opts.append = a.append;
             opts.ingest = IngestOptions {
                 threads: a.threads.unwrap_or(IngestOptions::default().threads),
                 ..IngestOptions::default()
@@ -316,8 +329,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 render::convert_summary(&report, &mut out).map_err(chatql::Error::Output)?;
             }
             if report.read.rejects > 0 {
+                let at = if report.partitioned.is_some() {
+                    "rejects/"
+                } else {
+                    "rejects.parquet"
+                };
                 eprintln!(
-                    "chatql: {} record(s) rejected: see {}/rejects.parquet",
+                    "chatql: {} record(s) rejected: see {}/{at}",
                     report.read.rejects,
                     a.output.display()
                 );

@@ -40,6 +40,10 @@ pub struct ConvertOptions {
     pub redact_key: Option<String>,
     /// How ingest runs.
     pub ingest: IngestOptions,
+    /// Write a Hive-partitioned lake split by these keys ([`crate::partition`]).
+    pub partition_by: Option<Vec<crate::partition::Key>>,
+    /// Add to an existing partitioned lake instead of refusing it.
+    pub append: bool,
 }
 
 impl ConvertOptions {
@@ -53,6 +57,8 @@ impl ConvertOptions {
             zstd_level: 3,
             redact_key: None,
             ingest: IngestOptions::default(),
+            partition_by: None,
+            append: false,
         }
     }
 }
@@ -82,6 +88,24 @@ pub struct ConvertReport {
     /// Output folder.
     #[serde(skip)]
     pub output: PathBuf,
+    /// For a partitioned lake: what this run did to it.
+    #[serde(skip)]
+    pub partitioned: Option<PartitionedRun>,
+}
+
+/// What a run did to a partitioned lake.
+#[derive(Debug, Clone)]
+pub struct PartitionedRun {
+    /// The partition keys.
+    pub keys: Vec<crate::partition::Key>,
+    /// The run's number (1 for a new lake).
+    pub run: u32,
+    /// Conversations and documents already in the lake, same or newer (not written again).
+    pub already_in_lake: (u64, u64),
+    /// Older versions in the lake replaced by this run's.
+    pub replaced: (u64, u64),
+    /// Rows per table in the whole lake after the run.
+    pub lake_rows: Vec<(String, u64)>,
 }
 
 /// One input file in the manifest.
@@ -127,7 +151,7 @@ impl ConvertReport {
 
 /// Writes one table to a Parquet file, flushing row groups by size so that memory stays
 /// bounded for wide rows (embeddings).
-struct TableWriter {
+pub(crate) struct TableWriter {
     writer: ArrowWriter<File>,
     rows: u64,
 }
@@ -144,7 +168,11 @@ fn writer_props(level: i32) -> Result<WriterProperties> {
 }
 
 impl TableWriter {
-    fn create(path: &Path, table: Table, props: WriterProperties) -> Result<TableWriter> {
+    pub(crate) fn create(
+        path: &Path,
+        table: Table,
+        props: WriterProperties,
+    ) -> Result<TableWriter> {
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
         let writer =
             ArrowWriter::try_new(file, table.schema(), Some(props)).map_err(|e| Error::Write {
@@ -154,7 +182,7 @@ impl TableWriter {
         Ok(TableWriter { writer, rows: 0 })
     }
 
-    fn write(&mut self, batch: &RecordBatch, path: &Path) -> Result<()> {
+    pub(crate) fn write(&mut self, batch: &RecordBatch, path: &Path) -> Result<()> {
         let err = |e: datafusion::parquet::errors::ParquetError| Error::Write {
             path: path.to_owned(),
             message: e.to_string(),
@@ -167,7 +195,7 @@ impl TableWriter {
         Ok(())
     }
 
-    fn close(self, path: &Path) -> Result<u64> {
+    pub(crate) fn close(self, path: &Path) -> Result<u64> {
         self.writer.close().map_err(|e| Error::Write {
             path: path.to_owned(),
             message: e.to_string(),
@@ -198,7 +226,8 @@ fn file_name(table: Table) -> String {
 pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> {
     let started = Instant::now();
     let out = &opts.output;
-    if out.exists() && !opts.force {
+    let (keys, appending) = partition_plan(opts)?;
+    if out.exists() && !opts.force && !appending {
         return Err(Error::OutputExists(out.clone()));
     }
     let inputs = Inputs::expand(args)?;
@@ -315,7 +344,11 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
         skipped: inputs.skipped.clone(),
         seconds: started.elapsed().as_secs_f64(),
         output: out.clone(),
+        partitioned: None,
     };
+    if let Some(keys) = keys {
+        return finish_partitioned(report, tmp, keys, appending, &props, opts, started);
+    }
     // A table emptied by deduplication leaves no file behind.
     for t in Table::ALL {
         let p = tmp.path.join(file_name(*t));
@@ -327,6 +360,110 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
     let mpath = tmp.path.join("manifest.json");
     std::fs::write(&mpath, manifest + "\n").map_err(|e| Error::io(&mpath, e))?;
     commit(tmp, out)?;
+    Ok(report)
+}
+
+/// The partition keys to write with, and whether the run appends to an existing lake.
+fn partition_plan(opts: &ConvertOptions) -> Result<(Option<Vec<crate::partition::Key>>, bool)> {
+    let out = &opts.output;
+    if opts.append && opts.force {
+        return Err(Error::Usage(
+            "--append and --force exclude each other".into(),
+        ));
+    }
+    let existing = if opts.append && out.exists() {
+        if !crate::catalog::is_lake(out) {
+            return Err(Error::Usage(format!(
+                "--append: {} is not a folder written by `chatql convert`",
+                out.display()
+            )));
+        }
+        match crate::partition::lake_keys(out)? {
+            Some(k) => Some(k),
+            None => {
+                return Err(Error::Usage(format!(
+                    "--append: {} is a flat lake; only a lake written with --partition-by \
+                     can be appended to",
+                    out.display()
+                )))
+            }
+        }
+    } else {
+        None
+    };
+    let names =
+        |k: &[crate::partition::Key]| k.iter().map(|k| k.name()).collect::<Vec<_>>().join(",");
+    match (&opts.partition_by, existing) {
+        (Some(a), Some(b)) if *a != b => Err(Error::Usage(format!(
+            "--partition-by {} differs from the lake's {}",
+            names(a),
+            names(&b)
+        ))),
+        (Some(_), Some(b)) | (None, Some(b)) => Ok((Some(b), true)),
+        (Some(a), None) => Ok((Some(a.clone()), false)),
+        (None, None) if opts.append => Err(Error::Usage(
+            "--append to a new folder needs --partition-by".into(),
+        )),
+        (None, None) => Ok((None, false)),
+    }
+}
+
+/// Lays out the flat conversion in `tmp` as a partitioned lake (a new one, or a run
+/// appended to the existing one).
+fn finish_partitioned(
+    mut report: ConvertReport,
+    tmp: TempDir,
+    keys: Vec<crate::partition::Key>,
+    appending: bool,
+    props: &WriterProperties,
+    opts: &ConvertOptions,
+    started: Instant,
+) -> Result<ConvertReport> {
+    let out = &opts.output;
+    let mut run = serde_json::to_value(&report).expect("serializable");
+    if let Some(o) = run.as_object_mut() {
+        for k in ["tool_version", "schema_version", "tables"] {
+            o.remove(k);
+        }
+    }
+    let (manifest, outcome) = crate::partition::write_run(
+        &tmp.path,
+        appending.then_some(out.as_path()),
+        &keys,
+        opts.keep_duplicates,
+        props,
+        run,
+    )?;
+    let last = &manifest["runs"][manifest["runs"].as_array().map_or(0, Vec::len) - 1];
+    for t in &mut report.tables {
+        t.rows = last["rows_added"][&t.name].as_u64().unwrap_or(0);
+        t.file = (t.rows > 0).then(|| format!("{}/", t.name));
+    }
+    let lake_rows = manifest["tables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap_or_default().to_owned(),
+                t["rows"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    report.partitioned = Some(PartitionedRun {
+        keys,
+        run: last["run"].as_u64().unwrap_or(1) as u32,
+        already_in_lake: outcome.already_present,
+        replaced: outcome.replaced,
+        lake_rows,
+    });
+    if !appending {
+        let text = serde_json::to_string_pretty(&manifest).expect("serializable");
+        let mpath = tmp.path.join("manifest.json");
+        std::fs::write(&mpath, text + "\n").map_err(|e| Error::io(&mpath, e))?;
+        commit(tmp, out)?;
+    }
+    report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 
@@ -351,7 +488,7 @@ fn commit(mut tmp: TempDir, out: &Path) -> Result<()> {
 
 /// Rewrites a parent table and its descendants (`chain`, parent first) without the rows of
 /// the `losers` parent ordinals. Returns the rows kept per table.
-fn drop_versions(
+pub(crate) fn drop_versions(
     dir: &Path,
     chain: &[Table],
     losers: &HashSet<u64>,

@@ -43,6 +43,7 @@ pub mod html;
 pub mod ingest;
 pub mod inspect;
 pub mod model;
+pub mod partition;
 pub mod query;
 pub mod render;
 pub mod report;

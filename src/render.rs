@@ -70,6 +70,26 @@ pub fn convert_summary(r: &ConvertReport, w: &mut dyn Write) -> io::Result<()> {
     if !r.skipped.is_empty() {
         writeln!(w, "skipped (not an export format): {}", r.skipped.len())?;
     }
+    if let Some(p) = &r.partitioned {
+        let keys: Vec<&str> = p.keys.iter().map(|k| k.name()).collect();
+        writeln!(
+            w,
+            "run {} of a lake partitioned by {}: {} conversations and {} documents already \
+             in it, {} and {} older versions replaced",
+            p.run,
+            keys.join(","),
+            p.already_in_lake.0,
+            p.already_in_lake.1,
+            p.replaced.0,
+            p.replaced.1
+        )?;
+        let totals: Vec<String> = p
+            .lake_rows
+            .iter()
+            .map(|(t, n)| format!("{n} {t}"))
+            .collect();
+        writeln!(w, "lake now holds: {}", totals.join(", "))?;
+    }
     writeln!(w, "wrote {} in {:.2} s", r.output.display(), r.seconds)?;
     Ok(())
 }

@@ -136,8 +136,10 @@ impl ExportReport {
 // ---------------------------------------------------------------------------------------
 // Reading a lake in order.
 
-/// Reads one table of a lake row by row.
+/// Reads one table of a lake row by row, across its files in order (one file for a flat
+/// lake, every partition's files for a partitioned one).
 struct Cursor {
+    files: std::vec::IntoIter<PathBuf>,
     reader: Option<ParquetRecordBatchReader>,
     batch: Option<RecordBatch>,
     row: usize,
@@ -146,29 +148,38 @@ struct Cursor {
 
 impl Cursor {
     fn open(dir: &Path, t: Table) -> Result<Cursor> {
-        let path = dir.join(format!("{}.parquet", t.name()));
-        let reader = if path.is_file() {
-            let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-            let err = |e: datafusion::parquet::errors::ParquetError| Error::Write {
-                path: path.clone(),
-                message: e.to_string(),
-            };
-            Some(
-                ParquetRecordBatchReaderBuilder::try_new(file)
-                    .map_err(err)?
-                    .with_batch_size(4096)
-                    .build()
-                    .map_err(err)?,
-            )
-        } else {
-            None
-        };
-        Ok(Cursor {
-            reader,
+        let files = crate::partition::table_files(dir, t)?;
+        let mut c = Cursor {
+            files: files.into_iter(),
+            reader: None,
             batch: None,
             row: 0,
-            path,
-        })
+            path: dir.join(t.name()),
+        };
+        c.open_next()?;
+        Ok(c)
+    }
+
+    /// Moves to the next file; false when there is none.
+    fn open_next(&mut self) -> Result<bool> {
+        let Some(path) = self.files.next() else {
+            self.reader = None;
+            return Ok(false);
+        };
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let err = |e: datafusion::parquet::errors::ParquetError| Error::Write {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        self.reader = Some(
+            ParquetRecordBatchReaderBuilder::try_new(file)
+                .map_err(err)?
+                .with_batch_size(4096)
+                .build()
+                .map_err(err)?,
+        );
+        self.path = path;
+        Ok(true)
     }
 
     /// The next row, as (batch, index).
@@ -191,7 +202,11 @@ impl Cursor {
                     self.batch = Some(b?);
                     self.row = 0;
                 }
-                None => return Ok(None),
+                None => {
+                    if !self.open_next()? {
+                        return Ok(None);
+                    }
+                }
             }
         }
     }
