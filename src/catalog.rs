@@ -58,6 +58,9 @@ pub struct CatalogOptions {
     pub memory_limit: Option<usize>,
     /// Keep every version of conversations and documents found in several raw exports.
     pub keep_duplicates: bool,
+    /// Run queries on the Ballista cluster whose scheduler is at this `df://HOST:PORT`
+    /// (needs the `cluster` feature, and lakes the executors can read at the same paths).
+    pub remote: Option<String>,
 }
 
 /// Where the tables' rows come from.
@@ -140,6 +143,16 @@ impl Catalog {
                 "give either folders written by `chatql convert` or raw exports, not both".into(),
             ));
         };
+        if let Some(url) = &opts.remote {
+            if !matches!(source, Source::Lakes(_)) {
+                return Err(Error::Usage(format!(
+                    "--remote {url}: the cluster's executors read the tables themselves, so give \
+                     folders written by `chatql convert` (on a file system they share), not raw \
+                     exports"
+                )));
+            }
+            ctx = remote_context(url, ctx).await?;
+        }
         let mut cat = Catalog {
             ctx,
             source,
@@ -370,6 +383,19 @@ impl Catalog {
         }
         Error::DataFusion(e)
     }
+}
+
+#[cfg(feature = "cluster")]
+async fn remote_context(url: &str, local: SessionContext) -> Result<SessionContext> {
+    crate::cluster::remote_context(url, local.state()).await
+}
+
+#[cfg(not(feature = "cluster"))]
+async fn remote_context(url: &str, _local: SessionContext) -> Result<SessionContext> {
+    Err(Error::Usage(format!(
+        "--remote {url}: this chatql was built without the `cluster` feature \
+         (cargo install --path . --features cluster)"
+    )))
 }
 
 /// A memory table whose batches are spread over `parts` partitions for parallel scans.

@@ -39,6 +39,47 @@ enum Command {
     Inspect(InspectArgs),
     /// Print the tables and their columns.
     Schema(SchemaArgs),
+    /// Run a Ballista scheduler or executor, for `sql` and `report` with --remote.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+#[command(after_help = "Examples:
+  chatql cluster scheduler --bind 0.0.0.0:50050 --external-host head
+  chatql cluster executor --scheduler head:50050 --bind 0.0.0.0:50051 --external-host node1
+  chatql report /shared/lake --remote df://head:50050")]
+enum ClusterCommand {
+    /// Plan queries and hand out their tasks.
+    Scheduler {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
+        bind: String,
+        /// Name executors and clients reach the scheduler by (default: the bind host).
+        #[arg(long, value_name = "HOST")]
+        external_host: Option<String>,
+    },
+    /// Run tasks: reads the lake's files and exchanges intermediate data.
+    Executor {
+        /// The scheduler.
+        #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
+        scheduler: String,
+        /// Data (Arrow Flight) service address; the task service takes the next port.
+        #[arg(long, default_value = "127.0.0.1:50051", value_name = "HOST:PORT")]
+        bind: String,
+        /// Port of the task service (default: the --bind port + 1).
+        #[arg(long, value_name = "PORT")]
+        grpc_port: Option<u16>,
+        /// Name the scheduler and other executors reach this one by (default: the bind host).
+        #[arg(long, value_name = "HOST")]
+        external_host: Option<String>,
+        /// Tasks run at once (default: all cores).
+        #[arg(long, value_name = "N")]
+        cores: Option<usize>,
+        /// Folder for intermediate (shuffle) files (default: a temporary folder).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -112,6 +153,10 @@ struct ReportArgs {
     /// Threads (default: all cores).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// Run the queries on a Ballista cluster (`chatql cluster`); inputs must be converted
+    /// folders the executors can read at the same path.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    remote: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -243,6 +288,10 @@ struct SqlArgs {
     /// Keep every version of a conversation or document seen in several raw exports.
     #[arg(long)]
     keep_duplicates: bool,
+    /// Run the queries on a Ballista cluster (`chatql cluster`); inputs must be converted
+    /// folders the executors can read at the same path.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    remote: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -342,6 +391,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Sql(a) => return run_sql(a),
+        Command::Cluster(c) => return run_cluster(c),
         Command::Inspect(a) => {
             let files = chatql::inspect::inspect(&a.inputs)?;
             match a.format {
@@ -492,6 +542,60 @@ fn is_input(arg: &str) -> bool {
         || (arg.contains(['*', '?']) && glob::glob(arg).is_ok_and(|mut g| g.next().is_some()))
 }
 
+fn run_cluster(c: ClusterCommand) -> Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| chatql::Error::Usage(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(serve(c))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "cluster")]
+async fn serve(c: ClusterCommand) -> chatql::Result<()> {
+    use chatql::cluster::{run_executor, run_scheduler, ExecutorOptions, SchedulerOptions};
+    chatql::cluster::init_logging();
+    match c {
+        ClusterCommand::Scheduler {
+            bind,
+            external_host,
+        } => {
+            run_scheduler(&SchedulerOptions {
+                bind,
+                external_host,
+            })
+            .await
+        }
+        ClusterCommand::Executor {
+            scheduler,
+            bind,
+            grpc_port,
+            external_host,
+            cores,
+            work_dir,
+        } => {
+            run_executor(&ExecutorOptions {
+                scheduler,
+                bind,
+                grpc_port,
+                external_host,
+                cores,
+                work_dir,
+            })
+            .await
+        }
+    }
+}
+
+#[cfg(not(feature = "cluster"))]
+async fn serve(_: ClusterCommand) -> chatql::Result<()> {
+    Err(chatql::Error::Usage(
+        "this chatql was built without the `cluster` feature \
+         (cargo install --path . --features cluster)"
+            .into(),
+    ))
+}
+
 fn run_sql(a: SqlArgs) -> Result<ExitCode> {
     use std::io::{IsTerminal, Read};
     let mut args = a.args.clone();
@@ -537,7 +641,16 @@ fn run_sql(a: SqlArgs) -> Result<ExitCode> {
             .map(chatql::query::parse_size)
             .transpose()?,
         keep_duplicates: a.keep_duplicates,
+        remote: a.remote.clone(),
     };
+    if opts.remote.is_some() && matches!(sql, Sql::Shell) {
+        return Err(chatql::Error::Usage(
+            "--remote runs queries given on the command line, with -f or on standard input; \
+             the shell is local only"
+                .into(),
+        )
+        .into());
+    }
     let stdout_tty = std::io::stdout().is_terminal();
     let render = chatql::render::RenderOptions {
         format: match a.format {
@@ -627,6 +740,7 @@ fn run_report(a: ReportArgs) -> Result<ExitCode> {
                 threads,
                 ..IngestOptions::default()
             },
+            remote: a.remote.clone(),
             ..Default::default()
         },
         redact_key: redact_key(a.redact_emails, &a.redact_key)?,

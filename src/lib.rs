@@ -33,6 +33,8 @@
 #![warn(missing_docs)]
 
 pub mod catalog;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod columns;
 pub mod convert;
 pub mod dedup;
