@@ -330,3 +330,38 @@ fn memory_limit_is_accepted_and_checked() {
         .code(2)
         .stderr(predicate::str::contains("bad size"));
 }
+
+/// Without the `cluster` feature, `--remote` and `chatql cluster` say how to get it.
+#[cfg(not(feature = "cluster"))]
+#[test]
+fn remote_without_the_cluster_feature_is_a_usage_error() {
+    let dir = common::scratch("no-cluster");
+    let lake = dir.join("lake");
+    common::chatql()
+        .args([
+            "convert",
+            "-q",
+            &common::testdata("convos-2023-r.jsonl"),
+            "-o",
+        ])
+        .arg(&lake)
+        .assert()
+        .success();
+    for args in [
+        vec![
+            "sql",
+            "select 1",
+            lake.to_str().unwrap(),
+            "--remote",
+            "df://127.0.0.1:1",
+        ],
+        vec!["cluster", "scheduler"],
+    ] {
+        let out = common::chatql().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--features cluster"),
+            "{args:?}"
+        );
+    }
+}

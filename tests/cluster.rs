@@ -1,0 +1,213 @@
+//! The `cluster` feature end to end: the binary starts a Ballista scheduler and an executor
+//! on loopback, and `sql` and `report` with `--remote` give what local runs give, on flat
+//! and partitioned lakes, with chatql's functions running on the executor.
+#![cfg(feature = "cluster")]
+
+mod common;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{chatql, scratch, testdata};
+
+/// Scheduler and executor processes, stopped on drop.
+struct Cluster {
+    children: Vec<Child>,
+    url: String,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for(port: u16) {
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn start_cluster() -> Cluster {
+    let bin = env!("CARGO_BIN_EXE_chatql");
+    let (sched, flight, grpc) = (free_port(), free_port(), free_port());
+    let mut cluster = Cluster {
+        children: Vec::new(),
+        url: format!("df://127.0.0.1:{sched}"),
+    };
+    cluster.children.push(
+        Command::new(bin)
+            .args([
+                "cluster",
+                "scheduler",
+                "--bind",
+                &format!("127.0.0.1:{sched}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(sched);
+    cluster.children.push(
+        Command::new(bin)
+            .args([
+                "cluster",
+                "executor",
+                "--scheduler",
+                &format!("127.0.0.1:{sched}"),
+                "--bind",
+                &format!("127.0.0.1:{flight}"),
+                "--grpc-port",
+                &grpc.to_string(),
+                "--cores",
+                "2",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for(flight);
+    wait_for(grpc);
+    cluster
+}
+
+/// Runs chatql with `args`; stdout, failing the test on a non-zero exit.
+fn run(args: &[&str]) -> String {
+    let out = chatql()
+        .args(args)
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn lakes(dir: &Path) -> (String, String) {
+    let flat = dir.join("flat").to_string_lossy().into_owned();
+    let part = dir.join("part").to_string_lossy().into_owned();
+    let all = testdata("");
+    run(&["convert", "-q", &all, "-o", &flat]);
+    run(&[
+        "convert",
+        "-q",
+        &testdata("convos-2023-r.jsonl"),
+        &testdata("ECE110-convos.zip"),
+        "-o",
+        &part,
+        "--partition-by",
+        "course,month",
+    ]);
+    run(&["convert", "-q", &all, "-o", &part, "--append"]);
+    (flat, part)
+}
+
+#[test]
+fn sql_and_reports_on_the_cluster_equal_local_runs() {
+    let dir = scratch("cluster");
+    let (flat, part) = lakes(&dir);
+    let cluster = start_cluster();
+    let remote = ["--remote", cluster.url.as_str()];
+
+    for lake in [&flat, &part] {
+        // Every built-in report, whole and restricted (views with semi joins).
+        for extra in [
+            &[][..],
+            &["--course", "ECE120", "--since", "2023-09-01"][..],
+        ] {
+            let mut local = vec!["report", lake.as_str(), "--format", "json"];
+            local.extend_from_slice(extra);
+            let want = run(&local);
+            assert!(want.contains("\"conversations\""), "{want}");
+            let mut on_cluster = local.clone();
+            on_cluster.extend_from_slice(&remote);
+            assert_eq!(run(&on_cluster), want, "{lake} {extra:?}");
+        }
+    }
+
+    // chatql's functions are planned by the scheduler and run by the executor.
+    let sql = "select email_domain(user_email) d, count(*) n, \
+               sum(json_length(coalesce(extra, '{}'))) k from conversations \
+               group by 1 order by 1; \
+               select doc_id, chunk_index, round(cosine_similarity(embedding, embedding), 4) s, \
+               round(vector_norm(embedding), 2) v from chunks order by 1, 2; \
+               select count(*) from messages where json_get_str(extra, 'tools', 0, 'name') = 'calc'";
+    let want = run(&["sql", sql, &part, "--format", "csv"]);
+    assert!(want.contains("illinois.edu,8,"), "{want}");
+    assert!(want.contains(",1.0,"), "{want}");
+    assert_eq!(
+        run(&[
+            "sql",
+            sql,
+            &part,
+            "--format",
+            "csv",
+            "--remote",
+            &cluster.url
+        ]),
+        want
+    );
+    // Partition pruning columns work remotely too.
+    assert_eq!(
+        run(&[
+            "sql",
+            "select course, count(*) n from messages group by 1 order by 1",
+            &part,
+            "--format",
+            "csv",
+            "--remote",
+            &cluster.url
+        ]),
+        "course,n\nECE110,16\nECE120,24\ncs101,4\n"
+    );
+}
+
+#[test]
+fn remote_needs_lakes_and_a_df_url() {
+    let raw = testdata("convos-2023-r.jsonl");
+    let out = chatql()
+        .args(["sql", "select 1", &raw, "--remote", "df://127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not raw exports"));
+
+    let dir = scratch("cluster-url");
+    let lake = dir.join("lake");
+    run(&["convert", "-q", &raw, "-o", lake.to_str().unwrap()]);
+    let out = chatql()
+        .args([
+            "sql",
+            "select 1",
+            lake.to_str().unwrap(),
+            "--remote",
+            "http://x:1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected df://HOST:PORT"));
+}
