@@ -3,7 +3,9 @@
 python duckdb_jobs.py convert-conversations FILE OUTDIR THREADS
 python duckdb_jobs.py convert-documents FILE OUTDIR THREADS
 python duckdb_jobs.py query LAKE THREADS NAME
+python duckdb_jobs.py query-hive LAKE THREADS NAME   (a lake written with --partition-by)
 """
+import re
 import sys
 import duckdb
 
@@ -22,16 +24,25 @@ QUERIES = {
                sum(CASE WHEN NOT m.feedback_positive THEN 1 ELSE 0 END)
         FROM '{lake}/messages.parquet' m JOIN '{lake}/conversations.parquet' c ON c.convo_id = m.convo_id
         WHERE m.feedback_positive IS NOT NULL GROUP BY 1 ORDER BY 1""",
+    "course_contexts": "SELECT count(*) FROM '{lake}/contexts.parquet' WHERE course = 'course03'",
 }
+
+
+def hive(sql, lake):
+    """The query over a Hive-partitioned lake: each table a folder of partitions."""
+    return re.sub(r"'\{lake\}/(\w+)\.parquet'",
+                  lambda m: f"read_parquet('{lake}/{m.group(1)}/**/*.parquet', hive_partitioning=true)",
+                  sql)
 
 
 def main():
     job = sys.argv[1]
     con = duckdb.connect()
-    if job == "query":
+    if job in ("query", "query-hive"):
         lake, threads, name = sys.argv[2], sys.argv[3], sys.argv[4]
         con.execute(f"SET threads={threads}")
-        con.execute(QUERIES[name].format(lake=lake)).fetchall()
+        sql = QUERIES[name] if job == "query" else hive(QUERIES[name], lake)
+        con.execute(sql.format(lake=lake)).fetchall()
         return
     src, out, threads = sys.argv[2], sys.argv[3], sys.argv[4]
     con.execute(f"SET threads={threads}")
