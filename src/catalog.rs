@@ -84,6 +84,8 @@ pub struct Catalog {
     pub last_ingest: Option<IngestSummary>,
     /// Set once [`Catalog::restrict`] put views in place of the tables.
     restricted: bool,
+    /// The partition columns of the lakes, when they are partitioned.
+    partition_keys: Vec<crate::partition::Key>,
 }
 
 /// Which conversations (and documents) a report looks at.
@@ -153,6 +155,13 @@ impl Catalog {
             }
             ctx = remote_context(url, ctx).await?;
         }
+        let partition_keys = match &source {
+            Source::Lakes(dirs) => match dirs.first() {
+                Some(d) => crate::partition::lake_keys(d)?.unwrap_or_default(),
+                None => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
         let mut cat = Catalog {
             ctx,
             source,
@@ -161,6 +170,7 @@ impl Catalog {
             loaded: HashSet::new(),
             last_ingest: None,
             restricted: false,
+            partition_keys,
         };
         for t in Table::ALL {
             let provider: Arc<dyn datafusion::catalog::TableProvider> = match &cat.source {
@@ -308,20 +318,62 @@ impl Catalog {
             self.ctx
                 .register_table(format!("__all_{}", t.name()), provider)?;
         }
-        let in_convos = "convo_id IN (SELECT convo_id FROM conversations)";
+        // On a partitioned lake the same conditions on the partition columns let scans skip
+        // whole folders; they are implied by the row conditions, so results do not change.
+        let mut prune = Vec::new();
+        let mut doc_prune = Vec::new();
+        for k in &self.partition_keys {
+            match k {
+                crate::partition::Key::Course => {
+                    // Not for "" (stored as the null folder) or names too long for a folder
+                    // name (stored shortened).
+                    if let Some(c) = r.course.as_ref().filter(|c| {
+                        !c.is_empty() && crate::partition::encode_value(Some(c)).len() <= 150
+                    }) {
+                        prune.push(format!("course = {}", sql_str(c)));
+                        doc_prune.push(format!("course = {}", sql_str(c)));
+                    }
+                }
+                crate::partition::Key::Month => {
+                    let month = |t: i64| {
+                        chrono::DateTime::from_timestamp_micros(t)
+                            .map(|d| d.format("%Y-%m").to_string())
+                    };
+                    if let Some(m) = r.since.and_then(month) {
+                        prune.push(format!("month >= {}", sql_str(&m)));
+                    }
+                    if let Some(m) = r.until.and_then(month) {
+                        prune.push(format!("month <= {}", sql_str(&m)));
+                    }
+                }
+            }
+        }
+        let and_prune = |base: String, extra: &[String]| {
+            std::iter::once(base)
+                .chain(extra.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        let in_convos = and_prune(
+            "convo_id IN (SELECT convo_id FROM conversations)".to_owned(),
+            &prune,
+        );
         let views = [
             (
                 "conversations",
-                if conds.is_empty() {
-                    "TRUE".to_owned()
-                } else {
-                    conds.join(" AND ")
-                },
+                and_prune(
+                    if conds.is_empty() {
+                        "TRUE".to_owned()
+                    } else {
+                        conds.join(" AND ")
+                    },
+                    &prune,
+                ),
             ),
-            ("messages", in_convos.to_owned()),
-            ("contexts", in_convos.to_owned()),
-            ("documents", course.clone()),
-            ("chunks", course),
+            ("messages", in_convos.clone()),
+            ("contexts", in_convos),
+            ("documents", and_prune(course.clone(), &doc_prune)),
+            ("chunks", and_prune(course, &doc_prune)),
             ("rejects", "TRUE".to_owned()),
         ];
         for (name, cond) in views {

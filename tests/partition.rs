@@ -221,16 +221,24 @@ fn a_two_run_lake_answers_like_a_flat_conversion_of_everything() {
     ] {
         assert_eq!(sql_csv(sql, &lake), sql_csv(sql, &flat), "{sql}");
     }
-    // Reports read the same numbers.
-    let report = |lake: &Path| {
+    // Reports read the same numbers, restricted ones too (they prune partitions).
+    let report = |lake: &Path, extra: &[&str]| {
         let out = chatql()
             .args(["report", lake.to_str().unwrap(), "--format", "json"])
+            .args(extra)
             .output()
             .unwrap();
         assert!(out.status.success());
         String::from_utf8(out.stdout).unwrap()
     };
-    assert_eq!(report(&lake), report(&flat));
+    for extra in [
+        &[][..],
+        &["--course", "ECE120", "--since", "2023-09-01"][..],
+        &["--since", "2024-06-15", "--until", "2025-02-01"][..],
+        &["--course", "cs101"][..],
+    ] {
+        assert_eq!(report(&lake, extra), report(&flat, extra), "{extra:?}");
+    }
     // Export walks the partitions in order and rebuilds every conversation.
     let dir = lake.parent().unwrap();
     let mut exported = Vec::new();
