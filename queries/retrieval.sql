@@ -32,12 +32,15 @@ FROM contexts WHERE readable_filename IS NOT NULL AND pagenumber IS NOT NULL
 GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 20;
 
 -- section: Documents never retrieved
+-- (Equality joins, not NOT EXISTS with an OR: that plans as a nested loop over every pair,
+-- and Ballista runs its anti join once per task.)
 SELECT d.readable_filename AS document, d.course_name AS course, d.chunk_count AS chunks
 FROM documents d
-WHERE NOT EXISTS (
-  SELECT 1 FROM contexts x
-  WHERE (d.s3_path <> '' AND x.s3_path = d.s3_path) OR (d.url <> '' AND x.url = d.url)
-)
+LEFT JOIN (SELECT DISTINCT s3_path FROM contexts WHERE s3_path <> '') xs
+  ON d.s3_path <> '' AND xs.s3_path = d.s3_path
+LEFT JOIN (SELECT DISTINCT url FROM contexts WHERE url <> '') xu
+  ON d.url <> '' AND xu.url = d.url
+WHERE xs.s3_path IS NULL AND xu.url IS NULL
 ORDER BY 2, 1;
 
 -- section: Retrieval coverage per document

@@ -86,6 +86,8 @@ pub struct Catalog {
     restricted: bool,
     /// The partition columns of the lakes, when they are partitioned.
     partition_keys: Vec<crate::partition::Key>,
+    /// Queries run on a Ballista cluster.
+    remote: bool,
 }
 
 /// Which conversations (and documents) a report looks at.
@@ -171,6 +173,7 @@ impl Catalog {
             last_ingest: None,
             restricted: false,
             partition_keys,
+            remote: opts.remote.is_some(),
         };
         for t in Table::ALL {
             let provider: Arc<dyn datafusion::catalog::TableProvider> = match &cat.source {
@@ -400,6 +403,9 @@ impl Catalog {
             .statement_to_plan(stmt)
             .await
             .map_err(|e| self.explain_error(e))?;
+        if self.remote {
+            refuse_undistributable(&state.optimize(&plan)?)?;
+        }
         let df = self.ctx.execute_logical_plan(plan).await?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await?;
@@ -434,6 +440,44 @@ impl Catalog {
             ));
         }
         Error::DataFusion(e)
+    }
+}
+
+/// Refuses joins that Ballista 55 gets wrong across executors: with a condition but no
+/// equality key the join collects its left side into every task, and a join whose output comes from the
+/// collected side (left outer, full, left semi and anti) then emits its rows once per task.
+fn refuse_undistributable(plan: &datafusion::logical_expr::LogicalPlan) -> Result<()> {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    use datafusion::logical_expr::{JoinType, LogicalPlan};
+    let mut bad = None;
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::Join(j) = node {
+            // A join with neither keys nor a condition (a scalar subquery's) is a cross
+            // join of one-row inputs, which Ballista runs in one task.
+            if j.on.is_empty()
+                && j.filter.is_some()
+                && matches!(
+                    j.join_type,
+                    JoinType::Left
+                        | JoinType::Full
+                        | JoinType::LeftSemi
+                        | JoinType::LeftAnti
+                        | JoinType::LeftMark
+                )
+            {
+                bad = Some(j.join_type);
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    match bad {
+        Some(t) => Err(Error::Query(format!(
+            "--remote: this query has a {t} join without an equality condition (as NOT EXISTS \
+             or an outer join ON a OR b make), which Ballista runs once per task and so \
+             returns rows more than once; join on equal columns, or run it without --remote"
+        ))),
+        None => Ok(()),
     }
 }
 

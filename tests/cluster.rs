@@ -1,5 +1,5 @@
-//! The `cluster` feature end to end: the binary starts a Ballista scheduler and an executor
-//! on loopback, and `sql` and `report` with `--remote` give what local runs give, on flat
+//! The `cluster` feature end to end: the binary starts a Ballista scheduler and two
+//! executors on loopback, and `sql` and `report` with `--remote` give what local runs give, on flat
 //! and partitioned lakes, with chatql's functions running on the executor.
 #![cfg(feature = "cluster")]
 
@@ -48,7 +48,7 @@ fn wait_for(port: u16) {
 
 fn start_cluster() -> Cluster {
     let bin = env!("CARGO_BIN_EXE_chatql");
-    let (sched, flight, grpc) = (free_port(), free_port(), free_port());
+    let sched = free_port();
     let mut cluster = Cluster {
         children: Vec::new(),
         url: format!("df://127.0.0.1:{sched}"),
@@ -67,27 +67,32 @@ fn start_cluster() -> Cluster {
             .unwrap(),
     );
     wait_for(sched);
-    cluster.children.push(
-        Command::new(bin)
-            .args([
-                "cluster",
-                "executor",
-                "--scheduler",
-                &format!("127.0.0.1:{sched}"),
-                "--bind",
-                &format!("127.0.0.1:{flight}"),
-                "--grpc-port",
-                &grpc.to_string(),
-                "--cores",
-                "2",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for(flight);
-    wait_for(grpc);
+    // Two executors of one task slot each, so stages spread over both and their
+    // intermediate results cross between them.
+    for _ in 0..2 {
+        let (flight, grpc) = (free_port(), free_port());
+        cluster.children.push(
+            Command::new(bin)
+                .args([
+                    "cluster",
+                    "executor",
+                    "--scheduler",
+                    &format!("127.0.0.1:{sched}"),
+                    "--bind",
+                    &format!("127.0.0.1:{flight}"),
+                    "--grpc-port",
+                    &grpc.to_string(),
+                    "--cores",
+                    "1",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_for(flight);
+        wait_for(grpc);
+    }
     cluster
 }
 
@@ -210,4 +215,27 @@ fn remote_needs_lakes_and_a_df_url() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected df://HOST:PORT"));
+}
+
+#[test]
+fn joins_ballista_would_get_wrong_are_refused() {
+    let dir = scratch("cluster-refuse");
+    let lake = dir.join("lake");
+    let l = lake.to_str().unwrap();
+    run(&["convert", "-q", &testdata(""), "-o", l]);
+    // Refused before anything is sent, so no cluster is needed.
+    let sql = "select count(*) from documents d where not exists \
+               (select 1 from contexts x where x.s3_path = d.s3_path or x.url = d.url)";
+    let out = chatql()
+        .args(["sql", sql, l, "--remote", "df://127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("LeftAnti join without an equality condition"),
+        "{err}"
+    );
+    // The same question as equality joins is answered locally the same way.
+    assert_eq!(run(&["sql", sql, l, "--format", "csv"]), "count(*)\n1\n");
 }
