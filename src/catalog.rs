@@ -158,10 +158,7 @@ impl Catalog {
             ctx = remote_context(url, ctx).await?;
         }
         let partition_keys = match &source {
-            Source::Lakes(dirs) => match dirs.first() {
-                Some(d) => crate::partition::lake_keys(d)?.unwrap_or_default(),
-                None => Vec::new(),
-            },
+            Source::Lakes(dirs) => lakes_partition_keys(dirs)?,
             _ => Vec::new(),
         };
         let mut cat = Catalog {
@@ -177,7 +174,7 @@ impl Catalog {
         };
         for t in Table::ALL {
             let provider: Arc<dyn datafusion::catalog::TableProvider> = match &cat.source {
-                Source::Lakes(dirs) => lake_table(dirs, *t)?,
+                Source::Lakes(dirs) => lake_table(dirs, *t, &cat.partition_keys)?,
                 _ => Arc::new(MemTable::try_new(t.schema(), vec![vec![]])?),
             };
             cat.ctx.register_table(t.name(), provider)?;
@@ -338,14 +335,11 @@ impl Catalog {
                     }
                 }
                 crate::partition::Key::Month => {
-                    let month = |t: i64| {
-                        chrono::DateTime::from_timestamp_micros(t)
-                            .map(|d| d.format("%Y-%m").to_string())
-                    };
-                    if let Some(m) = r.since.and_then(month) {
+                    let month = crate::partition::month_of;
+                    if let Some(m) = month(r.since) {
                         prune.push(format!("month >= {}", sql_str(&m)));
                     }
-                    if let Some(m) = r.until.and_then(month) {
+                    if let Some(m) = month(r.until) {
                         prune.push(format!("month <= {}", sql_str(&m)));
                     }
                 }
@@ -503,13 +497,12 @@ fn mem_table(schema: SchemaRef, batches: Vec<RecordBatch>, parts: usize) -> Resu
     Ok(MemTable::try_new(schema, partitions)?)
 }
 
-/// A table over the Parquet files of one or more converted folders: one file per table
-/// (flat), or a folder per table split into Hive partitions, which become the columns
-/// `course` and `month` after the table's own (see [`crate::partition`]).
-fn lake_table(dirs: &[PathBuf], t: Table) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+/// The partition keys the converted folders share (empty: flat lakes); an error when they
+/// differ.
+fn lakes_partition_keys(dirs: &[PathBuf]) -> Result<Vec<crate::partition::Key>> {
     let mut layouts = Vec::new();
     for d in dirs {
-        layouts.push(crate::partition::lake_keys(d)?);
+        layouts.push(crate::partition::lake_keys(d)?.unwrap_or_default());
     }
     if layouts.windows(2).any(|w| w[0] != w[1]) {
         return Err(Error::Usage(
@@ -518,12 +511,23 @@ fn lake_table(dirs: &[PathBuf], t: Table) -> Result<Arc<dyn datafusion::catalog:
                 .into(),
         ));
     }
-    let keys = layouts.first().cloned().flatten();
+    Ok(layouts.into_iter().next().unwrap_or_default())
+}
+
+/// A table over the Parquet files of one or more converted folders: one file per table
+/// (flat, `keys` empty), or a folder per table split into Hive partitions by `keys`, which
+/// become columns after the table's own (see [`crate::partition`]).
+fn lake_table(
+    dirs: &[PathBuf],
+    t: Table,
+    keys: &[crate::partition::Key],
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
     let mut urls = Vec::new();
     for d in dirs {
-        let f = match keys {
-            None => d.join(format!("{}.parquet", t.name())),
-            Some(_) => d.join(t.name()),
+        let f = if keys.is_empty() {
+            d.join(format!("{}.parquet", t.name()))
+        } else {
+            d.join(t.name())
         };
         if f.exists() {
             let abs = std::fs::canonicalize(&f).map_err(|e| Error::io(&f, e))?;
@@ -534,24 +538,22 @@ fn lake_table(dirs: &[PathBuf], t: Table) -> Result<Arc<dyn datafusion::catalog:
             urls.push(ListingTableUrl::parse(url)?);
         }
     }
-    if urls.is_empty() && keys.is_none() {
+    if urls.is_empty() && keys.is_empty() {
         return Ok(Arc::new(MemTable::try_new(t.schema(), vec![vec![]])?));
     }
     let mut options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-    if let Some(keys) = &keys {
-        if t != Table::Rejects {
-            options = options.with_table_partition_cols(
-                keys.iter()
-                    .map(|k| {
-                        (
-                            k.name().to_owned(),
-                            datafusion::arrow::datatypes::DataType::Utf8,
-                        )
-                    })
-                    .collect(),
-            );
-        }
+    if !keys.is_empty() && t != Table::Rejects {
+        options = options.with_table_partition_cols(
+            keys.iter()
+                .map(|k| {
+                    (
+                        k.name().to_owned(),
+                        datafusion::arrow::datatypes::DataType::Utf8,
+                    )
+                })
+                .collect(),
+        );
     }
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)

@@ -12,7 +12,6 @@ use std::time::Instant;
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
@@ -506,16 +505,7 @@ pub(crate) fn drop_versions(
             continue;
         }
         let tmp = dir.join(format!("{}.dedup", file_name(*table)));
-        let read_err = |e: datafusion::parquet::errors::ParquetError| Error::Write {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(read_err)?
-            .with_batch_size(8192)
-            .build()
-            .map_err(read_err)?;
+        let reader = crate::partition::open_reader(&path, None)?;
         let mut writer = TableWriter::create(&tmp, *table, props.clone())?;
         for batch in reader {
             let filtered = filter.filter(&batch?)?;

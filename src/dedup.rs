@@ -124,7 +124,7 @@ pub const CONVERSATION_CHAIN: &[Table] = &[Table::Conversations, Table::Messages
 pub const DOCUMENT_CHAIN: &[Table] = &[Table::Documents, Table::Chunks];
 
 /// The column of a table that says how many rows of the next table each row owns.
-fn child_count_column(table: Table) -> Option<&'static str> {
+pub(crate) fn child_count_column(table: Table) -> Option<&'static str> {
     match table {
         Table::Conversations => Some("message_count"),
         Table::Messages => Some("context_count"),

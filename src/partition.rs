@@ -136,7 +136,8 @@ pub fn encode_value(v: Option<&str>) -> String {
     }
 }
 
-fn month_of(us: Option<i64>) -> Option<String> {
+/// The `month` partition value (`YYYY-MM`, UTC) of a timestamp in microseconds.
+pub(crate) fn month_of(us: Option<i64>) -> Option<String> {
     us.and_then(chrono::DateTime::from_timestamp_micros)
         .map(|t| t.format("%Y-%m").to_string())
 }
@@ -299,7 +300,9 @@ fn run_of(path: &Path) -> Option<u32> {
     name.strip_prefix("part-r")?.get(..5)?.parse().ok()
 }
 
-fn open_reader(
+/// Reads a Parquet file of a lake in batches, optionally only some columns; errors name the
+/// file.
+pub(crate) fn open_reader(
     path: &Path,
     columns: Option<&[&str]>,
 ) -> Result<datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader> {
@@ -342,13 +345,8 @@ fn split_flat(
                 break;
             }
             let schema = t.schema();
-            let count_col = match t {
-                Table::Conversations => Some("message_count"),
-                Table::Messages => Some("context_count"),
-                Table::Documents => Some("chunk_count"),
-                _ => None,
-            }
-            .map(|c| schema.index_of(c).expect("count column"));
+            let count_col = crate::dedup::child_count_column(*t)
+                .map(|c| schema.index_of(c).expect("count column"));
             let mut next: Vec<(u32, u64)> = Vec::new();
             let mut owners = above.iter().copied().filter(|(_, n)| *n > 0);
             let mut current: (u32, u64) = (0, 0);
@@ -509,15 +507,10 @@ pub(crate) fn write_run(
         "conversations": outcome.replaced.0,
         "documents": outcome.replaced.1,
     });
-    let mut files: Vec<String> = written.iter().map(|(p, _)| rel(p)).collect();
-    // Rewritten partitions' files (seq 0) were staged by merge_family.
+    // Everything staged: the split run, and the partitions merge_family rewrote (file 0).
+    let mut files = Vec::new();
     for t in Table::ALL {
-        for f in table_files(&staging, *t)? {
-            let r = rel(&f);
-            if !files.contains(&r) {
-                files.push(r);
-            }
-        }
+        files.extend(table_files(&staging, *t)?.iter().map(|f| rel(f)));
     }
     files.sort();
     run_report["files_added"] = json!(files);

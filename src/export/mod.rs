@@ -11,7 +11,6 @@ pub mod redact;
 pub mod uiuc;
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -19,9 +18,7 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{
     ArrowPrimitiveType, Float32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
 };
-use datafusion::parquet::arrow::arrow_reader::{
-    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
-};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 use serde_json::Value;
 
 use crate::catalog::is_lake;
@@ -166,18 +163,7 @@ impl Cursor {
             self.reader = None;
             return Ok(false);
         };
-        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let err = |e: datafusion::parquet::errors::ParquetError| Error::Write {
-            path: path.clone(),
-            message: e.to_string(),
-        };
-        self.reader = Some(
-            ParquetRecordBatchReaderBuilder::try_new(file)
-                .map_err(err)?
-                .with_batch_size(4096)
-                .build()
-                .map_err(err)?,
-        );
+        self.reader = Some(crate::partition::open_reader(&path, None)?);
         self.path = path;
         Ok(true)
     }
