@@ -4,8 +4,12 @@
 use std::sync::Arc;
 
 use chatql::ingest::Decoder;
-use chatql::synthetic::{write_conversations, write_documents, ConvoLayout};
+#[path = "synthetic/mod.rs"]
+#[allow(dead_code)]
+mod synthetic;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use synthetic::{write_conversations, write_documents, ConvoLayout};
 
 fn decode_all(bytes: &[u8]) -> usize {
     let mut d = Decoder::new(Arc::from("bench"), 1, 0);
@@ -38,9 +42,9 @@ fn sql(c: &mut Criterion) {
     let mut f = std::fs::File::create(&input).unwrap();
     write_conversations(&mut f, 64 << 20, 1, ConvoLayout::Rows).unwrap();
     let lake = dir.path().join("lake");
-    let mut opts = chatql::convert::ConvertOptions::new(&lake);
+    let mut opts = chatql::lake::convert::ConvertOptions::new(&lake);
     opts.ingest.threads = 2;
-    chatql::convert::convert(&[input.to_string_lossy().into_owned()], &opts).unwrap();
+    chatql::lake::convert::convert(&[input.to_string_lossy().into_owned()], &opts).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -66,7 +70,7 @@ fn sql(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 rt.block_on(async {
-                    let mut cat = chatql::catalog::Catalog::open(&args, &Default::default())
+                    let mut cat = chatql::query::Catalog::open(&args, &Default::default())
                         .await
                         .unwrap();
                     cat.run_sql(q).await.unwrap().len()

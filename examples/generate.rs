@@ -10,7 +10,22 @@
 use std::io::{BufWriter, Write};
 use std::time::Instant;
 
-use chatql::synthetic::{write_conversations, write_documents, ConvoLayout};
+#[path = "../benches/synthetic/mod.rs"]
+#[allow(dead_code)]
+mod synthetic;
+
+use synthetic::{write_conversations, write_documents, ConvoLayout};
+
+/// `500M`, `3G` or a byte count.
+fn parse_size(s: &str) -> anyhow::Result<u64> {
+    let (num, mult) = match s.chars().last() {
+        Some('K' | 'k') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('M' | 'm') => (&s[..s.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    Ok((num.parse::<f64>()? * mult as f64) as u64)
+}
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -28,8 +43,7 @@ fn main() -> anyhow::Result<()> {
             arg(&args, "--threads"),
         );
     }
-    let size =
-        chatql::query::parse_size(args.get(1).ok_or_else(|| anyhow::anyhow!(usage))?)? as u64;
+    let size = parse_size(args.get(1).ok_or_else(|| anyhow::anyhow!(usage))?)?;
     let out = args.get(2).ok_or_else(|| anyhow::anyhow!(usage))?;
     let seed: u64 = arg(&args, "--seed").map_or(Ok(1), |s| s.parse())?;
     let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(out)?);

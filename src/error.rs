@@ -68,6 +68,17 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// Reading a file chatql wrote (a lake's Parquet files or manifest) failed.
+    #[error("reading {path}: {message}")]
+    Read {
+        /// The file being read.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A fault of chatql itself, not of the input or the options (please report it).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// An Arrow or Parquet error not tied to a file.
     #[error("{0}")]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
@@ -94,6 +105,34 @@ impl Error {
         }
     }
 
+    /// A failure to read `path`, a file chatql wrote.
+    pub fn read(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Error {
+        Error::Read {
+            path: path.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// A failure to write `path`.
+    pub fn write(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Error {
+        Error::Write {
+            path: path.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// The process exit code of this error, a contract documented in the README:
+    /// 1 error (unreadable input, write failure, bad query, internal fault); 2 usage error;
+    /// 3 data rejected under `--strict`; 4 the output exists (no `--force`).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Rejected { .. } => 3,
+            Error::OutputExists(_) => 4,
+            Error::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+
     /// Whether this is a write to a closed pipe (`chatql ... | head`), which is not a failure.
     pub fn is_broken_pipe(&self) -> bool {
         match self {
@@ -107,3 +146,33 @@ impl Error {
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_readme_table() {
+        let io = || std::io::Error::other("x");
+        assert_eq!(Error::Usage("u".into()).exit_code(), 2);
+        assert_eq!(Error::Internal("i".into()).exit_code(), 1);
+        assert_eq!(Error::read("lake/a.parquet", "bad footer").exit_code(), 1);
+        assert_eq!(Error::io("f", io()).exit_code(), 1);
+        assert_eq!(Error::OutputExists("o".into()).exit_code(), 4);
+        let rejected = Error::Rejected {
+            file: "f".into(),
+            line: 3,
+            offset: 9,
+            reason: "r".into(),
+        };
+        assert_eq!(rejected.exit_code(), 3);
+        assert_eq!(
+            Error::read("lake/a.parquet", "bad footer").to_string(),
+            "reading lake/a.parquet: bad footer"
+        );
+        assert_eq!(
+            Error::Internal("lost".into()).to_string(),
+            "internal error: lost"
+        );
+    }
+}

@@ -1,8 +1,14 @@
 //! chatql: an embedded analytics engine over the bulk exports of UIUC.chat / Illinois Chat.
 //!
 //! Exports (conversation history and documents with embeddings, in every shape they took
-//! from 2023 to 2026) are decoded into six normalized Arrow tables ([`schema::Table`]),
-//! which can be written as a Parquet lake ([`convert`]) or queried with SQL.
+//! from 2023 to 2026) are decoded into six normalized Arrow tables ([`table::Table`]),
+//! which can be written as a Parquet lake ([`lake::convert`]) or queried with SQL.
+//!
+//! The modules follow the data: [`model`] (what the export formats look like) →
+//! [`table`] (the tables, defined once) → [`ingest`] (files in, rows out) → [`lake`]
+//! (Parquet folders, written atomically) → [`query`] (the DataFusion session) →
+//! [`report`] and [`export`] (what users take away) → [`render`] (batches to text, a leaf
+//! every stage may use). Dependencies point one way, down this list; [`error`] is shared.
 //!
 //! Three export lines of different eras, queried with SQL and rendered as CSV:
 //!
@@ -18,7 +24,7 @@
 //! let rt = tokio::runtime::Runtime::new().unwrap();
 //! let out = rt.block_on(async {
 //!     let inputs = [file.to_string_lossy().into_owned()];
-//!     let mut cat = chatql::catalog::Catalog::open(&inputs, &Default::default()).await?;
+//!     let mut cat = chatql::query::Catalog::open(&inputs, &Default::default()).await?;
 //!     let sql = "select course_name, count(*) as n from conversations group by 1 order by 1";
 //!     let (schema, batches) = cat.run_sql(sql).await?.remove(0);
 //!     let opts = chatql::render::RenderOptions { format: chatql::render::Format::Csv, ..Default::default() };
@@ -32,25 +38,14 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod catalog;
-#[cfg(feature = "cluster")]
-pub mod cluster;
-pub mod columns;
-pub mod convert;
-pub mod dedup;
 pub mod error;
 pub mod export;
-pub mod functions;
-pub mod html;
 pub mod ingest;
-pub mod inspect;
+pub mod lake;
 pub mod model;
-pub mod partition;
 pub mod query;
 pub mod render;
 pub mod report;
-pub mod schema;
-pub mod shell;
-pub mod synthetic;
+pub mod table;
 
 pub use error::{Error, Result};

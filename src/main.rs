@@ -1,5 +1,5 @@
-//! The `chatql` binary: parses arguments, calls the library, maps the outcome to an exit
-//! code. Nothing else lives here.
+//! The `chatql` binary: parses arguments, owns the one tokio runtime, runs the command and
+//! maps the outcome to an exit code (see [`chatql::Error::exit_code`]). Nothing else lives here.
 
 mod cli;
 
@@ -14,14 +14,18 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    match cli::run(args) {
-        Ok(code) => code,
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads().max(1))
+        .enable_all()
+        .build();
+    let outcome = match runtime {
+        Ok(rt) => rt.block_on(cli::run(args)),
+        Err(e) => Err(anyhow::anyhow!("cannot start the runtime: {e}")),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref().is_some_and(chatql::Error::is_broken_pipe) => ExitCode::SUCCESS,
         Err(e) => {
-            if let Some(lib) = e.downcast_ref::<chatql::Error>() {
-                if lib.is_broken_pipe() {
-                    return ExitCode::SUCCESS;
-                }
-            }
             eprintln!("chatql: {e}");
             ExitCode::from(cli::exit_code(&e))
         }

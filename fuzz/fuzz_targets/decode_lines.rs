@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let rejects: usize = d
         .take_batches()
         .iter()
-        .filter(|(t, _)| *t == chatql::schema::Table::Rejects)
+        .filter(|(t, _)| *t == chatql::table::Table::Rejects)
         .map(|(_, b)| b.num_rows())
         .sum();
     assert_eq!(rejects as u64, stats.rejects);

@@ -6,31 +6,35 @@
 //! (documents and `chunk_count` chunks likewise). Raw inputs are first converted into a
 //! temporary lake, so deduplication and every ingest rule apply, and memory stays bounded.
 
+pub mod cursor;
 pub mod openai;
-pub mod redact;
+pub mod output;
 pub mod uiuc;
 
 use std::collections::HashSet;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{
-    ArrowPrimitiveType, Float32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
-};
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader;
-use serde_json::Value;
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::Int64Type;
 
-use crate::catalog::is_lake;
 use crate::error::{Error, Result};
-use crate::schema::Table;
+use crate::lake::is_lake;
+use crate::table::col::{conversations as cv, documents as dc, messages as ms};
+use crate::table::redact::Redactor;
+
+pub use cursor::{for_each_conversation, for_each_document, Conversation, Document, Row};
+pub use output::validation_path;
+use output::{in_training, Output};
+pub use uiuc::{conversation_json, document_json};
 
 /// What to write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Target {
-    /// OpenAI chat fine-tuning lines.
+    /// OpenAI chat fine-tuning JSONL.
+    #[value(name = "openai")]
     OpenAi,
-    /// ShareGPT lines.
+    /// ShareGPT JSONL.
+    #[value(name = "sharegpt")]
     ShareGpt,
     /// Format R rows (`{id, created_at, convo, convo_id, course_name, user_email}`).
     UiucRows,
@@ -52,7 +56,7 @@ pub enum SystemMessage {
 }
 
 /// Where retrieved contexts are inlined (OpenAI and ShareGPT).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ContextPlacement {
     /// Not at all.
     None,
@@ -122,7 +126,7 @@ pub struct ExportReport {
 }
 
 impl ExportReport {
-    fn skip(&mut self, reason: &str) {
+    pub(crate) fn skip(&mut self, reason: &str) {
         match self.skipped.iter_mut().find(|(r, _)| r == reason) {
             Some((_, n)) => *n += 1,
             None => self.skipped.push((reason.to_owned(), 1)),
@@ -130,352 +134,9 @@ impl ExportReport {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// Reading a lake in order.
-
-/// Reads one table of a lake row by row, across its files in order (one file for a flat
-/// lake, every partition's files for a partitioned one).
-struct Cursor {
-    files: std::vec::IntoIter<PathBuf>,
-    reader: Option<ParquetRecordBatchReader>,
-    batch: Option<RecordBatch>,
-    row: usize,
-    path: PathBuf,
-}
-
-impl Cursor {
-    fn open(dir: &Path, t: Table) -> Result<Cursor> {
-        let files = crate::partition::table_files(dir, t)?;
-        let mut c = Cursor {
-            files: files.into_iter(),
-            reader: None,
-            batch: None,
-            row: 0,
-            path: dir.join(t.name()),
-        };
-        c.open_next()?;
-        Ok(c)
-    }
-
-    /// Moves to the next file; false when there is none.
-    fn open_next(&mut self) -> Result<bool> {
-        let Some(path) = self.files.next() else {
-            self.reader = None;
-            return Ok(false);
-        };
-        self.reader = Some(crate::partition::open_reader(&path, None)?);
-        self.path = path;
-        Ok(true)
-    }
-
-    /// The next row, as (batch, index).
-    fn next(&mut self) -> Result<Option<Row>> {
-        loop {
-            if let Some(b) = &self.batch {
-                if self.row < b.num_rows() {
-                    self.row += 1;
-                    return Ok(Some(Row {
-                        b: b.clone(),
-                        i: self.row - 1,
-                    }));
-                }
-            }
-            let Some(reader) = self.reader.as_mut() else {
-                return Ok(None);
-            };
-            match reader.next() {
-                Some(b) => {
-                    self.batch = Some(b?);
-                    self.row = 0;
-                }
-                None => {
-                    if !self.open_next()? {
-                        return Ok(None);
-                    }
-                }
-            }
-        }
-    }
-
-    /// The next `n` rows; an error if the table ends first (an inconsistent lake).
-    fn take(&mut self, n: usize) -> Result<Vec<Row>> {
-        let mut out = Vec::with_capacity(n);
-        for _ in 0..n {
-            match self.next()? {
-                Some(r) => out.push(r),
-                None => {
-                    return Err(Error::Write {
-                        path: self.path.clone(),
-                        message: "fewer rows than the parent table's counts say".into(),
-                    })
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// One row of a batch, with typed access by column name.
-#[derive(Clone)]
-pub struct Row {
-    b: RecordBatch,
-    i: usize,
-}
-
-impl Row {
-    fn col(&self, name: &str) -> &dyn Array {
-        let idx = self.b.schema().index_of(name).expect("known column");
-        self.b.column(idx).as_ref()
-    }
-    /// A string column.
-    pub fn str(&self, name: &str) -> Option<&str> {
-        let a = self.col(name).as_string::<i32>();
-        a.is_valid(self.i).then(|| a.value(self.i))
-    }
-    fn prim<T: ArrowPrimitiveType>(&self, name: &str) -> Option<T::Native> {
-        let a = self.col(name).as_primitive::<T>();
-        a.is_valid(self.i).then(|| a.value(self.i))
-    }
-    /// An Int64 column.
-    pub fn i64(&self, name: &str) -> Option<i64> {
-        self.prim::<Int64Type>(name)
-    }
-    /// An Int32 column.
-    pub fn i32(&self, name: &str) -> Option<i32> {
-        self.prim::<Int32Type>(name)
-    }
-    /// A Float64 column.
-    pub fn f64(&self, name: &str) -> Option<f64> {
-        self.prim::<Float64Type>(name)
-    }
-    /// A Boolean column.
-    pub fn bool(&self, name: &str) -> Option<bool> {
-        let a = self.col(name).as_boolean();
-        a.is_valid(self.i).then(|| a.value(self.i))
-    }
-    /// A timestamp column, in microseconds.
-    pub fn ts(&self, name: &str) -> Option<i64> {
-        self.prim::<TimestampMicrosecondType>(name)
-    }
-    /// A `List<Float32>` column.
-    pub fn f32s(&self, name: &str) -> Option<Vec<f32>> {
-        let a = self.col(name).as_list::<i32>();
-        a.is_valid(self.i).then(|| {
-            a.value(self.i)
-                .as_primitive::<Float32Type>()
-                .values()
-                .to_vec()
-        })
-    }
-    /// A `List<Utf8>` column.
-    pub fn strs(&self, name: &str) -> Option<Vec<String>> {
-        let a = self.col(name).as_list::<i32>();
-        a.is_valid(self.i).then(|| {
-            let v = a.value(self.i);
-            let s = v.as_string::<i32>();
-            (0..s.len()).map(|j| s.value(j).to_owned()).collect()
-        })
-    }
-}
-
-/// A conversation with its messages and their contexts.
-pub struct Conversation {
-    /// The `conversations` row.
-    pub row: Row,
-    /// Each `messages` row with its `contexts` rows.
-    pub messages: Vec<(Row, Vec<Row>)>,
-}
-
-/// A document with its chunks.
-pub struct Document {
-    /// The `documents` row.
-    pub row: Row,
-    /// Its `chunks` rows.
-    pub chunks: Vec<Row>,
-}
-
-/// Walks the conversations of a lake in order, calling `f` for each.
-pub fn for_each_conversation(
-    dir: &Path,
-    mut f: impl FnMut(Conversation) -> Result<()>,
-) -> Result<()> {
-    let mut convos = Cursor::open(dir, Table::Conversations)?;
-    let mut messages = Cursor::open(dir, Table::Messages)?;
-    let mut contexts = Cursor::open(dir, Table::Contexts)?;
-    while let Some(row) = convos.next()? {
-        let n = row.i32("message_count").unwrap_or(0).max(0) as usize;
-        let mut msgs = Vec::with_capacity(n);
-        for m in messages.take(n)? {
-            let k = m.i32("context_count").unwrap_or(0).max(0) as usize;
-            let ctx = contexts.take(k)?;
-            msgs.push((m, ctx));
-        }
-        f(Conversation {
-            row,
-            messages: msgs,
-        })?;
-    }
-    Ok(())
-}
-
-/// Walks the documents of a lake in order, calling `f` for each.
-pub fn for_each_document(dir: &Path, mut f: impl FnMut(Document) -> Result<()>) -> Result<()> {
-    let mut docs = Cursor::open(dir, Table::Documents)?;
-    let mut chunks = Cursor::open(dir, Table::Chunks)?;
-    while let Some(row) = docs.next()? {
-        let n = row.i32("chunk_count").unwrap_or(0).max(0) as usize;
-        let c = chunks.take(n)?;
-        f(Document { row, chunks: c })?;
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------
-// Rebuilding UIUC records.
-
-fn context_json(r: &Row) -> Value {
-    let mut o = uiuc::Obj::new(uiuc::parse_extra(r.str("extra")));
-    if let Some(v) = o.take_value() {
-        return v;
-    }
-    o.put("text", uiuc::s(r.str("text")));
-    o.put("readable_filename", uiuc::s(r.str("readable_filename")));
-    o.put("course_name ", uiuc::s(r.str("course_name")));
-    o.put("s3_path", uiuc::s(r.str("s3_path")));
-    o.put("pagenumber", uiuc::i(r.i64("pagenumber")));
-    o.put("url", uiuc::s(r.str("url")));
-    o.put("base_url", uiuc::s(r.str("base_url")));
-    o.put(
-        "doc_groups",
-        r.strs("doc_groups")
-            .map(|g| Value::Array(g.into_iter().map(Value::String).collect())),
-    );
-    o.put("chunk_index", uiuc::s(r.str("chunk_ref")));
-    o.finish()
-}
-
-fn message_json(m: &Row, contexts: &[Row]) -> Value {
-    let mut o = uiuc::Obj::new(uiuc::parse_extra(m.str("extra")));
-    if let Some(v) = o.take_value() {
-        return v;
-    }
-    o.put("id", uiuc::s(m.str("message_id")));
-    o.put("role", uiuc::s(m.str("role")));
-    o.put("content", uiuc::s(m.str("content")));
-    if m.i32("context_count").is_some() {
-        o.put(
-            "contexts",
-            Some(Value::Array(contexts.iter().map(context_json).collect())),
-        );
-    }
-    o.put("created_at", uiuc::ts_pg(m.ts("created_at")));
-    o.put("latestSystemMessage", uiuc::s(m.str("system_message")));
-    o.put(
-        "finalPromtEngineeredMessage",
-        uiuc::s(m.str("final_prompt")),
-    );
-    let kept = o.take_extra("feedback");
-    let feedback = uiuc::merge_partial(
-        kept,
-        &[
-            ("isPositive", uiuc::b(m.bool("feedback_positive"))),
-            ("category", uiuc::s(m.str("feedback_category"))),
-            ("details", uiuc::s(m.str("feedback_details"))),
-        ],
-    );
-    o.put("feedback", feedback);
-    o.finish()
-}
-
-/// The conversation as a format-C object; with `row`, wrapped in its format-R row.
-pub fn conversation_json(c: &Conversation, as_row: bool) -> Value {
-    let r = &c.row;
-    let mut extra = uiuc::parse_extra(r.str("extra"));
-    let row_extra = match extra.remove("$row") {
-        Some(Value::Object(m)) => m,
-        _ => serde_json::Map::new(),
-    };
-    let mut o = uiuc::Obj::new(extra);
-    o.put("id", uiuc::s(r.str("convo_id")));
-    o.put("name", uiuc::s(r.str("name")));
-    if r.i32("message_count").is_some() {
-        let msgs = c
-            .messages
-            .iter()
-            .map(|(m, ctx)| message_json(m, ctx))
-            .collect();
-        o.put("messages", Some(Value::Array(msgs)));
-    }
-    let kept = o.take_extra("model");
-    let model = uiuc::merge_partial(
-        kept,
-        &[
-            ("id", uiuc::s(r.str("model_id"))),
-            ("name", uiuc::s(r.str("model_name"))),
-        ],
-    );
-    o.put("model", model);
-    o.put("prompt", uiuc::s(r.str("prompt")));
-    o.put("temperature", uiuc::f(r.f64("temperature")));
-    o.put("folderId", uiuc::s(r.str("folder_id")));
-    o.put("updatedAt", uiuc::ts_js(r.ts("updated_at")));
-    let mut convo = o.finish();
-    if !as_row {
-        return convo;
-    }
-    let mut row = uiuc::Obj::new(row_extra);
-    row.put_always("id", uiuc::i(r.i64("row_id")));
-    row.put_always("created_at", uiuc::ts_pg(r.ts("created_at")));
-    if let Some(v) = row.take_extra("convo") {
-        convo = v;
-    }
-    row.put_always("convo", Some(convo));
-    row.put_always("convo_id", uiuc::s(r.str("convo_id")));
-    row.put_always("course_name", uiuc::s(r.str("course_name")));
-    row.put_always("user_email", uiuc::s(r.str("user_email")));
-    row.put("summary", uiuc::s(r.str("summary")));
-    row.finish()
-}
-
-/// The document line with its chunks.
-pub fn document_json(d: &Document) -> Value {
-    let r = &d.row;
-    let mut o = uiuc::Obj::new(uiuc::parse_extra(r.str("extra")));
-    o.put("id", uiuc::i(r.i64("doc_id")));
-    o.put("created_at", uiuc::ts_pg(r.ts("created_at")));
-    o.put("s3_path", uiuc::s(r.str("s3_path")));
-    o.put("readable_filename", uiuc::s(r.str("readable_filename")));
-    o.put("course_name", uiuc::s(r.str("course_name")));
-    o.put("url", uiuc::s(r.str("url")));
-    if r.i32("chunk_count").is_some() {
-        let chunks = d
-            .chunks
-            .iter()
-            .map(|k| {
-                let mut c = uiuc::Obj::new(uiuc::parse_extra(k.str("extra")));
-                if let Some(v) = c.take_value() {
-                    return v;
-                }
-                c.put("text", uiuc::s(k.str("text")));
-                c.put("embedding", uiuc::embedding(k.f32s("embedding").as_deref()));
-                c.put("timestamp", uiuc::i(k.i64("timestamp")));
-                c.put("pagenumber", uiuc::i(k.i64("pagenumber")));
-                c.put("chunk_index", uiuc::i(k.i64("chunk_index")));
-                c.finish()
-            })
-            .collect();
-        o.put("contexts", Some(Value::Array(chunks)));
-    }
-    o.put("base_url", uiuc::s(r.str("base_url")));
-    o.finish()
-}
-
-// ---------------------------------------------------------------------------------------
-// Filters, split, output.
-
 fn passes(c: &Conversation, f: &Filters, allowed: Option<&HashSet<(String, i64)>>) -> bool {
     let r = &c.row;
-    let created = r.ts("created_at");
+    let created = r.ts(cv::created_at);
     if f.since.is_some_and(|s| created.is_none_or(|t| t < s)) {
         return false;
     }
@@ -484,14 +145,14 @@ fn passes(c: &Conversation, f: &Filters, allowed: Option<&HashSet<(String, i64)>
     }
     if !f.courses.is_empty()
         && !r
-            .str("course_name")
+            .str(cv::course_name)
             .is_some_and(|x| f.courses.iter().any(|c| c == x))
     {
         return false;
     }
     if !f.users.is_empty()
         && !r
-            .str("user_email")
+            .str(cv::user_email)
             .is_some_and(|x| f.users.iter().any(|u| u.eq_ignore_ascii_case(x)))
     {
         return false;
@@ -500,7 +161,7 @@ fn passes(c: &Conversation, f: &Filters, allowed: Option<&HashSet<(String, i64)>
         let users = c
             .messages
             .iter()
-            .filter(|(m, _)| m.str("role") == Some("user"))
+            .filter(|(m, _)| m.str(ms::role) == Some("user"))
             .count();
         if users < n {
             return false;
@@ -510,15 +171,15 @@ fn passes(c: &Conversation, f: &Filters, allowed: Option<&HashSet<(String, i64)>
         if !c
             .messages
             .iter()
-            .any(|(m, _)| m.bool("feedback_positive") == Some(sign))
+            .any(|(m, _)| m.bool(ms::feedback_positive) == Some(sign))
         {
             return false;
         }
     }
     if let Some(set) = allowed {
         let key = (
-            r.str("source_file").unwrap_or("").to_owned(),
-            r.i64("source_offset").unwrap_or(-1),
+            r.str(cv::source_file).unwrap_or("").to_owned(),
+            r.i64(cv::source_offset).unwrap_or(-1),
         );
         if !set.contains(&key) {
             return false;
@@ -527,88 +188,8 @@ fn passes(c: &Conversation, f: &Filters, allowed: Option<&HashSet<(String, i64)>
     true
 }
 
-/// Whether a conversation goes to the training file: a stable hash of its id.
-fn in_training(id: &str, fraction: f64) -> bool {
-    use sha2::{Digest, Sha256};
-    let h = Sha256::digest(format!("chatql-split-v1:{id}").as_bytes());
-    let x = u64::from_be_bytes(h[..8].try_into().expect("8 bytes")) as f64 / u64::MAX as f64;
-    x < fraction
-}
-
-/// The validation file next to `path`: `out.jsonl` → `out.val.jsonl`.
-pub fn validation_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let (stem, ext) = match name.find('.') {
-        Some(i) => (&name[..i], &name[i..]),
-        None => (name.as_str(), ""),
-    };
-    path.with_file_name(format!("{stem}.val{ext}"))
-}
-
-/// A line-oriented output file written to a temporary name, compressed by extension, and
-/// renamed into place by `commit`.
-struct Output {
-    tmp: tempfile::NamedTempFile,
-    writer: Box<dyn Write>,
-    path: PathBuf,
-}
-
-impl Output {
-    fn create(path: &Path) -> Result<Output> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| Error::io(&dir, e))?;
-        let file = tmp.reopen().map_err(|e| Error::io(path, e))?;
-        let buf = BufWriter::with_capacity(1 << 20, file);
-        let name = path.to_string_lossy().to_ascii_lowercase();
-        let writer: Box<dyn Write> = if name.ends_with(".gz") {
-            Box::new(flate2::write::GzEncoder::new(
-                buf,
-                flate2::Compression::default(),
-            ))
-        } else if name.ends_with(".zst") {
-            Box::new(
-                zstd::stream::write::Encoder::new(buf, 3)
-                    .map_err(|e| Error::io(path, e))?
-                    .auto_finish(),
-            )
-        } else {
-            Box::new(buf)
-        };
-        Ok(Output {
-            tmp,
-            writer,
-            path: path.to_owned(),
-        })
-    }
-
-    fn line(&mut self, text: &str) -> Result<()> {
-        self.writer
-            .write_all(text.as_bytes())
-            .and_then(|_| self.writer.write_all(b"\n"))
-            .map_err(|e| Error::io(&self.path, e))
-    }
-
-    fn commit(self) -> Result<PathBuf> {
-        let Output {
-            tmp,
-            mut writer,
-            path,
-        } = self;
-        writer.flush().map_err(|e| Error::io(&path, e))?;
-        drop(writer); // finishes gzip / zstd frames
-        crate::query::persist(tmp, &path)?;
-        Ok(path)
-    }
-}
-
 /// Exports the inputs (raw exports, or folders written by `chatql convert`).
-pub fn export(args: &[String], opts: &ExportOptions) -> Result<ExportReport> {
+pub async fn export(args: &[String], opts: &ExportOptions) -> Result<ExportReport> {
     for p in std::iter::once(opts.output.clone())
         .chain(opts.split.map(|_| validation_path(&opts.output)))
     {
@@ -627,17 +208,37 @@ pub fn export(args: &[String], opts: &ExportOptions) -> Result<ExportReport> {
         } else {
             let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
             let lake = tmp.path().join("lake");
-            let mut copts = crate::convert::ConvertOptions::new(&lake);
+            let mut copts = crate::lake::convert::ConvertOptions::new(&lake);
             copts.keep_duplicates = opts.keep_duplicates;
-            crate::convert::convert(args, &copts)?;
+            let args = args.to_vec();
+            tokio::task::spawn_blocking(move || crate::lake::convert::convert(&args, &copts))
+                .await
+                .map_err(|e| Error::Internal(format!("convert task failed: {e}")))??;
             (vec![lake], Some(tmp))
         };
 
     let allowed = match &opts.filters.where_sql {
-        Some(pred) => Some(where_set(&lakes, pred)?),
+        Some(pred) => Some(where_set(&lakes, pred).await?),
         None => None,
     };
-    let redactor = opts.redact_key.as_deref().map(redact::Redactor::new);
+    // Reading the lake and writing the file is blocking I/O: off the async workers.
+    let opts = opts.clone();
+    tokio::task::spawn_blocking(move || {
+        let report = write_lakes(&lakes, &opts, allowed.as_ref());
+        drop(_tmp);
+        report
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("export task failed: {e}")))?
+}
+
+/// Writes the conversations (or documents) of `lakes` that pass the filters.
+fn write_lakes(
+    lakes: &[PathBuf],
+    opts: &ExportOptions,
+    allowed: Option<&HashSet<(String, i64)>>,
+) -> Result<ExportReport> {
+    let redactor = opts.redact_key.as_deref().map(Redactor::new);
     let mut report = ExportReport::default();
     let mut train = Output::create(&opts.output)?;
     let mut val = match opts.split {
@@ -661,21 +262,21 @@ pub fn export(args: &[String], opts: &ExportOptions) -> Result<ExportReport> {
         }
         Ok(())
     };
-    for lake in &lakes {
+    for lake in lakes {
         if opts.target == Target::UiucDocs {
             for_each_document(lake, |d| {
-                let id = format!("{:?}", d.row.i64("doc_id"));
+                let id = format!("{:?}", d.row.i64(dc::doc_id));
                 let v = document_json(&d);
                 emit(v.to_string(), &id, &mut report)
             })?;
             continue;
         }
         for_each_conversation(lake, |c| {
-            if !passes(&c, &opts.filters, allowed.as_ref()) {
+            if !passes(&c, &opts.filters, allowed) {
                 report.filtered += 1;
                 return Ok(());
             }
-            let id = c.row.str("convo_id").unwrap_or("").to_owned();
+            let id = c.row.str(cv::convo_id).unwrap_or("").to_owned();
             let line = match opts.target {
                 Target::UiucRows => Ok(conversation_json(&c, true)),
                 Target::UiucConvo => Ok(conversation_json(&c, false)),
@@ -700,28 +301,22 @@ pub fn export(args: &[String], opts: &ExportOptions) -> Result<ExportReport> {
 }
 
 /// The (source_file, source_offset) of the conversations a SQL predicate selects.
-fn where_set(lakes: &[PathBuf], pred: &str) -> Result<HashSet<(String, i64)>> {
+async fn where_set(lakes: &[PathBuf], pred: &str) -> Result<HashSet<(String, i64)>> {
     let args: Vec<String> = lakes
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
     let sql = format!("SELECT source_file, source_offset FROM conversations WHERE {pred}");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the runtime: {e}")))?;
-    rt.block_on(async {
-        let mut cat = crate::catalog::Catalog::open(&args, &Default::default()).await?;
-        let mut out = HashSet::new();
-        for (_, batches) in cat.run_sql(&sql).await? {
-            for b in batches {
-                let f = b.column(0).as_string::<i32>();
-                let o = b.column(1).as_primitive::<Int64Type>();
-                for i in 0..b.num_rows() {
-                    out.insert((f.value(i).to_owned(), o.value(i)));
-                }
+    let mut cat = crate::query::Catalog::open(&args, &Default::default()).await?;
+    let mut out = HashSet::new();
+    for (_, batches) in cat.run_sql(&sql).await? {
+        for b in batches {
+            let f = b.column(0).as_string::<i32>();
+            let o = b.column(1).as_primitive::<Int64Type>();
+            for i in 0..b.num_rows() {
+                out.insert((f.value(i).to_owned(), o.value(i)));
             }
         }
-        Ok(out)
-    })
+    }
+    Ok(out)
 }

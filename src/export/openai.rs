@@ -5,7 +5,9 @@
 
 use serde_json::{json, Value};
 
-use super::{uiuc, ContextPlacement, Conversation, ExportOptions, Row, SystemMessage};
+use super::cursor::{Conversation, Row};
+use super::{uiuc, ContextPlacement, ExportOptions, SystemMessage};
+use crate::table::col::{contexts as cx, conversations as cv, messages as ms};
 
 /// A message on its way out: role, and text or content parts.
 struct Msg {
@@ -43,11 +45,11 @@ fn openai_parts(parts: &[Value]) -> Vec<Value> {
 fn contexts_text(ctx: &[&Row]) -> Option<String> {
     let mut out = String::new();
     for (n, r) in ctx.iter().enumerate() {
-        let Some(text) = r.str("text").filter(|t| !t.is_empty()) else {
+        let Some(text) = r.str(cx::text).filter(|t| !t.is_empty()) else {
             continue;
         };
-        let name = r.str("readable_filename").unwrap_or("unknown");
-        match r.i64("pagenumber") {
+        let name = r.str(cx::readable_filename).unwrap_or("unknown");
+        match r.i64(cx::pagenumber) {
             Some(p) => out.push_str(&format!("[{}] {name}, page {p}:\n{text}\n\n", n + 1)),
             None => out.push_str(&format!("[{}] {name}:\n{text}\n\n", n + 1)),
         }
@@ -60,7 +62,7 @@ fn chat(c: &Conversation, opts: &ExportOptions, parts: bool) -> Result<Vec<Msg>,
     let mut out = Vec::new();
     let system = match &opts.system {
         SystemMessage::None => None,
-        SystemMessage::Prompt => c.row.str("prompt").map(str::to_owned),
+        SystemMessage::Prompt => c.row.str(cv::prompt).map(str::to_owned),
         SystemMessage::Text(t) => Some(t.clone()),
     };
     if let Some(s) = system.filter(|s| !s.trim().is_empty()) {
@@ -71,22 +73,22 @@ fn chat(c: &Conversation, opts: &ExportOptions, parts: bool) -> Result<Vec<Msg>,
     }
     let msgs = &c.messages;
     for (i, (m, ctx)) in msgs.iter().enumerate() {
-        let role = match m.str("role") {
+        let role = match m.str(ms::role) {
             Some("user") => "user",
             Some("assistant") => "assistant",
             _ => continue,
         };
-        let extra = uiuc::parse_extra(m.str("extra"));
+        let extra = uiuc::parse_extra(m.str(ms::extra));
         let mut content = match (parts && !opts.text_only, extra.get("content")) {
             (true, Some(Value::Array(p))) => {
                 let p = openai_parts(p);
                 if p.iter().all(|x| x["type"] == "text") {
-                    Value::String(m.str("content").unwrap_or("").to_owned())
+                    Value::String(m.str(ms::content).unwrap_or("").to_owned())
                 } else {
                     Value::Array(p)
                 }
             }
-            _ => Value::String(m.str("content").unwrap_or("").to_owned()),
+            _ => Value::String(m.str(ms::content).unwrap_or("").to_owned()),
         };
         if is_empty(&content) {
             continue;
@@ -95,7 +97,7 @@ fn chat(c: &Conversation, opts: &ExportOptions, parts: bool) -> Result<Vec<Msg>,
             // This question's contexts: on it (2024+) or on the answer after it (2023).
             let mut turn: Vec<&Row> = ctx.iter().collect();
             if let Some((next, next_ctx)) = msgs.get(i + 1) {
-                if next.str("role") == Some("assistant") {
+                if next.str(ms::role) == Some("assistant") {
                     turn.extend(next_ctx.iter());
                 }
             }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::ingest::decode::{Decoder, RecordFormat};
-use crate::ingest::{pyrepr, Work};
+use crate::ingest::pipeline::Work;
+use crate::ingest::pyrepr;
 use crate::model::{json_str, push_json_str};
 
 /// Column positions of a CSV export's header.

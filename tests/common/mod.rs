@@ -1,9 +1,18 @@
-//! Helpers shared by the integration tests: run the real binary, read what it wrote.
+//! The one harness of the integration tests (`tests/it`) and the cluster tests: run the real
+//! binary in scratch folders, read what it wrote with a second reader (plain DataFusion over
+//! the Parquet files), run SQL through the binary, decode bytes in pieces.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use assert_cmd::Command;
+use chatql::ingest::Decoder;
+use chatql::table::Table;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
@@ -32,7 +41,7 @@ pub fn query(dir: &Path, sql: &str) -> Vec<Vec<String>> {
         .unwrap();
     rt.block_on(async {
         let ctx = SessionContext::new();
-        for t in chatql::schema::Table::ALL {
+        for t in Table::ALL {
             let file = dir.join(format!("{}.parquet", t.name()));
             if file.exists() {
                 ctx.register_parquet(
@@ -75,4 +84,45 @@ pub fn scalar(dir: &Path, sql: &str) -> String {
 
 pub fn manifest(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// Runs `chatql sql QUERY INPUT --format csv` and returns its output (asserts success).
+pub fn sql_csv(sql: &str, input: &Path) -> String {
+    let out = chatql()
+        .args(["sql", sql, input.to_str().unwrap(), "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Decodes `bytes` handing the decoder `read` bytes at a time and cutting a batch every
+/// `cut` reads (0: only at the end); returns one concatenated batch per table.
+pub fn decode_in_pieces(bytes: &[u8], read: usize, cut: usize) -> BTreeMap<Table, RecordBatch> {
+    let mut d = Decoder::new(Arc::from("test.jsonl"), 1, 0);
+    let mut pending: Vec<u8> = Vec::new();
+    let mut parts: BTreeMap<Table, Vec<RecordBatch>> = BTreeMap::new();
+    let mut take = |d: &mut Decoder| {
+        for (t, b) in d.take_batches() {
+            parts.entry(t).or_default().push(b);
+        }
+    };
+    for (i, piece) in bytes.chunks(read.max(1)).enumerate() {
+        pending.extend_from_slice(piece);
+        let used = d.decode(&pending);
+        pending.drain(..used);
+        if cut > 0 && i % cut == 0 {
+            take(&mut d);
+        }
+    }
+    d.finish(&pending);
+    take(&mut d);
+    parts
+        .into_iter()
+        .map(|(t, bs)| (t, concat_batches(&t.schema(), &bs).unwrap()))
+        .collect()
 }

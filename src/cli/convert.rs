@@ -1,0 +1,154 @@
+//! `chatql convert`: exports in, a Parquet lake out, and the summary that reconciles them.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use anyhow::Result;
+use chatql::ingest::IngestOptions;
+use chatql::lake::convert::{convert, ConvertOptions, ConvertReport};
+use chatql::lake::partition::{parse_keys, Key};
+use chatql::render::{bytes, grid};
+use chatql::table::Table;
+use comfy_table::{Cell, CellAlignment};
+
+use super::RedactArgs;
+
+/// Partition keys, parsed from `course,month`. (An alias, so that clap takes the whole
+/// list from one value rather than one key per occurrence.)
+type PartitionKeys = Vec<Key>;
+
+#[derive(Debug, clap::Args)]
+pub struct ConvertArgs {
+    /// Export files, folders or glob patterns, in any mix.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<String>,
+    /// Output folder (created; must not exist unless --force).
+    #[arg(short, long, value_name = "DIR")]
+    output: PathBuf,
+    /// Replace the output folder if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Fail (exit 3, no output) on the first record that cannot be read.
+    #[arg(long)]
+    strict: bool,
+    /// Keep every version of a conversation or document seen in several exports.
+    #[arg(long)]
+    keep_duplicates: bool,
+    /// Decoder threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// zstd level of the Parquet files (1-22).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    zstd_level: i32,
+    /// Print nothing on success.
+    #[arg(short, long)]
+    quiet: bool,
+    #[command(flatten)]
+    redact: RedactArgs,
+    /// Write a Hive-partitioned lake (`TABLE/course=X/month=YYYY-MM/part-*.parquet`).
+    #[arg(long, value_name = "course,month", value_parser = |s: &str| parse_keys(s).map_err(|e| e.to_string()))]
+    partition_by: Option<PartitionKeys>,
+    /// Add this run to an existing partitioned lake (new partitions; only partitions with
+    /// replaced versions are rewritten).
+    #[arg(long)]
+    append: bool,
+}
+
+pub async fn run(a: ConvertArgs) -> Result<()> {
+    let mut opts = ConvertOptions::new(&a.output);
+    opts.force = a.force;
+    opts.strict = a.strict;
+    opts.keep_duplicates = a.keep_duplicates;
+    opts.zstd_level = a.zstd_level;
+    opts.redact_key = a.redact.key()?;
+    opts.partition_by = a.partition_by.clone();
+    opts.append = a.append;
+    opts.ingest = IngestOptions {
+        threads: a.threads.unwrap_or(IngestOptions::default().threads),
+        ..IngestOptions::default()
+    };
+    let inputs = a.inputs.clone();
+    let report = tokio::task::spawn_blocking(move || convert(&inputs, &opts)).await??;
+    if !a.quiet {
+        let mut out = io::stdout().lock();
+        summary(&report, &mut out).map_err(chatql::Error::Output)?;
+        out.flush().map_err(chatql::Error::Output)?;
+    }
+    if report.reading.read.rejects > 0 {
+        let at = if report.partitioned.is_some() {
+            "rejects/"
+        } else {
+            "rejects.parquet"
+        };
+        eprintln!(
+            "chatql: {} record(s) rejected: see {}/{at}",
+            report.reading.read.rejects,
+            a.output.display()
+        );
+    }
+    Ok(())
+}
+
+/// The summary `convert` prints: rows per table, then how the input reconciles.
+pub fn summary(r: &ConvertReport, w: &mut dyn Write) -> io::Result<()> {
+    let mut g = grid(&["table", "rows", "file"]);
+    for t in &r.tables {
+        g.add_row(vec![
+            Cell::new(&t.name),
+            Cell::new(t.rows).set_alignment(CellAlignment::Right),
+            Cell::new(t.file.as_deref().unwrap_or("-")),
+        ]);
+    }
+    writeln!(w, "{g}")?;
+    let s = &r.reading.read;
+    writeln!(
+        w,
+        "read {} from {} input file(s): {} lines ({} blank)",
+        bytes(s.bytes),
+        r.reading.inputs.len(),
+        s.lines,
+        s.blank_lines
+    )?;
+    writeln!(
+        w,
+        "records: {} conversations + {} documents decoded, {} rejected",
+        s.conversations, s.documents, s.rejects
+    )?;
+    writeln!(
+        w,
+        "duplicates dropped: {} conversations, {} documents (kept: {} conversations, {} documents)",
+        r.reading.duplicates.conversations,
+        r.reading.duplicates.documents,
+        r.rows(Table::Conversations),
+        r.rows(Table::Documents)
+    )?;
+    if !r.reading.skipped.is_empty() {
+        writeln!(
+            w,
+            "skipped (not an export format): {}",
+            r.reading.skipped.len()
+        )?;
+    }
+    if let Some(p) = &r.partitioned {
+        let keys: Vec<&str> = p.keys.iter().map(|k| k.name()).collect();
+        writeln!(
+            w,
+            "run {} of a lake partitioned by {}: {} conversations and {} documents already \
+             in it, {} and {} older versions replaced",
+            p.run,
+            keys.join(","),
+            p.already_in_lake.conversations,
+            p.already_in_lake.documents,
+            p.replaced.conversations,
+            p.replaced.documents
+        )?;
+        let totals: Vec<String> = p
+            .lake_rows
+            .iter()
+            .map(|(t, n)| format!("{n} {t}"))
+            .collect();
+        writeln!(w, "lake now holds: {}", totals.join(", "))?;
+    }
+    writeln!(w, "wrote {} in {:.2} s", r.output.display(), r.seconds)?;
+    Ok(())
+}

@@ -1,0 +1,131 @@
+//! `chatql export`: conversations and documents out again, in training or original formats.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use chatql::export::{export, ContextPlacement, ExportOptions, Filters, SystemMessage, Target};
+
+use super::{emit, parse_date, RedactArgs};
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum FeedbackArg {
+    Positive,
+    Negative,
+}
+
+/// `--system`: `none`, `prompt`, or the text itself.
+fn parse_system(s: &str) -> Result<SystemMessage, String> {
+    Ok(match s {
+        "none" => SystemMessage::None,
+        "prompt" => SystemMessage::Prompt,
+        text => SystemMessage::Text(text.to_owned()),
+    })
+}
+
+/// `--split`: a fraction strictly between 0 and 1.
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if f > 0.0 && f < 1.0 => Ok(f),
+        _ => Err("--split takes a fraction between 0 and 1, e.g. 0.9".into()),
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Raw exports, or folders written by `chatql convert`.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<String>,
+    /// Output format.
+    #[arg(long = "to", value_enum)]
+    to: Target,
+    /// Output file; `.gz` or `.zst` compresses.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    /// System message: `none`, `prompt` (the conversation's), or a text.
+    #[arg(long, default_value = "prompt", value_name = "none|prompt|TEXT", value_parser = parse_system)]
+    system: SystemMessage,
+    /// Plain-text content instead of OpenAI content parts.
+    #[arg(long)]
+    text_only: bool,
+    /// Inline each question's retrieved contexts.
+    #[arg(long, value_enum, default_value_t = ContextPlacement::None)]
+    contexts: ContextPlacement,
+    /// Only conversations created on or after this date (YYYY-MM-DD or ISO time, UTC).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    since: Option<i64>,
+    /// Only conversations created before this date.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    until: Option<i64>,
+    /// Only this course (repeatable).
+    #[arg(long = "course", value_name = "NAME")]
+    courses: Vec<String>,
+    /// Only this user's conversations (repeatable).
+    #[arg(long = "user", value_name = "EMAIL")]
+    users: Vec<String>,
+    /// Only conversations with at least N questions.
+    #[arg(long, value_name = "N")]
+    min_turns: Option<usize>,
+    /// Only conversations with an answer rated this way.
+    #[arg(long, value_enum)]
+    feedback: Option<FeedbackArg>,
+    /// Only conversations matching this SQL predicate on `conversations`.
+    #[arg(long = "where", value_name = "SQL")]
+    where_sql: Option<String>,
+    /// Write this fraction to FILE and the rest to FILE's `.val` sibling, split by conversation.
+    #[arg(long, value_name = "FRACTION", value_parser = parse_fraction)]
+    split: Option<f64>,
+    #[command(flatten)]
+    redact: RedactArgs,
+    /// Keep every version of a conversation seen in several raw exports.
+    #[arg(long)]
+    keep_duplicates: bool,
+    /// Replace existing output files.
+    #[arg(long)]
+    force: bool,
+}
+
+impl ExportArgs {
+    fn options(&self) -> Result<ExportOptions, chatql::Error> {
+        Ok(ExportOptions {
+            target: self.to,
+            output: self.output.clone(),
+            system: self.system.clone(),
+            text_only: self.text_only,
+            contexts: self.contexts,
+            filters: Filters {
+                since: self.since,
+                until: self.until,
+                courses: self.courses.clone(),
+                users: self.users.clone(),
+                min_turns: self.min_turns,
+                feedback: self.feedback.map(|f| matches!(f, FeedbackArg::Positive)),
+                where_sql: self.where_sql.clone(),
+            },
+            split: self.split,
+            redact_key: self.redact.key()?,
+            keep_duplicates: self.keep_duplicates,
+            force: self.force,
+        })
+    }
+}
+
+pub async fn run(a: ExportArgs) -> Result<()> {
+    let report = export(&a.inputs, &a.options()?).await?;
+    let mut line = format!(
+        "wrote {} line(s) to {}",
+        report.written,
+        report.files[0].display()
+    );
+    if let Some(v) = report.files.get(1) {
+        line.push_str(&format!(" and {} to {}", report.validation, v.display()));
+    }
+    if report.filtered > 0 {
+        line.push_str(&format!("; {} filtered out", report.filtered));
+    }
+    for (reason, n) in &report.skipped {
+        line.push_str(&format!("; {n} skipped ({reason})"));
+    }
+    line.push('\n');
+    emit(line.as_bytes(), None)?;
+    Ok(())
+}

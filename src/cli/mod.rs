@@ -1,0 +1,240 @@
+//! Command-line arguments: one file per command, each with its clap `Args` and the
+//! translation into the library's options; flags shared by several commands live here.
+//! clap types stay in the binary; the library's own enums derive `clap::ValueEnum`.
+//!
+//! Exit codes are [`chatql::Error::exit_code`], a contract documented in the README.
+
+mod cluster;
+mod completions;
+mod convert;
+mod export;
+mod inspect;
+mod report;
+mod schema;
+mod sql;
+
+use std::path::Path;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// chatql: SQL, reports and Parquet from UIUC.chat / Illinois Chat exports.
+#[derive(Debug, Parser)]
+#[command(name = "chatql", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Convert exports (.jsonl, .json, .csv, .zip, .gz, .zst, folders, globs) into a Parquet lake.
+    Convert(convert::ConvertArgs),
+    /// Run SQL over exports or a converted folder; with no query on a terminal, open a shell.
+    Sql(sql::SqlArgs),
+    /// Usage reports (overview, activity, users, ...) in the terminal, Markdown, JSON, CSV or HTML.
+    Report(report::ReportArgs),
+    /// Export conversations (OpenAI, ShareGPT, UIUC formats) or documents (UIUC format).
+    Export(export::ExportArgs),
+    /// Show what input files hold: kinds, eras, keys at each level, type conflicts, rejects.
+    Inspect(inspect::InspectArgs),
+    /// Print the tables and their columns.
+    Schema(schema::SchemaArgs),
+    /// Run a Ballista scheduler or executor, for `sql` and `report` with --remote.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Write the man pages (chatql.1 and one per command) into a folder.
+    Man(completions::ManArgs),
+}
+
+impl Cli {
+    /// Worker threads the command asks for (`--threads`), for the runtime `main` builds.
+    pub fn threads(&self) -> usize {
+        let asked = match &self.command {
+            Command::Sql(a) => a.threads,
+            Command::Report(a) => a.threads,
+            _ => None,
+        };
+        asked.unwrap_or_else(|| chatql::ingest::IngestOptions::default().threads)
+    }
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Convert(a) => convert::run(a).await,
+        Command::Sql(a) => sql::run(a).await,
+        Command::Report(a) => report::run(a).await,
+        Command::Export(a) => export::run(a).await,
+        Command::Inspect(a) => inspect::run(a).await,
+        Command::Schema(a) => schema::run(a),
+        Command::Cluster(c) => cluster::run(c).await,
+        Command::Completions(a) => completions::completions(a),
+        Command::Man(a) => completions::man(a),
+    }
+}
+
+/// The exit code of an error: the library's table, 1 for anything else.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    e.downcast_ref::<chatql::Error>()
+        .map_or(1, chatql::Error::exit_code)
+}
+
+/// `--redact-emails` and its key, shared by convert, report and export.
+#[derive(Debug, clap::Args)]
+struct RedactArgs {
+    /// Replace emails in the output with stable keyed pseudonyms.
+    #[arg(long)]
+    redact_emails: bool,
+    /// Key of the pseudonyms.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "CHATQL_REDACT_KEY",
+        hide_env_values = true
+    )]
+    redact_key: Option<String>,
+}
+
+impl RedactArgs {
+    /// The pseudonym key when `--redact-emails` is given.
+    fn key(&self) -> Result<Option<String>, chatql::Error> {
+        if !self.redact_emails {
+            return Ok(None);
+        }
+        match self.redact_key.clone().filter(|k| !k.is_empty()) {
+            Some(k) => Ok(Some(k)),
+            None => Err(chatql::Error::Usage(
+                "--redact-emails needs a key: --redact-key KEY or CHATQL_REDACT_KEY".into(),
+            )),
+        }
+    }
+}
+
+/// A `--since`/`--until` date (YYYY-MM-DD or an ISO time), in microseconds since the epoch.
+fn parse_date(s: &str) -> Result<i64, String> {
+    chatql::model::parse_timestamp(s.trim())
+        .ok_or_else(|| format!("bad date {s:?}: use YYYY-MM-DD or an ISO time"))
+}
+
+/// Parses a size like `512M`, `2G`, `1.5GiB` or `1000000` into bytes.
+fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad size {s:?}: expected e.g. 512M or 2G"))?;
+    let mult: f64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1.0,
+        "K" | "KB" | "KIB" => 1024.0,
+        "M" | "MB" | "MIB" => 1024.0 * 1024.0,
+        "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
+        "T" | "TB" | "TIB" => 1024f64.powi(4),
+        _ => return Err(format!("bad size unit in {s:?}: use K, M, G or T")),
+    };
+    Ok((n * mult) as usize)
+}
+
+/// Whether an argument names something on disk (a path, or a glob with matches).
+fn is_input(arg: &str) -> bool {
+    Path::new(arg).exists()
+        || (arg.contains(['*', '?']) && glob::glob(arg).is_ok_and(|mut g| g.next().is_some()))
+}
+
+/// Width of the terminal on stdout, from `COLUMNS` or the terminal itself.
+fn terminal_width() -> Option<u16> {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .or_else(|| comfy_table::Table::new().width())
+}
+
+/// Writes `text` to stdout, or atomically to `path`.
+fn emit(text: &[u8], path: Option<&Path>) -> Result<(), chatql::Error> {
+    use std::io::Write;
+    match path {
+        Some(p) => chatql::lake::fs::write_atomic(p, text),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text).map_err(chatql::Error::Output)?;
+            out.flush().map_err(chatql::Error::Output)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn convert_needs_inputs_and_output() {
+        assert!(Cli::try_parse_from(["chatql", "convert", "-o", "x"]).is_err());
+        assert!(Cli::try_parse_from(["chatql", "convert", "a.jsonl"]).is_err());
+        let ok = Cli::try_parse_from([
+            "chatql", "convert", "a.jsonl", "b.zip", "-o", "x", "--strict",
+        ]);
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn typed_flags_parse_or_fail_at_parse_time() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args);
+        assert!(parse(&[
+            "chatql",
+            "convert",
+            "a",
+            "-o",
+            "x",
+            "--partition-by",
+            "month,course"
+        ])
+        .is_ok());
+        assert!(parse(&[
+            "chatql",
+            "convert",
+            "a",
+            "-o",
+            "x",
+            "--partition-by",
+            "year"
+        ])
+        .is_err());
+        assert!(parse(&[
+            "chatql",
+            "convert",
+            "a",
+            "-o",
+            "x",
+            "--partition-by",
+            "month,month"
+        ])
+        .is_err());
+        assert!(parse(&["chatql", "sql", "--memory-limit", "2G", "select 1"]).is_ok());
+        assert!(parse(&["chatql", "sql", "--memory-limit", "lots", "select 1"]).is_err());
+        assert!(parse(&["chatql", "report", "--since", "2024-13-01", "x"]).is_err());
+        assert!(parse(&[
+            "chatql", "export", "x", "--to", "openai", "-o", "o", "--system", "Be brief"
+        ])
+        .is_ok());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512M").unwrap(), 512 << 20);
+        assert_eq!(parse_size("2G").unwrap(), 2 << 30);
+        assert_eq!(parse_size("1.5GiB").unwrap(), 3 << 29);
+        assert_eq!(parse_size("1000").unwrap(), 1000);
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5X").is_err());
+    }
+}

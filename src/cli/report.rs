@@ -1,0 +1,159 @@
+//! `chatql report`: named reports over exports or lakes, in a text format or as a page.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use chatql::ingest::IngestOptions;
+use chatql::query::{CatalogOptions, Restriction};
+use chatql::render::{Format, RenderOptions};
+use chatql::report::{ReportFormat, ReportOptions};
+
+use super::{emit, is_input, parse_date, terminal_width, RedactArgs};
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  chatql report --list
+  chatql report lake/                          (every report, in the terminal)
+  chatql report activity export.zip --since 2025-01-01
+  chatql report lake/ --format html -o usage.html")]
+pub struct ReportArgs {
+    /// Optionally a report name, then inputs (raw exports or converted folders).
+    #[arg(value_name = "[NAME] INPUT")]
+    args: Vec<String>,
+    /// List the reports and exit.
+    #[arg(long)]
+    list: bool,
+    /// A folder of more report files (`NAME.sql`; same name replaces a built-in).
+    #[arg(long, value_name = "DIR")]
+    queries: Option<PathBuf>,
+    /// Only conversations created on or after this date (YYYY-MM-DD or ISO time, UTC).
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    since: Option<i64>,
+    /// Only conversations created before this date.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    until: Option<i64>,
+    /// Only this course.
+    #[arg(long, value_name = "NAME")]
+    course: Option<String>,
+    /// Only this user's conversations.
+    #[arg(long, value_name = "EMAIL")]
+    user: Option<String>,
+    #[command(flatten)]
+    redact: RedactArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    /// Write to this file instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Rows shown per section in the table and markdown formats (0: all).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    max_rows: usize,
+    /// Threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub(super) threads: Option<usize>,
+    /// Run the queries on a Ballista cluster (`chatql cluster`); inputs must be converted
+    /// folders the executors can read at the same path.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    remote: Option<String>,
+}
+
+pub async fn run(a: ReportArgs) -> Result<()> {
+    let defs = chatql::report::registry(a.queries.as_deref())?;
+    if a.list {
+        let mut text = String::new();
+        for d in &defs {
+            text.push_str(&format!("{:<12} {}: {}\n", d.name, d.title, d.description));
+        }
+        emit(text.as_bytes(), None)?;
+        return Ok(());
+    }
+    let mut args = a.args.clone();
+    let mut names = Vec::new();
+    if let Some(first) = args.first() {
+        if defs.iter().any(|d| &d.name == first) && !is_input(first) {
+            names.push(args.remove(0));
+        }
+    }
+    if args.is_empty() {
+        return Err(chatql::Error::Usage(
+            "report needs inputs: exports or a converted folder".into(),
+        )
+        .into());
+    }
+    let threads = a.threads.unwrap_or(IngestOptions::default().threads);
+    let opts = ReportOptions {
+        names,
+        queries_dir: a.queries.clone(),
+        restriction: Restriction {
+            since: a.since,
+            until: a.until,
+            course: a.course.clone(),
+            user: a.user.clone(),
+        },
+        catalog: CatalogOptions {
+            ingest: IngestOptions {
+                threads,
+                ..IngestOptions::default()
+            },
+            remote: a.remote.clone(),
+            ..Default::default()
+        },
+        redact_key: a.redact.key()?,
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} report {pos}/{len} sections {wide_bar} {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let results = chatql::report::generate(&args, &opts, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .await?;
+    bar.finish_and_clear();
+    let mut text: Vec<u8> = Vec::new();
+    match a.format {
+        ReportFormat::Html => {
+            let subtitle = format!(
+                "{} · made {}",
+                args.join(", "),
+                chatql::model::format_timestamp_pg(chatql::model::now_us())
+                    .get(..16)
+                    .unwrap_or("")
+            );
+            text.extend_from_slice(
+                chatql::report::html::report_page(&results, &subtitle).as_bytes(),
+            );
+        }
+        f => {
+            let render = RenderOptions {
+                format: match f {
+                    ReportFormat::Markdown => Format::Markdown,
+                    ReportFormat::Json => Format::Json,
+                    ReportFormat::Csv => Format::Csv,
+                    _ => Format::Table,
+                },
+                max_rows: (a.max_rows > 0).then_some(a.max_rows),
+                width: if a.output.is_none() && std::io::stdout().is_terminal() {
+                    terminal_width()
+                } else {
+                    None
+                },
+                ..Default::default()
+            };
+            chatql::report::text::write_reports(&results, &render, &mut text)
+                .map_err(chatql::Error::Output)?;
+        }
+    }
+    emit(&text, a.output.as_deref())?;
+    Ok(())
+}

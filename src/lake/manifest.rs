@@ -1,0 +1,166 @@
+//! `manifest.json`, typed: what a lake holds and how it was made. A flat lake's manifest is
+//! the report of the one conversion that wrote it; a partitioned lake's lists every run
+//! (an append is a run) with the files it added and removed, which is also its log for
+//! crash recovery. Both read and write through these types, never a JSON tree edited by key.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::partition::Key;
+use crate::error::{Error, Result};
+use crate::ingest::DecodeStats;
+
+/// The manifest's file name in a lake folder.
+pub const FILE: &str = "manifest.json";
+
+/// One input file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InputReport {
+    /// Path as given.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 (hex).
+    pub sha256: String,
+}
+
+/// One table of a flat lake.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableReport {
+    /// Table name.
+    pub name: String,
+    /// Rows written.
+    pub rows: u64,
+    /// File name in the output folder, when rows > 0.
+    pub file: Option<String>,
+}
+
+/// Counts per family: conversations and documents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PerFamily {
+    /// Conversation versions.
+    pub conversations: u64,
+    /// Document versions.
+    pub documents: u64,
+}
+
+/// What one conversion read: the part of a run every lake records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reading {
+    /// When the conversion finished (UTC).
+    pub created_at: String,
+    /// Input files with size and SHA-256.
+    pub inputs: Vec<InputReport>,
+    /// Duplicate versions dropped within the inputs.
+    pub duplicates: PerFamily,
+    /// Lines, bytes and records read, and rejects.
+    pub read: DecodeStats,
+    /// Files and zip members passed over as not being exports.
+    pub skipped: Vec<String>,
+}
+
+/// The manifest of a flat lake (one file per table).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FlatManifest {
+    /// chatql version.
+    pub tool_version: String,
+    /// Table layout version ([`crate::table::SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// When the conversion finished (UTC).
+    pub created_at: String,
+    /// Input files with size and SHA-256.
+    pub inputs: Vec<InputReport>,
+    /// Rows per table (every table listed, 0 when no file was written).
+    pub tables: Vec<TableReport>,
+    /// Duplicate versions dropped.
+    pub duplicates: PerFamily,
+    /// Lines, bytes and records read, and rejects.
+    pub read: DecodeStats,
+    /// Files and zip members passed over as not being exports.
+    pub skipped: Vec<String>,
+}
+
+/// One run of a partitioned lake.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Run {
+    /// What the run read.
+    #[serde(flatten)]
+    pub reading: Reading,
+    /// The run's number, from 1.
+    pub run: u32,
+    /// Rows the run added per table.
+    pub rows_added: BTreeMap<String, u64>,
+    /// Versions of the run already in the lake, same or newer (not written again).
+    pub already_in_lake: PerFamily,
+    /// Older versions in the lake the run replaced.
+    pub replaced_in_lake: PerFamily,
+    /// Files the run added (relative to the lake).
+    pub files_added: Vec<String>,
+    /// Files the run removed (relative to the lake); deleted after the manifest is written.
+    pub files_removed: Vec<String>,
+}
+
+/// Rows and files of one table of a partitioned lake.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableTotals {
+    /// Table name.
+    pub name: String,
+    /// Rows in the lake.
+    pub rows: u64,
+    /// Files in the lake.
+    pub files: u64,
+}
+
+/// The manifest of a partitioned lake.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartitionedManifest {
+    /// chatql version that created the lake.
+    pub tool_version: String,
+    /// Table layout version.
+    pub schema_version: u32,
+    /// The partition keys, in folder order.
+    pub partition_by: Vec<Key>,
+    /// Every run, in order.
+    pub runs: Vec<Run>,
+    /// Totals after the last run.
+    #[serde(default)]
+    pub tables: Vec<TableTotals>,
+    /// When the last run finished (UTC).
+    #[serde(default)]
+    pub updated_at: String,
+}
+
+/// A lake's manifest, of either layout.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Manifest {
+    /// Hive-partitioned, with runs.
+    Partitioned(PartitionedManifest),
+    /// One file per table.
+    Flat(FlatManifest),
+}
+
+impl Manifest {
+    /// Reads the manifest of the lake folder `lake`.
+    pub fn read(lake: &Path) -> Result<Manifest> {
+        let path = lake.join(FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::read(&path, e))
+    }
+
+    /// The partition keys; `None` for a flat lake.
+    pub fn partition_keys(&self) -> Option<&[Key]> {
+        match self {
+            Manifest::Partitioned(m) => Some(&m.partition_by),
+            Manifest::Flat(_) => None,
+        }
+    }
+
+    /// Writes the manifest into the lake folder `lake`, atomically.
+    pub fn write(&self, lake: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).expect("serializable") + "\n";
+        super::fs::write_atomic(&lake.join(FILE), text.as_bytes())
+    }
+}

@@ -1,0 +1,152 @@
+//! The one Parquet writer and reader of chatql's lakes: table files are zstd-compressed,
+//! flushed by row-group size so memory stays bounded on wide rows (embeddings), and read
+//! back in batches with errors that name the file. Also the file-level rewrite that drops
+//! the rows of lost versions from a family of tables.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::Path;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::parquet::arrow::arrow_reader::{
+    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
+use datafusion::parquet::arrow::{ArrowWriter, ProjectionMask};
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+
+use crate::error::{Error, Result};
+use crate::table::dedup::LevelFilter;
+use crate::table::Table;
+
+/// Bytes buffered before a row group is flushed.
+const ROW_GROUP_BYTES: usize = 16 << 20;
+
+/// Writer settings of lake files at a zstd `level` (1-22).
+pub fn writer_props(level: i32) -> Result<WriterProperties> {
+    let level = ZstdLevel::try_new(level).map_err(|e| Error::Usage(format!("zstd level: {e}")))?;
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
+        .set_max_row_group_row_count(Some(1 << 20))
+        .build())
+}
+
+/// Writes one table to a Parquet file, flushing row groups by size so that memory stays
+/// bounded for wide rows (embeddings).
+pub struct TableWriter {
+    writer: ArrowWriter<File>,
+    rows: u64,
+}
+
+impl TableWriter {
+    /// Creates `path` for rows of `table`.
+    pub fn create(path: &Path, table: Table, props: WriterProperties) -> Result<TableWriter> {
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        let writer = ArrowWriter::try_new(file, table.schema(), Some(props))
+            .map_err(|e| Error::write(path, e))?;
+        Ok(TableWriter { writer, rows: 0 })
+    }
+
+    /// Appends a batch.
+    pub fn write(&mut self, batch: &RecordBatch, path: &Path) -> Result<()> {
+        self.writer
+            .write(batch)
+            .map_err(|e| Error::write(path, e))?;
+        if self.writer.in_progress_size() > ROW_GROUP_BYTES {
+            self.writer.flush().map_err(|e| Error::write(path, e))?;
+        }
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Finishes the file; returns the rows written.
+    pub fn close(self, path: &Path) -> Result<u64> {
+        self.writer.close().map_err(|e| Error::write(path, e))?;
+        Ok(self.rows)
+    }
+}
+
+/// Reads a Parquet file of a lake in batches, optionally only some columns; errors name the
+/// file.
+pub fn open_reader(path: &Path, columns: Option<&[&str]>) -> Result<ParquetRecordBatchReader> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::read(path, e))?;
+    if let Some(cols) = columns {
+        let schema = builder.schema().clone();
+        let idx: Vec<usize> = cols
+            .iter()
+            .filter_map(|c| schema.index_of(c).ok())
+            .collect();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), idx);
+        builder = builder.with_projection(mask);
+    }
+    builder
+        .with_batch_size(8192)
+        .build()
+        .map_err(|e| Error::read(path, e))
+}
+
+/// Rows of a Parquet file, from its footer.
+pub fn file_rows(path: &Path) -> Result<u64> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::read(path, e))?;
+    Ok(b.metadata().file_metadata().num_rows().max(0) as u64)
+}
+
+/// Writes query results as a zstd Parquet file, atomically (temporary file, then rename).
+pub fn write_results(schema: &SchemaRef, batches: &[RecordBatch], path: &Path) -> Result<usize> {
+    let tmp = super::fs::temp_beside(path)?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
+        .build();
+    let file = tmp.reopen().map_err(|e| Error::io(path, e))?;
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
+        .map_err(|e| Error::write(path, e))?;
+    let mut rows = 0;
+    for b in batches {
+        writer.write(b).map_err(|e| Error::write(path, e))?;
+        rows += b.num_rows();
+    }
+    writer.close().map_err(|e| Error::write(path, e))?;
+    super::fs::persist(tmp, path)?;
+    Ok(rows)
+}
+
+/// Rewrites the flat files of a parent table and its descendants (`chain`, parent first) in
+/// `dir` without the rows of the `losers` parent ordinals. Returns the rows kept per table.
+pub fn drop_versions(
+    dir: &Path,
+    chain: &[Table],
+    losers: &HashSet<u64>,
+    props: &WriterProperties,
+) -> Result<Vec<(Table, u64)>> {
+    let mut kept = Vec::new();
+    let mut filter = LevelFilter::top(chain[0], losers);
+    for (level, table) in chain.iter().enumerate() {
+        if level > 0 {
+            filter = LevelFilter::child(*table, filter);
+        }
+        let path = dir.join(table.file_name());
+        if !path.exists() {
+            kept.push((*table, 0));
+            continue;
+        }
+        let tmp = dir.join(format!("{}.dedup", table.file_name()));
+        let reader = open_reader(&path, None)?;
+        let mut writer = TableWriter::create(&tmp, *table, props.clone())?;
+        for batch in reader {
+            let filtered = filter.filter(&batch.map_err(|e| Error::read(&path, e))?)?;
+            if filtered.num_rows() > 0 {
+                writer.write(&filtered, &tmp)?;
+            }
+        }
+        let n = writer.close(&tmp)?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+        kept.push((*table, n));
+    }
+    Ok(kept)
+}

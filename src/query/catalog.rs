@@ -1,0 +1,563 @@
+//! The one place that owns the DataFusion session: which tables exist and where their rows
+//! come from (a converted Parquet lake, or raw exports ingested on demand), the functions
+//! chatql adds, and the views built on the tables.
+//!
+//! Raw exports are ingested lazily: before a statement is planned, the tables it names
+//! (views expanded to the tables they read) are loaded in one ingest pass, and only those
+//! tables' batches are kept.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::parser::{DFParser, Statement};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+
+use crate::error::{Error, Result};
+use crate::ingest::{ingest, IngestOptions, IngestSummary, Inputs};
+use crate::lake::is_lake;
+use crate::lake::manifest::Manifest;
+use crate::lake::partition::{encode_value, month_of, Key};
+use crate::table::dedup::{dedup_in_memory, CONVERSATION_CHAIN, DOCUMENT_CHAIN};
+use crate::table::Table;
+
+/// A view chatql defines: name, SQL, the tables it reads, and what it is for.
+pub struct View {
+    /// SQL name.
+    pub name: &'static str,
+    /// What a row is.
+    pub doc: &'static str,
+    /// The defining query.
+    pub sql: &'static str,
+    /// Tables the query reads.
+    pub reads: &'static [Table],
+}
+
+/// The views every session has.
+pub const VIEWS: &[View] = &[View {
+    name: "turns",
+    doc: "One row per user question: the assistant answer that followed it, the contexts \
+          retrieved for it (on the question in 2024+, on the answer in 2023), and the \
+          conversation's course, user, model and time.",
+    sql: include_str!("../../queries/views/turns.sql"),
+    reads: &[Table::Conversations, Table::Messages, Table::Contexts],
+}];
+
+/// How a catalog runs queries.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogOptions {
+    /// How raw exports are ingested.
+    pub ingest: IngestOptions,
+    /// Bound of DataFusion's memory pool in bytes (operators that can spill, spill).
+    pub memory_limit: Option<usize>,
+    /// Keep every version of conversations and documents found in several raw exports.
+    pub keep_duplicates: bool,
+    /// Run queries on the Ballista cluster whose scheduler is at this `df://HOST:PORT`
+    /// (needs the `cluster` feature, and lakes the executors can read at the same paths).
+    pub remote: Option<String>,
+}
+
+/// Where the tables' rows come from.
+enum Source {
+    /// Converted folders (`chatql convert` output).
+    Lakes(Vec<PathBuf>),
+    /// Raw exports, ingested when a statement first needs a table.
+    Raw(Box<Inputs>),
+    /// Nothing: empty tables.
+    Empty,
+}
+
+/// A DataFusion session over the six tables and chatql's views and functions.
+pub struct Catalog {
+    ctx: SessionContext,
+    source: Source,
+    ingest: IngestOptions,
+    keep_duplicates: bool,
+    loaded: HashSet<Table>,
+    /// What the last ingest read (raw sources only).
+    pub last_ingest: Option<IngestSummary>,
+    /// Set once [`Catalog::restrict`] put views in place of the tables.
+    restricted: bool,
+    /// The partition columns of the lakes, when they are partitioned.
+    partition_keys: Vec<Key>,
+    /// Queries run on a Ballista cluster.
+    remote: bool,
+}
+
+/// Which conversations (and documents) a report looks at.
+#[derive(Debug, Clone, Default)]
+pub struct Restriction {
+    /// Conversations created at or after (microseconds, UTC).
+    pub since: Option<i64>,
+    /// Conversations created before (microseconds, UTC).
+    pub until: Option<i64>,
+    /// Only this course (conversations, documents, chunks).
+    pub course: Option<String>,
+    /// Only this user's conversations (case-insensitive).
+    pub user: Option<String>,
+}
+
+impl Restriction {
+    /// Whether nothing is restricted.
+    pub fn is_empty(&self) -> bool {
+        self.since.is_none() && self.until.is_none() && self.course.is_none() && self.user.is_none()
+    }
+}
+
+fn sql_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+impl Catalog {
+    /// A session over `args`: converted folders, or raw export paths, folders and globs.
+    pub async fn open(args: &[String], opts: &CatalogOptions) -> Result<Catalog> {
+        let mut config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_target_partitions(opts.ingest.threads.max(1));
+        config.options_mut().sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
+        let mut runtime = RuntimeEnvBuilder::new();
+        if let Some(limit) = opts.memory_limit {
+            runtime = runtime.with_memory_limit(limit, 1.0);
+        }
+        let mut ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+        datafusion_functions_json::register_all(&mut ctx)?;
+        for f in crate::query::functions::udfs() {
+            ctx.register_udf(f);
+        }
+        let lakes: Vec<&String> = args.iter().filter(|a| is_lake(Path::new(a))).collect();
+        let source = if args.is_empty() {
+            Source::Empty
+        } else if lakes.len() == args.len() {
+            Source::Lakes(args.iter().map(PathBuf::from).collect())
+        } else if lakes.is_empty() {
+            Source::Raw(Box::new(Inputs::expand(args)?))
+        } else {
+            return Err(Error::Usage(
+                "give either folders written by `chatql convert` or raw exports, not both".into(),
+            ));
+        };
+        if let Some(url) = &opts.remote {
+            if !matches!(source, Source::Lakes(_)) {
+                return Err(Error::Usage(format!(
+                    "--remote {url}: the cluster's executors read the tables themselves, so give \
+                     folders written by `chatql convert` (on a file system they share), not raw \
+                     exports"
+                )));
+            }
+            ctx = remote_context(url, ctx).await?;
+        }
+        let partition_keys = match &source {
+            Source::Lakes(dirs) => lakes_partition_keys(dirs)?,
+            _ => Vec::new(),
+        };
+        let mut cat = Catalog {
+            ctx,
+            source,
+            ingest: opts.ingest.clone(),
+            keep_duplicates: opts.keep_duplicates,
+            loaded: HashSet::new(),
+            last_ingest: None,
+            restricted: false,
+            partition_keys,
+            remote: opts.remote.is_some(),
+        };
+        for t in Table::ALL {
+            let provider: Arc<dyn datafusion::catalog::TableProvider> = match &cat.source {
+                Source::Lakes(dirs) => lake_table(dirs, *t, &cat.partition_keys)?,
+                _ => Arc::new(MemTable::try_new(t.schema(), vec![vec![]])?),
+            };
+            cat.ctx.register_table(t.name(), provider)?;
+        }
+        if !matches!(cat.source, Source::Raw(_)) {
+            cat.loaded.extend(Table::ALL.iter().copied());
+        }
+        cat.create_views().await?;
+        Ok(cat)
+    }
+
+    /// The DataFusion session (for callers that plan on their own).
+    pub fn ctx(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    async fn create_views(&self) -> Result<()> {
+        for v in VIEWS {
+            self.ctx.deregister_table(v.name)?;
+            let sql = format!("CREATE VIEW {} AS {}", v.name, v.sql);
+            self.ctx.sql(&sql).await?.collect().await?;
+        }
+        Ok(())
+    }
+
+    /// Tables a statement reads, views expanded.
+    fn tables_read(&self, stmt: &Statement) -> Result<BTreeSet<Table>> {
+        let refs = self.ctx.state().resolve_table_references(stmt)?;
+        let mut out = BTreeSet::new();
+        for r in refs {
+            let name = r.table().to_ascii_lowercase();
+            if let Some(t) = Table::from_name(&name) {
+                out.insert(t);
+            } else if let Some(v) = VIEWS.iter().find(|v| v.name == name) {
+                out.extend(v.reads.iter().copied());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes sure the tables are loaded (one ingest pass for all that are missing).
+    pub async fn load(&mut self, tables: &BTreeSet<Table>) -> Result<()> {
+        let mut missing: BTreeSet<Table> = tables
+            .iter()
+            .filter(|t| !self.loaded.contains(t))
+            .copied()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let Source::Raw(inputs) = &self.source else {
+            return Ok(());
+        };
+        if self.restricted {
+            return Err(Error::Internal(
+                "tables must be loaded before a restriction".into(),
+            ));
+        }
+        if !self.keep_duplicates {
+            // A child table is deduplicated through its parents: load the chain above it.
+            for chain in [CONVERSATION_CHAIN, DOCUMENT_CHAIN] {
+                if let Some(deepest) = chain.iter().rposition(|t| missing.contains(t)) {
+                    missing.extend(chain[..=deepest].iter().copied());
+                }
+            }
+        }
+        let inputs = (**inputs).clone();
+        let opts = self.ingest.clone();
+        let keep = missing.clone();
+        let dedup = !self.keep_duplicates;
+        let (batches, summary) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let mut batches: HashMap<Table, Vec<RecordBatch>> =
+                keep.iter().map(|t| (*t, Vec::new())).collect();
+            let summary = ingest(&inputs, &opts, |d| {
+                for (t, b) in d.batches {
+                    if let Some(v) = batches.get_mut(&t) {
+                        v.push(b);
+                    }
+                }
+                Ok(())
+            })?;
+            if dedup {
+                dedup_in_memory(&mut batches)?;
+            }
+            Ok((batches, summary))
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("ingest task failed: {e}")))??;
+        let parts = self.ingest.threads.max(1);
+        for (t, list) in batches {
+            self.ctx.deregister_table(t.name())?;
+            self.ctx
+                .register_table(t.name(), Arc::new(mem_table(t.schema(), list, parts)?))?;
+            self.loaded.insert(t);
+        }
+        self.last_ingest = Some(summary);
+        self.create_views().await
+    }
+
+    /// Tables the statements of `sql` read, views expanded.
+    pub fn tables_in(&self, sql: &str) -> Result<BTreeSet<Table>> {
+        let mut out = BTreeSet::new();
+        for stmt in self.parse(sql)? {
+            out.extend(self.tables_read(&stmt)?);
+        }
+        Ok(out)
+    }
+
+    /// Narrows the tables to what `r` selects: conversations by time, course and user,
+    /// their messages and contexts with them; documents and chunks by course. Load the
+    /// tables first ([`Catalog::load`]); the views are rebuilt on the narrowed tables.
+    pub async fn restrict(&mut self, r: &Restriction) -> Result<()> {
+        if r.is_empty() {
+            return Ok(());
+        }
+        let mut conds = Vec::new();
+        if let Some(t) = r.since {
+            conds.push(format!(
+                "created_at >= {}",
+                sql_str(&crate::model::format_timestamp_pg(t))
+            ));
+        }
+        if let Some(t) = r.until {
+            conds.push(format!(
+                "created_at < {}",
+                sql_str(&crate::model::format_timestamp_pg(t))
+            ));
+        }
+        if let Some(c) = &r.course {
+            conds.push(format!("course_name = {}", sql_str(c)));
+        }
+        if let Some(u) = &r.user {
+            conds.push(format!("lower(user_email) = lower({})", sql_str(u)));
+        }
+        let course = r.course.as_ref().map_or("TRUE".to_owned(), |c| {
+            format!("course_name = {}", sql_str(c))
+        });
+        for t in Table::ALL {
+            let provider = self.ctx.table_provider(t.name()).await?;
+            self.ctx.deregister_table(t.name())?;
+            self.ctx
+                .register_table(format!("__all_{}", t.name()), provider)?;
+        }
+        // On a partitioned lake the same conditions on the partition columns let scans skip
+        // whole folders; they are implied by the row conditions, so results do not change.
+        let mut prune = Vec::new();
+        let mut doc_prune = Vec::new();
+        for k in &self.partition_keys {
+            match k {
+                Key::Course => {
+                    // Not for "" (stored as the null folder) or names too long for a folder
+                    // name (stored shortened).
+                    if let Some(c) = r
+                        .course
+                        .as_ref()
+                        .filter(|c| !c.is_empty() && encode_value(Some(c)).len() <= 150)
+                    {
+                        prune.push(format!("course = {}", sql_str(c)));
+                        doc_prune.push(format!("course = {}", sql_str(c)));
+                    }
+                }
+                Key::Month => {
+                    let month = month_of;
+                    if let Some(m) = month(r.since) {
+                        prune.push(format!("month >= {}", sql_str(&m)));
+                    }
+                    if let Some(m) = month(r.until) {
+                        prune.push(format!("month <= {}", sql_str(&m)));
+                    }
+                }
+            }
+        }
+        let and_prune = |base: String, extra: &[String]| {
+            std::iter::once(base)
+                .chain(extra.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        let in_convos = and_prune(
+            "convo_id IN (SELECT convo_id FROM conversations)".to_owned(),
+            &prune,
+        );
+        let views = [
+            (
+                "conversations",
+                and_prune(
+                    if conds.is_empty() {
+                        "TRUE".to_owned()
+                    } else {
+                        conds.join(" AND ")
+                    },
+                    &prune,
+                ),
+            ),
+            ("messages", in_convos.clone()),
+            ("contexts", in_convos),
+            ("documents", and_prune(course.clone(), &doc_prune)),
+            ("chunks", and_prune(course, &doc_prune)),
+            ("rejects", "TRUE".to_owned()),
+        ];
+        for (name, cond) in views {
+            let sql = format!("CREATE VIEW {name} AS SELECT * FROM __all_{name} WHERE {cond}");
+            self.ctx.sql(&sql).await?.collect().await?;
+        }
+        self.restricted = true;
+        self.create_views().await
+    }
+
+    /// Parses `sql` into statements (several allowed, separated by `;`).
+    pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
+        Ok(DFParser::parse_sql_with_dialect(sql, &GenericDialect {})?
+            .into_iter()
+            .collect())
+    }
+
+    /// Plans and runs one statement, loading what it reads first; returns its batches.
+    pub async fn run(&mut self, stmt: Statement) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let tables = self.tables_read(&stmt)?;
+        self.load(&tables).await?;
+        let state = self.ctx.state();
+        let plan = state
+            .statement_to_plan(stmt)
+            .await
+            .map_err(|e| self.explain_error(e))?;
+        if self.remote {
+            refuse_undistributable(&state.optimize(&plan)?)?;
+        }
+        let df = self.ctx.execute_logical_plan(plan).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        Ok((schema, batches))
+    }
+
+    /// Runs every statement of `sql`; returns the result of each.
+    pub async fn run_sql(&mut self, sql: &str) -> Result<Vec<(SchemaRef, Vec<RecordBatch>)>> {
+        let mut out = Vec::new();
+        for stmt in self.parse(sql)? {
+            out.push(self.run(stmt).await?);
+        }
+        Ok(out)
+    }
+
+    /// Names of the tables and views, for errors, `\d` and completion.
+    pub fn relation_names(&self) -> Vec<&'static str> {
+        Table::ALL
+            .iter()
+            .map(|t| t.name())
+            .chain(VIEWS.iter().map(|v| v.name))
+            .collect()
+    }
+
+    /// Adds the list of tables to a "table not found" error.
+    fn explain_error(&self, e: datafusion::error::DataFusionError) -> Error {
+        let msg = e.to_string();
+        if msg.contains("not found") && msg.contains("table") {
+            return Error::Query(format!(
+                "{msg}\ntables and views: {}",
+                self.relation_names().join(", ")
+            ));
+        }
+        Error::DataFusion(e)
+    }
+}
+
+/// Refuses joins that Ballista 55 gets wrong across executors: with a condition but no
+/// equality key the join collects its left side into every task, and a join whose output comes from the
+/// collected side (left outer, full, left semi and anti) then emits its rows once per task.
+fn refuse_undistributable(plan: &datafusion::logical_expr::LogicalPlan) -> Result<()> {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    use datafusion::logical_expr::{JoinType, LogicalPlan};
+    let mut bad = None;
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::Join(j) = node {
+            // A join with neither keys nor a condition (a scalar subquery's) is a cross
+            // join of one-row inputs, which Ballista runs in one task.
+            if j.on.is_empty()
+                && j.filter.is_some()
+                && matches!(
+                    j.join_type,
+                    JoinType::Left
+                        | JoinType::Full
+                        | JoinType::LeftSemi
+                        | JoinType::LeftAnti
+                        | JoinType::LeftMark
+                )
+            {
+                bad = Some(j.join_type);
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    match bad {
+        Some(t) => Err(Error::Query(format!(
+            "--remote: this query has a {t} join without an equality condition (as NOT EXISTS \
+             or an outer join ON a OR b make), which Ballista runs once per task and so \
+             returns rows more than once; join on equal columns, or run it without --remote"
+        ))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(feature = "cluster")]
+async fn remote_context(url: &str, local: SessionContext) -> Result<SessionContext> {
+    crate::query::cluster::remote_context(url, local.state()).await
+}
+
+#[cfg(not(feature = "cluster"))]
+async fn remote_context(url: &str, _local: SessionContext) -> Result<SessionContext> {
+    Err(Error::Usage(format!(
+        "--remote {url}: this chatql was built without the `cluster` feature \
+         (cargo install --path . --features cluster)"
+    )))
+}
+
+/// A memory table whose batches are spread over `parts` partitions for parallel scans.
+fn mem_table(schema: SchemaRef, batches: Vec<RecordBatch>, parts: usize) -> Result<MemTable> {
+    let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); parts.max(1)];
+    for (i, b) in batches.into_iter().enumerate() {
+        partitions[i % parts.max(1)].push(b);
+    }
+    Ok(MemTable::try_new(schema, partitions)?)
+}
+
+/// The partition keys the converted folders share (empty: flat lakes); an error when they
+/// differ.
+fn lakes_partition_keys(dirs: &[PathBuf]) -> Result<Vec<Key>> {
+    let mut layouts = Vec::new();
+    for d in dirs {
+        let m = Manifest::read(d)?;
+        layouts.push(m.partition_keys().map(<[Key]>::to_vec).unwrap_or_default());
+    }
+    if layouts.windows(2).any(|w| w[0] != w[1]) {
+        return Err(Error::Usage(
+            "the folders differ in layout (flat or partitioned, and by which keys); \
+             query them one at a time"
+                .into(),
+        ));
+    }
+    Ok(layouts.into_iter().next().unwrap_or_default())
+}
+
+/// A table over the Parquet files of one or more converted folders: one file per table
+/// (flat, `keys` empty), or a folder per table split into Hive partitions by `keys`, which
+/// become columns after the table's own (see [`crate::lake::partition`]).
+fn lake_table(
+    dirs: &[PathBuf],
+    t: Table,
+    keys: &[Key],
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    let mut urls = Vec::new();
+    for d in dirs {
+        let f = if keys.is_empty() {
+            d.join(t.file_name())
+        } else {
+            d.join(t.name())
+        };
+        if f.exists() {
+            let abs = std::fs::canonicalize(&f).map_err(|e| Error::io(&f, e))?;
+            let mut url = abs.to_string_lossy().into_owned();
+            if f.is_dir() {
+                url.push('/');
+            }
+            urls.push(ListingTableUrl::parse(url)?);
+        }
+    }
+    if urls.is_empty() && keys.is_empty() {
+        return Ok(Arc::new(MemTable::try_new(t.schema(), vec![vec![]])?));
+    }
+    let mut options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    if !keys.is_empty() && t != Table::Rejects {
+        options = options.with_table_partition_cols(
+            keys.iter()
+                .map(|k| {
+                    (
+                        k.name().to_owned(),
+                        datafusion::arrow::datatypes::DataType::Utf8,
+                    )
+                })
+                .collect(),
+        );
+    }
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(t.schema());
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}

@@ -1,0 +1,195 @@
+//! Running chatql's SQL on a Ballista cluster (the `cluster` feature).
+//!
+//! Ballista is DataFusion's own distributed engine: a scheduler plans a query into stages
+//! and executors run them, reading the lake's Parquet files themselves. So that a user needs
+//! nothing else installed, this binary is also the scheduler and the executor; both carry
+//! chatql's functions, which the client's plans refer to by name:
+//! - the scheduler turns the client's logical plan into a physical one, so its sessions are
+//!   built with the functions registered ([`session_state`]);
+//! - executors decode the physical plan's function calls from their registry
+//!   ([`function_registry`]).
+//!
+//! The client side is in [`crate::query::catalog`]: a catalog opened with a remote URL registers
+//! the same tables and views, and its queries run on the cluster.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+
+use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_core::utils::default_session_builder;
+use datafusion::execution::{FunctionRegistry, SessionState};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::error::{Error, Result};
+
+/// Registers chatql's functions (vector math, `email_domain`, JSON access) in `registry`.
+pub fn register_functions(registry: &mut dyn FunctionRegistry) -> datafusion::error::Result<()> {
+    datafusion_functions_json::register_all(registry)?;
+    for f in crate::query::functions::udfs() {
+        registry.register_udf(Arc::new(f))?;
+    }
+    Ok(())
+}
+
+/// A scheduler session: Ballista's defaults plus chatql's functions.
+pub fn session_state(config: SessionConfig) -> datafusion::error::Result<SessionState> {
+    let mut state = default_session_builder(config)?;
+    register_functions(&mut state)?;
+    Ok(state)
+}
+
+/// The functions an executor can run: Ballista's defaults plus chatql's.
+pub fn function_registry() -> datafusion::error::Result<BallistaFunctionRegistry> {
+    let state = session_state(ballista_core::utils::default_config_producer())?;
+    Ok(BallistaFunctionRegistry::from(&state))
+}
+
+/// Turns `state` (a local session with the tables, views and functions) into one whose
+/// queries run on the scheduler at `url` (`df://HOST:PORT`).
+pub async fn remote_context(url: &str, mut state: SessionState) -> Result<SessionContext> {
+    use ballista::prelude::SessionContextExt;
+    if !url.starts_with("df://") {
+        return Err(Error::Usage(format!(
+            "--remote {url}: expected df://HOST:PORT (the scheduler's address)"
+        )));
+    }
+    // A dynamic filter is filled by one operator (a join's build side, a TopK, an aggregate)
+    // and awaited by a scan; when Ballista puts the two in different stages the scan can
+    // wait forever (apache/datafusion-ballista#1900). Only the umbrella switch holds: the
+    // scheduler applies the settings as key-value pairs, and the umbrella's resets the rest.
+    let opt = &mut state.config_mut().options_mut().optimizer;
+    opt.enable_dynamic_filter_pushdown = false;
+    opt.enable_join_dynamic_filter_pushdown = false;
+    opt.enable_aggregate_dynamic_filter_pushdown = false;
+    opt.enable_topk_dynamic_filter_pushdown = false;
+    let mut ctx = SessionContext::remote_with_state(url, state).await?;
+    // Ballista's upgrade replaces the session's function list with its own defaults.
+    register_functions(&mut ctx)?;
+    // Ballista 55's adaptive planner loses track of a stage it replans (a union of semi
+    // joins, as a report's restricted views make, hangs with "stages to be cancelled but
+    // its not implemented"); the static planner runs the same plans correctly.
+    ctx.sql("SET ballista.planner.adaptive.enabled = false")
+        .await?
+        .collect()
+        .await?;
+    Ok(ctx)
+}
+
+fn resolve(what: &str, addr: &str) -> Result<SocketAddr> {
+    addr.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| Error::Usage(format!("{what} {addr}: expected HOST:PORT")))
+}
+
+fn split_host_port(what: &str, addr: &str) -> Result<(String, u16)> {
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| Error::Usage(format!("{what} {addr}: expected HOST:PORT")))?;
+    let port = port
+        .parse()
+        .map_err(|_| Error::Usage(format!("{what} {addr}: bad port {port:?}")))?;
+    Ok((host.trim_matches(['[', ']']).to_owned(), port))
+}
+
+fn cluster_error(e: ballista_core::error::BallistaError) -> Error {
+    Error::Query(format!("cluster: {e}"))
+}
+
+/// Sends Ballista's log to standard error, at the level `RUST_LOG` says (default: warnings).
+pub fn init_logging() {
+    let env = env_logger::Env::default().default_filter_or("warn");
+    let _ = env_logger::Builder::from_env(env).try_init();
+}
+
+/// Options of `chatql cluster scheduler`.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// Address to listen on.
+    pub bind: String,
+    /// Host name executors and clients reach this scheduler by (default: the bind host).
+    pub external_host: Option<String>,
+}
+
+/// Runs a scheduler until the process is stopped.
+pub async fn run_scheduler(opts: &SchedulerOptions) -> Result<()> {
+    use ballista_scheduler::cluster::BallistaCluster;
+    use ballista_scheduler::config::SchedulerConfig;
+    let addr = resolve("--bind", &opts.bind)?;
+    let (host, port) = split_host_port("--bind", &opts.bind)?;
+    let config = SchedulerConfig {
+        bind_host: addr.ip().to_string(),
+        bind_port: port,
+        external_host: opts.external_host.clone().unwrap_or(host),
+        ..SchedulerConfig::default()
+    }
+    .with_override_session_builder(Arc::new(session_state));
+    let cluster = BallistaCluster::new_from_config(&config)
+        .await
+        .map_err(cluster_error)?;
+    eprintln!(
+        "chatql scheduler listening on {addr} (clients: --remote df://{}:{port})",
+        config.external_host
+    );
+    ballista_scheduler::scheduler_process::start_server(cluster, addr, Arc::new(config))
+        .await
+        .map_err(cluster_error)
+}
+
+/// Options of `chatql cluster executor`.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    /// The scheduler's `HOST:PORT`.
+    pub scheduler: String,
+    /// Address of the executor's data (Arrow Flight) service; the task service listens on
+    /// the next port unless `grpc_port` says otherwise.
+    pub bind: String,
+    /// Port of the task service (the scheduler pushes tasks to it).
+    pub grpc_port: Option<u16>,
+    /// Host name the scheduler and other executors reach this one by.
+    pub external_host: Option<String>,
+    /// Tasks run at once (default: all cores).
+    pub cores: Option<usize>,
+    /// Folder for shuffle files (default: a temporary folder).
+    pub work_dir: Option<String>,
+}
+
+/// Runs an executor until the process is stopped.
+pub async fn run_executor(opts: &ExecutorOptions) -> Result<()> {
+    use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
+    let (scheduler_host, scheduler_port) = split_host_port("--scheduler", &opts.scheduler)?;
+    let addr = resolve("--bind", &opts.bind)?;
+    let (host, port) = split_host_port("--bind", &opts.bind)?;
+    let external = match &opts.external_host {
+        Some(h) => h.clone(),
+        None if addr.ip().is_unspecified() => {
+            return Err(Error::Usage(format!(
+                "--bind {}: give --external-host, the name the scheduler reaches this \
+                 executor by",
+                opts.bind
+            )))
+        }
+        None => host,
+    };
+    let mut config = ExecutorProcessConfig {
+        bind_host: addr.ip().to_string(),
+        external_host: Some(external.clone()),
+        port,
+        grpc_port: opts.grpc_port.unwrap_or(port.wrapping_add(1)),
+        scheduler_host,
+        scheduler_port,
+        work_dir: opts.work_dir.clone(),
+        override_function_registry: Some(Arc::new(function_registry()?)),
+        ..ExecutorProcessConfig::default()
+    };
+    if let Some(c) = opts.cores {
+        config.vcores = c.max(1);
+    }
+    eprintln!(
+        "chatql executor {external}:{port} (tasks on port {}), {} task slots, scheduler {}",
+        config.grpc_port, config.vcores, opts.scheduler
+    );
+    start_executor_process(Arc::new(config))
+        .await
+        .map_err(cluster_error)
+}

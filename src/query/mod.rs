@@ -1,0 +1,14 @@
+//! Querying: [`catalog`] owns the one DataFusion session (tables from lakes or raw exports,
+//! chatql's [`functions`], the views); [`run`] executes statements and renders their
+//! results; [`shell`] is the interactive prompt; [`cluster`] runs the same session on a
+//! Ballista cluster (feature `cluster`). Reports and exports build on this module.
+
+pub mod catalog;
+#[cfg(feature = "cluster")]
+pub mod cluster;
+pub mod functions;
+pub mod run;
+pub mod shell;
+
+pub use catalog::{Catalog, CatalogOptions, Restriction};
+pub use run::{run_statements, QueryOptions, QueryReport};

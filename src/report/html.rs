@@ -1,0 +1,269 @@
+//! The usage report as one self-contained HTML page: inline CSS, every section a table and,
+//! where the report asks for one, a chart drawn as inline SVG by `charts-rs`. Charts are
+//! built from the same record batches as the tables, so their numbers are the tables'.
+//! Nothing is loaded over the network when the page is opened.
+
+use std::fmt::Write as _;
+
+use charts_rs::{BarChart, HorizontalBarChart, LineChart, Series};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+
+use super::{ChartKind, ChartSpec, ReportResult, SectionResult};
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Every cell of a column as text (nulls as "").
+fn column_text(batches: &[RecordBatch], name: &str) -> Option<Vec<String>> {
+    let opts = FormatOptions::default().with_null("");
+    let mut out = Vec::new();
+    for b in batches {
+        let idx = b.schema().index_of(name).ok()?;
+        let f = ArrayFormatter::try_new(b.column(idx).as_ref(), &opts).ok()?;
+        out.extend((0..b.num_rows()).map(|i| f.value(i).to_string()));
+    }
+    Some(out)
+}
+
+/// Every cell of a numeric column as f32 (nulls and non-numbers as None).
+fn column_numbers(batches: &[RecordBatch], name: &str) -> Option<Vec<Option<f32>>> {
+    Some(
+        column_text(batches, name)?
+            .iter()
+            .map(|s| s.parse::<f32>().ok())
+            .collect(),
+    )
+}
+
+/// A chart's named series of values, one per category (None where there is no value).
+pub type ChartSeries = Vec<(String, Vec<Option<f32>>)>;
+
+/// The categories and series a chart shows, straight from the result.
+pub fn chart_data(s: &SectionResult, spec: &ChartSpec) -> Option<(Vec<String>, ChartSeries)> {
+    let x = column_text(&s.batches, &spec.x)?;
+    match &spec.by {
+        None => {
+            let series = spec
+                .y
+                .iter()
+                .map(|y| Some((y.clone(), column_numbers(&s.batches, y)?)))
+                .collect::<Option<Vec<_>>>()?;
+            Some((x, series))
+        }
+        Some(by) => {
+            // One series per value of `by`; categories in order of first appearance.
+            let keys = column_text(&s.batches, by)?;
+            let vals = column_numbers(&s.batches, spec.y.first()?)?;
+            let mut cats: Vec<String> = Vec::new();
+            let mut names: Vec<String> = Vec::new();
+            for (c, k) in x.iter().zip(&keys) {
+                if !cats.contains(c) {
+                    cats.push(c.clone());
+                }
+                if !names.contains(k) {
+                    names.push(k.clone());
+                }
+            }
+            let mut series: ChartSeries = names
+                .iter()
+                .map(|n| (n.clone(), vec![None; cats.len()]))
+                .collect();
+            for ((c, k), v) in x.iter().zip(&keys).zip(vals) {
+                let ci = cats.iter().position(|x| x == c)?;
+                let si = names.iter().position(|x| x == k)?;
+                series[si].1[ci] = v;
+            }
+            Some((cats, series))
+        }
+    }
+}
+
+/// A y axis from 0 to a round maximum with whole-number steps (counts read badly as 0.9,
+/// 1.8, ...), titled with what it measures.
+fn y_axis(
+    series: &ChartSeries,
+    base: &charts_rs::YAxisConfig,
+    title: String,
+) -> charts_rs::YAxisConfig {
+    let max = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().flatten())
+        .fold(0f32, |m, x| m.max(*x));
+    let raw = (max / 5.0).max(1.0);
+    let magnitude = 10f32.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(raw);
+    let top = ((max / step).ceil() * step).max(step);
+    let mut cfg = base.clone();
+    cfg.min = Some(0.0);
+    cfg.max = Some(top);
+    cfg.split_number = (top / step).round().max(1.0) as usize;
+    cfg.title = Some(title);
+    cfg
+}
+
+/// The section's chart as an SVG element, or None when there is nothing to draw.
+pub fn chart_svg(s: &SectionResult, spec: &ChartSpec) -> Option<String> {
+    let (mut cats, mut series) = chart_data(s, spec)?;
+    if cats.is_empty() {
+        return None;
+    }
+    if spec.kind == ChartKind::HBar {
+        // Horizontal bars are drawn bottom-up: reverse so the first row is on top.
+        cats.reverse();
+        for (_, v) in series.iter_mut() {
+            v.reverse();
+        }
+    }
+    let y_title = match &spec.by {
+        Some(by) => format!("{} by {by}", spec.y.join(", ")),
+        None => spec.y.join(", "),
+    };
+    let integral = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().flatten())
+        .all(|x| x.fract() == 0.0);
+    let axis = |c: &[charts_rs::YAxisConfig]| -> Vec<charts_rs::YAxisConfig> {
+        match c.first() {
+            Some(base) if integral => vec![y_axis(&series, base, y_title.clone())],
+            _ => c.to_vec(),
+        }
+    };
+    let list: Vec<Series> = series
+        .iter()
+        .cloned()
+        .map(|(name, data)| Series {
+            name,
+            data,
+            ..Default::default()
+        })
+        .collect();
+    let height = if spec.kind == ChartKind::HBar {
+        (80 + 28 * cats.len()).clamp(200, 900) as f32
+    } else {
+        340.0
+    };
+    // The three chart types share the sizing; bars and lines also get the count axis.
+    macro_rules! draw {
+        ($chart:expr, $y_axis:expr) => {{
+            let mut c = $chart;
+            c.base.width = 760.0;
+            c.base.height = height;
+            if $y_axis {
+                c.y_axis_configs = axis(&c.y_axis_configs);
+            }
+            c.svg()
+        }};
+    }
+    let svg = match spec.kind {
+        ChartKind::Line => draw!(LineChart::new(list, cats), true),
+        ChartKind::Bar => draw!(BarChart::new(list, cats), true),
+        ChartKind::HBar => {
+            let mut c = HorizontalBarChart::new(list, cats);
+            c.base.width = 760.0;
+            c.base.height = height;
+            c.svg()
+        }
+    };
+    svg.ok()
+}
+
+const STYLE: &str = "
+body{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
+header{background:#13294b;color:#fff;padding:20px 32px}
+header h1{margin:0;font-size:24px}
+header p{margin:6px 0 0;color:#c8d1e0}
+nav{padding:10px 32px;background:#fff;border-bottom:1px solid #d0d7de}
+nav a{margin-right:16px;color:#0550ae;text-decoration:none}
+main{padding:8px 32px 40px;max-width:1100px}
+section.report{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:8px 24px 16px;margin:20px 0}
+section.report h2{border-bottom:1px solid #d0d7de;padding-bottom:6px}
+p.desc{color:#57606a;margin-top:-6px}
+h3{margin:22px 0 8px;font-size:16px}
+table{border-collapse:collapse;font-size:13px;margin:6px 0 4px}
+th,td{border:1px solid #d0d7de;padding:4px 10px;text-align:left;vertical-align:top}
+th{background:#f6f8fa}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.chart{margin:8px 0;overflow-x:auto}
+.empty{color:#57606a;font-style:italic}
+";
+
+fn table_html(s: &SectionResult, out: &mut String) {
+    let rows: usize = s.batches.iter().map(|b| b.num_rows()).sum();
+    if rows == 0 {
+        out.push_str("<p class=\"empty\">No rows.</p>\n");
+        return;
+    }
+    let opts = FormatOptions::default().with_null("");
+    out.push_str("<table>\n<thead><tr>");
+    for f in s.schema.fields() {
+        let _ = write!(out, "<th>{}</th>", esc(f.name()));
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for b in &s.batches {
+        let Ok(fmts) = crate::render::formatters(b, &opts) else {
+            out.push_str("</tbody></table>\n<p class=\"empty\">A column cannot be shown.</p>\n");
+            return;
+        };
+        for i in 0..b.num_rows() {
+            out.push_str("<tr>");
+            for (f, col) in fmts.iter().zip(b.columns()) {
+                let numeric = col.data_type().is_numeric();
+                let _ = write!(
+                    out,
+                    "<td{}>{}</td>",
+                    if numeric { " class=\"num\"" } else { "" },
+                    esc(&f.value(i).to_string())
+                );
+            }
+            out.push_str("</tr>\n");
+        }
+    }
+    out.push_str("</tbody></table>\n");
+}
+
+/// The whole page.
+pub fn report_page(results: &[ReportResult], subtitle: &str) -> String {
+    let mut out = String::with_capacity(64 << 10);
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    out.push_str("<title>chatql usage report</title>\n<style>");
+    out.push_str(STYLE);
+    out.push_str("</style></head><body>\n<header><h1>Usage report</h1>");
+    let _ = write!(out, "<p>{}</p></header>\n<nav>", esc(subtitle));
+    for r in results {
+        let _ = write!(out, "<a href=\"#{}\">{}</a>", esc(&r.name), esc(&r.title));
+    }
+    out.push_str("</nav>\n<main>\n");
+    for r in results {
+        let _ = write!(
+            out,
+            "<section class=\"report\" id=\"{}\">\n<h2>{}</h2>\n<p class=\"desc\">{}</p>\n",
+            esc(&r.name),
+            esc(&r.title),
+            esc(&r.description)
+        );
+        for s in &r.sections {
+            let _ = writeln!(out, "<h3>{}</h3>", esc(&s.title));
+            if let Some(spec) = &s.chart {
+                if let Some(svg) = chart_svg(s, spec) {
+                    let _ = writeln!(out, "<div class=\"chart\">{svg}</div>");
+                }
+            }
+            table_html(s, &mut out);
+        }
+        out.push_str("</section>\n");
+    }
+    out.push_str("</main>\n<footer style=\"padding:0 32px 24px;color:#57606a;font-size:12px\">");
+    let _ = write!(out, "Made by chatql {}.", env!("CARGO_PKG_VERSION"));
+    out.push_str("</footer>\n</body></html>\n");
+    out
+}

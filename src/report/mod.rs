@@ -1,0 +1,397 @@
+//! Usage reports: named SQL files (`queries/*.sql`, embedded in the binary, plus a user's
+//! own folder) run against a [`Catalog`], each statement a section of the report.
+//!
+//! A report file starts with header comments (`-- title:`, `-- description:`, `-- params:`);
+//! each statement may be preceded by `-- section: NAME` and `-- chart: KIND X Y1,Y2 [by S]`
+//! (KIND is `line`, `bar` or `hbar`; `by S` draws one series per value of column S).
+//! Statements end with a `;` at the end of a line. Reports are data, not code: adding one
+//! is adding a file.
+
+use std::path::Path;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+
+pub mod html;
+pub mod text;
+
+use crate::error::{Error, Result};
+use crate::query::catalog::{Catalog, CatalogOptions, Restriction};
+use crate::table::redact::Redactor;
+use crate::table::Table;
+
+/// The reports shipped in the binary, in the order `report` runs them.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("overview", include_str!("../../queries/overview.sql")),
+    ("activity", include_str!("../../queries/activity.sql")),
+    ("users", include_str!("../../queries/users.sql")),
+    ("courses", include_str!("../../queries/courses.sql")),
+    ("shape", include_str!("../../queries/shape.sql")),
+    ("retrieval", include_str!("../../queries/retrieval.sql")),
+    ("feedback", include_str!("../../queries/feedback.sql")),
+    ("multimodal", include_str!("../../queries/multimodal.sql")),
+];
+
+/// How a section's result is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartKind {
+    /// Lines over an ordered x axis (time).
+    Line,
+    /// Vertical bars.
+    Bar,
+    /// Horizontal bars (top-N lists).
+    HBar,
+}
+
+/// A chart of a section: which columns go where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartSpec {
+    /// Kind of chart.
+    pub kind: ChartKind,
+    /// Column of the x axis (categories).
+    pub x: String,
+    /// Columns drawn as series.
+    pub y: Vec<String>,
+    /// Column whose values split one y column into several series.
+    pub by: Option<String>,
+}
+
+/// One statement of a report.
+#[derive(Debug, Clone)]
+pub struct SectionDef {
+    /// Heading.
+    pub title: String,
+    /// Chart, if any.
+    pub chart: Option<ChartSpec>,
+    /// The statement.
+    pub sql: String,
+}
+
+/// A report file.
+#[derive(Debug, Clone)]
+pub struct ReportDef {
+    /// Name (the file name without `.sql`).
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// One-line description.
+    pub description: String,
+    /// Parameters it honours (`since`, `until`, `course`, `user`).
+    pub params: Vec<String>,
+    /// Its statements.
+    pub sections: Vec<SectionDef>,
+}
+
+fn parse_chart(spec: &str, name: &str) -> Result<ChartSpec> {
+    let parts: Vec<&str> = spec.split_whitespace().collect();
+    let bad = || {
+        Error::Usage(format!(
+            "report {name}: bad chart {spec:?} (want: line|bar|hbar X Y1,Y2 [by S])"
+        ))
+    };
+    let kind = match parts.first().copied() {
+        Some("line") => ChartKind::Line,
+        Some("bar") => ChartKind::Bar,
+        Some("hbar") => ChartKind::HBar,
+        _ => return Err(bad()),
+    };
+    let (x, y) = match (parts.get(1), parts.get(2)) {
+        (Some(x), Some(y)) => (x.to_string(), y.split(',').map(str::to_owned).collect()),
+        _ => return Err(bad()),
+    };
+    let by = match (parts.get(3), parts.get(4)) {
+        (Some(&"by"), Some(s)) => Some(s.to_string()),
+        (None, None) => None,
+        _ => return Err(bad()),
+    };
+    Ok(ChartSpec { kind, x, y, by })
+}
+
+impl ReportDef {
+    /// Parses a report file.
+    pub fn parse(name: &str, text: &str) -> Result<ReportDef> {
+        let mut def = ReportDef {
+            name: name.to_owned(),
+            title: name.to_owned(),
+            description: String::new(),
+            params: Vec::new(),
+            sections: Vec::new(),
+        };
+        let (mut section, mut chart, mut sql) = (None::<String>, None, String::new());
+        for line in text.lines() {
+            let t = line.trim();
+            if let Some(c) = t.strip_prefix("--") {
+                let c = c.trim();
+                if let Some(v) = c.strip_prefix("title:") {
+                    def.title = v.trim().to_owned();
+                } else if let Some(v) = c.strip_prefix("description:") {
+                    def.description = v.trim().to_owned();
+                } else if let Some(v) = c.strip_prefix("params:") {
+                    def.params = v
+                        .split(',')
+                        .map(|p| p.trim().to_owned())
+                        .filter(|p| !p.is_empty())
+                        .collect();
+                } else if let Some(v) = c.strip_prefix("section:") {
+                    section = Some(v.trim().to_owned());
+                } else if let Some(v) = c.strip_prefix("chart:") {
+                    chart = Some(parse_chart(v.trim(), name)?);
+                }
+                continue;
+            }
+            if t.is_empty() && sql.trim().is_empty() {
+                continue;
+            }
+            sql.push_str(line);
+            sql.push('\n');
+            if t.ends_with(';') {
+                let n = def.sections.len() + 1;
+                def.sections.push(SectionDef {
+                    title: section.take().unwrap_or_else(|| format!("Part {n}")),
+                    chart: chart.take(),
+                    sql: std::mem::take(&mut sql),
+                });
+            }
+        }
+        if !sql.trim().is_empty() {
+            return Err(Error::Usage(format!(
+                "report {name}: the last statement does not end with ';'"
+            )));
+        }
+        if def.sections.is_empty() {
+            return Err(Error::Usage(format!("report {name}: no SQL statement")));
+        }
+        Ok(def)
+    }
+}
+
+/// The built-in reports, then those of `dir` (a file there replaces a built-in of the same name).
+pub fn registry(dir: Option<&Path>) -> Result<Vec<ReportDef>> {
+    let mut defs: Vec<ReportDef> = BUILTIN
+        .iter()
+        .map(|(n, t)| ReportDef::parse(n, t))
+        .collect::<Result<_>>()?;
+    if let Some(dir) = dir {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+            .collect();
+        files.sort();
+        for f in files {
+            let name = f
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let text = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
+            let def = ReportDef::parse(&name, &text)?;
+            match defs.iter_mut().find(|d| d.name == name) {
+                Some(d) => *d = def,
+                None => defs.push(def),
+            }
+        }
+    }
+    Ok(defs)
+}
+
+/// The result of one section.
+#[derive(Debug, Clone)]
+pub struct SectionResult {
+    /// Heading.
+    pub title: String,
+    /// Chart, if any.
+    pub chart: Option<ChartSpec>,
+    /// Result schema.
+    pub schema: SchemaRef,
+    /// Result rows.
+    pub batches: Vec<RecordBatch>,
+}
+
+/// The result of one report.
+#[derive(Debug, Clone)]
+pub struct ReportResult {
+    /// Name.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Sections, in order.
+    pub sections: Vec<SectionResult>,
+}
+
+/// Runs `defs` on `cat`; `progress` is called after each section with (done, total).
+pub async fn run(
+    cat: &mut Catalog,
+    defs: &[ReportDef],
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Vec<ReportResult>> {
+    let total: usize = defs.iter().map(|d| d.sections.len()).sum();
+    let mut done = 0;
+    let mut out = Vec::new();
+    for d in defs {
+        let mut sections = Vec::new();
+        for s in &d.sections {
+            let mut results = cat.run_sql(&s.sql).await.map_err(|e| match e {
+                Error::Query(m) => Error::Query(format!("report {}, {}: {m}", d.name, s.title)),
+                Error::DataFusion(e) => {
+                    Error::Query(format!("report {}, {}: {e}", d.name, s.title))
+                }
+                other => other,
+            })?;
+            // A section is one statement; with several on one line, the last one shows.
+            let Some((schema, batches)) = results.pop() else {
+                return Err(Error::Usage(format!(
+                    "report {}, {}: no SQL statement",
+                    d.name, s.title
+                )));
+            };
+            sections.push(SectionResult {
+                title: s.title.clone(),
+                chart: s.chart.clone(),
+                schema,
+                batches,
+            });
+            done += 1;
+            progress(done, total);
+        }
+        out.push(ReportResult {
+            name: d.name.clone(),
+            title: d.title.clone(),
+            description: d.description.clone(),
+            sections,
+        });
+    }
+    Ok(out)
+}
+
+/// Output formats of reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Box-drawn tables in the terminal.
+    Table,
+    /// GitHub-flavoured Markdown.
+    Markdown,
+    /// One JSON document of every report and section.
+    Json,
+    /// CSV sections, each headed by a `# report / section` line.
+    Csv,
+    /// A self-contained page with charts.
+    Html,
+}
+
+/// What `chatql report` runs.
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    /// Reports to run, by name (empty: all).
+    pub names: Vec<String>,
+    /// A folder of extra report files.
+    pub queries_dir: Option<std::path::PathBuf>,
+    /// Which conversations and documents.
+    pub restriction: Restriction,
+    /// How the catalog runs.
+    pub catalog: CatalogOptions,
+    /// Key for email pseudonyms in the output; None keeps emails.
+    pub redact_key: Option<String>,
+}
+
+/// The reports `opts` names, from the registry.
+pub fn select(opts: &ReportOptions) -> Result<Vec<ReportDef>> {
+    let all = registry(opts.queries_dir.as_deref())?;
+    if opts.names.is_empty() {
+        return Ok(all);
+    }
+    opts.names
+        .iter()
+        .map(|n| {
+            all.iter().find(|d| &d.name == n).cloned().ok_or_else(|| {
+                let names: Vec<&str> = all.iter().map(|d| d.name.as_str()).collect();
+                Error::Usage(format!(
+                    "no report {n:?}; reports are: {}",
+                    names.join(", ")
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Runs the reports of `opts` over `inputs`: loads the tables they read in one pass, applies
+/// the restriction, runs every section, and pseudonymizes emails if asked.
+pub async fn generate(
+    inputs: &[String],
+    opts: &ReportOptions,
+    progress: impl FnMut(usize, usize),
+) -> Result<Vec<ReportResult>> {
+    let defs = select(opts)?;
+    let mut cat = Catalog::open(inputs, &opts.catalog).await?;
+    let mut tables = std::collections::BTreeSet::new();
+    for d in &defs {
+        for s in &d.sections {
+            tables.extend(cat.tables_in(&s.sql)?);
+        }
+    }
+    if !opts.restriction.is_empty() {
+        // Messages and contexts are narrowed through their conversations.
+        if tables.contains(&Table::Messages) || tables.contains(&Table::Contexts) {
+            tables.insert(Table::Conversations);
+        }
+    }
+    cat.load(&tables).await?;
+    cat.restrict(&opts.restriction).await?;
+    let mut results = run(&mut cat, &defs, progress).await?;
+    if let Some(key) = &opts.redact_key {
+        let r = Redactor::new(key);
+        for rep in &mut results {
+            for s in &mut rep.sections {
+                for b in &mut s.batches {
+                    *b = r.redact_batch(b)?;
+                }
+            }
+        }
+    }
+    Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_report_parses_with_titles_and_charts() {
+        let defs = registry(None).unwrap();
+        assert_eq!(defs.len(), BUILTIN.len());
+        for d in &defs {
+            assert!(!d.description.is_empty(), "{}", d.name);
+            assert_eq!(d.params, ["since", "until", "course", "user"], "{}", d.name);
+            for s in &d.sections {
+                assert!(
+                    !s.title.starts_with("Part "),
+                    "{}: untitled section",
+                    d.name
+                );
+                assert!(s.sql.trim_end().ends_with(';'));
+            }
+        }
+        let activity = defs.iter().find(|d| d.name == "activity").unwrap();
+        assert_eq!(
+            activity.sections[0].chart,
+            Some(ChartSpec {
+                kind: ChartKind::Line,
+                x: "month".into(),
+                y: vec![
+                    "conversations".into(),
+                    "messages".into(),
+                    "active_users".into()
+                ],
+                by: None
+            })
+        );
+    }
+
+    #[test]
+    fn bad_report_files_are_refused() {
+        assert!(ReportDef::parse("x", "-- title: X\nselect 1").is_err());
+        assert!(ReportDef::parse("x", "-- chart: pie a b\nselect 1;").is_err());
+        assert!(ReportDef::parse("x", "-- nothing\n").is_err());
+    }
+}

@@ -1,0 +1,97 @@
+//! The command line as a user meets it: completions, man pages, typed flags refused early.
+
+use crate::common::*;
+use predicates::prelude::*;
+
+#[test]
+fn completions_name_every_command_and_flag() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = chatql().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        for word in [
+            "convert",
+            "report",
+            "export",
+            "partition-by",
+            "redact-emails",
+        ] {
+            assert!(text.contains(word), "{shell}: {word}");
+        }
+    }
+    chatql()
+        .args(["completions", "tcsh"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("invalid value 'tcsh'"));
+}
+
+#[test]
+fn man_pages_for_the_tool_and_each_command() {
+    let dir = scratch("man");
+    chatql().arg("man").arg(&dir).assert().success();
+    let page = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap();
+    assert!(page("chatql.1").starts_with(".ie \\n(.g .ds Aq"));
+    assert!(page("chatql.1").contains(".TH chatql 1"));
+    let report = page("chatql-report.1");
+    assert!(report.contains(".TH chatql-report 1"), "{report}");
+    assert!(report.contains("redact\\-emails"), "{report}");
+    for cmd in [
+        "convert",
+        "sql",
+        "export",
+        "inspect",
+        "schema",
+        "cluster",
+        "completions",
+    ] {
+        assert!(dir.join(format!("chatql-{cmd}.1")).is_file(), "{cmd}");
+    }
+}
+
+#[test]
+fn the_redact_key_comes_from_the_environment_and_is_never_shown() {
+    let out = chatql()
+        .args(["report", "--help"])
+        .env("CHATQL_REDACT_KEY", "s3cret")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.contains("CHATQL_REDACT_KEY"), "{help}");
+    assert!(!help.contains("s3cret"), "{help}");
+}
+
+#[test]
+fn bad_flag_values_are_usage_errors_before_any_work() {
+    let input = testdata("convos-2023-r.jsonl");
+    for (args, needle) in [
+        (vec!["report", "--since", "2024-13-01", &input], "bad date"),
+        (
+            vec![
+                "export", &input, "--to", "openai", "-o", "x.jsonl", "--split", "1.5",
+            ],
+            "between 0 and 1",
+        ),
+        (
+            vec![
+                "convert",
+                &input,
+                "-o",
+                "x",
+                "--partition-by",
+                "course,course",
+            ],
+            "given twice",
+        ),
+        (
+            vec!["export", &input, "--to", "open-ai", "-o", "x.jsonl"],
+            "invalid value",
+        ),
+    ] {
+        chatql()
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(needle));
+    }
+}
