@@ -37,6 +37,13 @@ fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
     })
 }
 
+/// Whether an ISO-8601 time names its offset (`Z` or `±HH[:MM]` after the time): one that
+/// does not is a wall-clock time, read in the zone of `--tz`.
+pub fn has_offset(s: &str) -> bool {
+    let t = s.trim();
+    t.len() > 10 && (t.ends_with(['Z', 'z']) || t[11..].contains(['+', '-']))
+}
+
 /// Parses an ISO-8601 time as the exporters write it, to microseconds since the epoch (UTC).
 ///
 /// Accepts `T` or a space between date and time, 0 to 9 fractional digits (beyond 6 are
@@ -205,6 +212,20 @@ mod tests {
             "x024-01-01",
         ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn offsets_are_told_apart_from_wall_clock_times() {
+        for (s, has) in [
+            ("2024-03-10", false),
+            ("2024-03-10T01:30:00", false),
+            ("2024-03-10 01:30", false),
+            ("2024-03-10T01:30:00Z", true),
+            ("2024-03-10T01:30:00-06:00", true),
+            ("2024-03-10T01:30:00+0530", true),
+        ] {
+            assert_eq!(has_offset(s), has, "{s}");
         }
     }
 

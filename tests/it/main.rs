@@ -20,3 +20,4 @@ mod properties;
 mod report;
 mod shell;
 mod sql;
+mod tokens;

@@ -1,9 +1,13 @@
-//! SQL functions chatql adds to DataFusion: vector math over embedding lists, and
-//! `email_domain`. JSON access into `extra` comes from `datafusion-functions-json`.
+//! SQL functions chatql adds to DataFusion: vector math over embedding lists,
+//! `email_domain`, `local_time` ([`time`]) and `token_count` ([`tokens`]). JSON access into
+//! `extra` comes from `datafusion-functions-json`.
 //!
 //! The vector functions take lists of any float type and any dimension (a literal
 //! `[0.1, 0.2]` is a list of Float64; embeddings are lists of Float32) and compute in f64.
 //! Different dimensions in one pair are an error naming the row, not a silent null.
+
+pub mod time;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -250,6 +254,12 @@ pub fn udfs() -> Vec<ScalarUDF> {
     .collect();
     v.push(ScalarUDF::from(EmailDomain {
         signature: Signature::any(1, Volatility::Immutable),
+    }));
+    v.push(ScalarUDF::from(time::LocalTime {
+        signature: Signature::any(2, Volatility::Immutable),
+    }));
+    v.push(ScalarUDF::from(tokens::TokenCount {
+        signature: Signature::variadic_any(Volatility::Immutable),
     }));
     v
 }
