@@ -76,6 +76,16 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A file of settings the user gave (a price table) is malformed.
+    #[error("{file}:{line}: {message}")]
+    Config {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
     /// A fault of chatql itself, not of the input or the options (please report it).
     #[error("internal error: {0}")]
     Internal(String),
@@ -128,7 +138,7 @@ impl Error {
         match self {
             Error::Rejected { .. } => 3,
             Error::OutputExists(_) => 4,
-            Error::Usage(_) => 2,
+            Error::Usage(_) | Error::Config { .. } => 2,
             _ => 1,
         }
     }

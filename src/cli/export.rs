@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use chatql::export::{export, ContextPlacement, ExportOptions, Filters, SystemMessage, Target};
 
-use super::{emit, parse_date, RedactArgs};
+use super::{emit, parse_date, DateArg, RedactArgs};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum FeedbackArg {
@@ -52,10 +52,10 @@ pub struct ExportArgs {
     contexts: ContextPlacement,
     /// Only conversations created on or after this date (YYYY-MM-DD or ISO time, UTC).
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
-    since: Option<i64>,
+    since: Option<DateArg>,
     /// Only conversations created before this date.
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
-    until: Option<i64>,
+    until: Option<DateArg>,
     /// Only this course (repeatable).
     #[arg(long = "course", value_name = "NAME")]
     courses: Vec<String>,
@@ -93,8 +93,8 @@ impl ExportArgs {
             text_only: self.text_only,
             contexts: self.contexts,
             filters: Filters {
-                since: self.since,
-                until: self.until,
+                since: self.since.map(|d| d.at(chatql::model::Zone::UTC)),
+                until: self.until.map(|d| d.at(chatql::model::Zone::UTC)),
                 courses: self.courses.clone(),
                 users: self.users.clone(),
                 min_turns: self.min_turns,

@@ -16,6 +16,7 @@ mod sql;
 use std::path::Path;
 
 use anyhow::Result;
+use chatql::model::Zone;
 use clap::{Parser, Subcommand};
 
 /// chatql: SQL, reports and Parquet from UIUC.chat / Illinois Chat exports.
@@ -113,10 +114,41 @@ impl RedactArgs {
     }
 }
 
-/// A `--since`/`--until` date (YYYY-MM-DD or an ISO time), in microseconds since the epoch.
-fn parse_date(s: &str) -> Result<i64, String> {
-    chatql::model::parse_timestamp(s.trim())
-        .ok_or_else(|| format!("bad date {s:?}: use YYYY-MM-DD or an ISO time"))
+/// A `--since`/`--until` date: YYYY-MM-DD or an ISO time. Without an offset it is a
+/// wall-clock time, read in the zone of `--tz` (UTC by default).
+#[derive(Debug, Clone, Copy)]
+struct DateArg {
+    us: i64,
+    wall_clock: bool,
+}
+
+impl DateArg {
+    /// The instant, in microseconds since the epoch.
+    fn at(self, tz: Zone) -> i64 {
+        if self.wall_clock {
+            tz.from_local(self.us)
+        } else {
+            self.us
+        }
+    }
+}
+
+fn parse_date(s: &str) -> Result<DateArg, String> {
+    let us = chatql::model::parse_timestamp(s.trim())
+        .ok_or_else(|| format!("bad date {s:?}: use YYYY-MM-DD or an ISO time"))?;
+    Ok(DateArg {
+        us,
+        wall_clock: !chatql::model::has_offset(s),
+    })
+}
+
+/// `--tz` (or `CHATQL_TZ`): the zone of buckets, printed times and dates without offset.
+#[derive(Debug, clap::Args)]
+struct TzArgs {
+    /// Time zone of every hour/day/week/month bucket, printed time and --since/--until
+    /// date: an IANA name such as America/Chicago (default: UTC).
+    #[arg(long, value_name = "ZONE", env = "CHATQL_TZ", default_value = "UTC", value_parser = Zone::parse)]
+    tz: Zone,
 }
 
 /// Parses a size like `512M`, `2G`, `1.5GiB` or `1000000` into bytes.
@@ -222,6 +254,8 @@ mod tests {
         assert!(parse(&["chatql", "sql", "--memory-limit", "2G", "select 1"]).is_ok());
         assert!(parse(&["chatql", "sql", "--memory-limit", "lots", "select 1"]).is_err());
         assert!(parse(&["chatql", "report", "--since", "2024-13-01", "x"]).is_err());
+        assert!(parse(&["chatql", "report", "--tz", "America/Chicago", "x"]).is_ok());
+        assert!(parse(&["chatql", "report", "--tz", "Mars/Olympus", "x"]).is_err());
         assert!(parse(&[
             "chatql", "export", "x", "--to", "openai", "-o", "o", "--system", "Be brief"
         ])

@@ -9,7 +9,7 @@ use chatql::query::{CatalogOptions, Restriction};
 use chatql::render::{Format, RenderOptions};
 use chatql::report::{ReportFormat, ReportOptions};
 
-use super::{emit, is_input, parse_date, terminal_width, RedactArgs};
+use super::{emit, is_input, parse_date, terminal_width, DateArg, RedactArgs, TzArgs};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -27,12 +27,15 @@ pub struct ReportArgs {
     /// A folder of more report files (`NAME.sql`; same name replaces a built-in).
     #[arg(long, value_name = "DIR")]
     queries: Option<PathBuf>,
-    /// Only conversations created on or after this date (YYYY-MM-DD or ISO time, UTC).
+    /// Only conversations created on or after this date (YYYY-MM-DD or ISO time; without
+    /// an offset, in the zone of --tz).
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
-    since: Option<i64>,
+    since: Option<DateArg>,
     /// Only conversations created before this date.
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
-    until: Option<i64>,
+    until: Option<DateArg>,
+    #[command(flatten)]
+    tz: TzArgs,
     /// Only this course.
     #[arg(long, value_name = "NAME")]
     course: Option<String>,
@@ -47,9 +50,14 @@ pub struct ReportArgs {
     /// Write to this file instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Rows shown per section in the table and markdown formats (0: all).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Rows shown per section in the table and markdown formats: the top of a ranking, the
+    /// latest of a time series (0: all; json and csv keep every row).
+    #[arg(long, default_value_t = 15, value_name = "N")]
     max_rows: usize,
+    /// A price table for the cost report, replacing the built-in one (CSV: model_pattern,
+    /// valid_from, input_usd_per_1m, output_usd_per_1m[, note]).
+    #[arg(long, value_name = "FILE")]
+    prices: Option<PathBuf>,
     /// Threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub(super) threads: Option<usize>,
@@ -74,6 +82,14 @@ pub async fn run(a: ReportArgs) -> Result<()> {
     if let Some(first) = args.first() {
         if defs.iter().any(|d| &d.name == first) && !is_input(first) {
             names.push(args.remove(0));
+        } else if args.len() > 1 && !is_input(first) {
+            // `chatql report costs lake`: a misspelt report name, not a missing input.
+            let known: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+            return Err(chatql::Error::Usage(format!(
+                "no report {first:?}; reports are: {}",
+                known.join(", ")
+            ))
+            .into());
         }
     }
     if args.is_empty() {
@@ -87,8 +103,8 @@ pub async fn run(a: ReportArgs) -> Result<()> {
         names,
         queries_dir: a.queries.clone(),
         restriction: Restriction {
-            since: a.since,
-            until: a.until,
+            since: a.since.map(|d| d.at(a.tz.tz)),
+            until: a.until.map(|d| d.at(a.tz.tz)),
             course: a.course.clone(),
             user: a.user.clone(),
         },
@@ -98,9 +114,11 @@ pub async fn run(a: ReportArgs) -> Result<()> {
                 ..IngestOptions::default()
             },
             remote: a.remote.clone(),
+            tz: a.tz.tz,
             ..Default::default()
         },
         redact_key: a.redact.key()?,
+        prices: a.prices.clone(),
     };
     let bar = if std::io::stderr().is_terminal() {
         let b = indicatif::ProgressBar::new(0);
@@ -124,8 +142,9 @@ pub async fn run(a: ReportArgs) -> Result<()> {
     match a.format {
         ReportFormat::Html => {
             let subtitle = format!(
-                "{} · made {}",
+                "{} · times in {} · made {}",
                 args.join(", "),
+                a.tz.tz,
                 chatql::model::format_timestamp_pg(chatql::model::now_us())
                     .get(..16)
                     .unwrap_or("")

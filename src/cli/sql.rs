@@ -8,7 +8,7 @@ use chatql::ingest::IngestOptions;
 use chatql::query::{run_statements, Catalog, CatalogOptions, QueryOptions};
 use chatql::render::{Format, RenderOptions};
 
-use super::{is_input, parse_size, terminal_width};
+use super::{is_input, parse_size, terminal_width, TzArgs};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -43,6 +43,8 @@ pub struct SqlArgs {
     /// Keep every version of a conversation or document seen in several raw exports.
     #[arg(long)]
     keep_duplicates: bool,
+    #[command(flatten)]
+    tz: TzArgs,
     /// Run the queries on a Ballista cluster (`chatql cluster`); inputs must be converted
     /// folders the executors can read at the same path.
     #[arg(long, value_name = "df://HOST:PORT")]
@@ -92,6 +94,7 @@ pub async fn run(a: SqlArgs) -> Result<()> {
         memory_limit: a.memory_limit,
         keep_duplicates: a.keep_duplicates,
         remote: a.remote.clone(),
+        tz: a.tz.tz,
     };
     if opts.remote.is_some() && matches!(sql, Sql::Shell) {
         return Err(chatql::Error::Usage(

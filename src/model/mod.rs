@@ -10,5 +10,7 @@ pub mod time;
 pub mod zone;
 
 pub use json::{json_str, push_json_str};
-pub use time::{format_month, format_timestamp_js, format_timestamp_pg, now_us, parse_timestamp};
+pub use time::{
+    format_month, format_timestamp_js, format_timestamp_pg, has_offset, now_us, parse_timestamp,
+};
 pub use zone::Zone;

@@ -63,7 +63,7 @@ impl Zone {
             LocalResult::None => None,
         };
         resolve(naive)
-            .or_else(|| resolve(naive + chrono::Duration::hours(1)).map(|u| u - 3_600_000_000))
+            .or_else(|| resolve(naive + chrono::Duration::hours(1)))
             .unwrap_or(local_us)
     }
 }

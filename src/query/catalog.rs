@@ -27,6 +27,7 @@ use crate::ingest::{ingest, IngestOptions, IngestSummary, Inputs};
 use crate::lake::is_lake;
 use crate::lake::manifest::Manifest;
 use crate::lake::partition::{encode_value, month_of, Key};
+use crate::model::Zone;
 use crate::table::dedup::{dedup_in_memory, CONVERSATION_CHAIN, DOCUMENT_CHAIN};
 use crate::table::Table;
 
@@ -64,6 +65,8 @@ pub struct CatalogOptions {
     /// Run queries on the Ballista cluster whose scheduler is at this `df://HOST:PORT`
     /// (needs the `cluster` feature, and lakes the executors can read at the same paths).
     pub remote: Option<String>,
+    /// The zone whose wall-clock time every timestamp column shows (`--tz`); UTC by default.
+    pub tz: Zone,
 }
 
 /// Where the tables' rows come from.
@@ -91,6 +94,8 @@ pub struct Catalog {
     partition_keys: Vec<Key>,
     /// Queries run on a Ballista cluster.
     remote: bool,
+    /// The zone timestamp columns are shown in.
+    tz: Zone,
 }
 
 /// Which conversations (and documents) a report looks at.
@@ -169,19 +174,76 @@ impl Catalog {
             restricted: false,
             partition_keys,
             remote: opts.remote.is_some(),
+            tz: opts.tz,
         };
         for t in Table::ALL {
             let provider: Arc<dyn datafusion::catalog::TableProvider> = match &cat.source {
                 Source::Lakes(dirs) => lake_table(dirs, *t, &cat.partition_keys)?,
                 _ => Arc::new(MemTable::try_new(t.schema(), vec![vec![]])?),
             };
-            cat.ctx.register_table(t.name(), provider)?;
+            cat.ctx.register_table(cat.physical(*t), provider)?;
         }
         if !matches!(cat.source, Source::Raw(_)) {
             cat.loaded.extend(Table::ALL.iter().copied());
         }
+        cat.localize(Table::ALL).await?;
         cat.create_views().await?;
         Ok(cat)
+    }
+
+    /// The zone timestamps are shown in.
+    pub fn tz(&self) -> Zone {
+        self.tz
+    }
+
+    /// The name a table's rows are registered under: the table's own, or with `--tz`,
+    /// `__utc_NAME` beneath a view of the same columns in wall-clock time.
+    fn physical(&self, t: Table) -> String {
+        if self.tz.is_utc() {
+            t.name().to_owned()
+        } else {
+            format!("__utc_{}", t.name())
+        }
+    }
+
+    /// With `--tz`: (re)creates each table as a view over its rows with every timestamp
+    /// column in the zone's wall-clock time, so buckets and printed times follow the zone.
+    async fn localize(&self, tables: &[Table]) -> Result<()> {
+        if self.tz.is_utc() {
+            return Ok(());
+        }
+        for t in tables {
+            let physical = self.physical(*t);
+            let schema = self.ctx.table_provider(physical.as_str()).await?.schema();
+            let cols: Vec<String> = schema
+                .fields()
+                .iter()
+                .map(|f| match f.data_type() {
+                    datafusion::arrow::datatypes::DataType::Timestamp(_, _) => format!(
+                        "local_time(\"{0}\", {1}) AS \"{0}\"",
+                        f.name(),
+                        sql_str(self.tz.name())
+                    ),
+                    _ => format!("\"{}\"", f.name()),
+                })
+                .collect();
+            self.ctx.deregister_table(t.name())?;
+            let sql = format!(
+                "CREATE VIEW {} AS SELECT {} FROM {physical}",
+                t.name(),
+                cols.join(", ")
+            );
+            self.ctx.sql(&sql).await?.collect().await?;
+        }
+        Ok(())
+    }
+
+    /// Registers a small in-memory table (a price list, annotations) under `name`.
+    pub fn register_batch(&self, name: &str, batch: RecordBatch) -> Result<()> {
+        self.ctx.deregister_table(name)?;
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+        self.ctx.register_table(name, Arc::new(table))?;
+        Ok(())
     }
 
     /// The DataFusion session (for callers that plan on their own).
@@ -262,13 +324,17 @@ impl Catalog {
         .await
         .map_err(|e| Error::Internal(format!("ingest task failed: {e}")))??;
         let parts = self.ingest.threads.max(1);
+        let mut fresh = Vec::new();
         for (t, list) in batches {
-            self.ctx.deregister_table(t.name())?;
+            let physical = self.physical(t);
+            self.ctx.deregister_table(physical.as_str())?;
             self.ctx
-                .register_table(t.name(), Arc::new(mem_table(t.schema(), list, parts)?))?;
+                .register_table(physical, Arc::new(mem_table(t.schema(), list, parts)?))?;
             self.loaded.insert(t);
+            fresh.push(t);
         }
         self.last_ingest = Some(summary);
+        self.localize(&fresh).await?;
         self.create_views().await
     }
 
@@ -289,17 +355,13 @@ impl Catalog {
             return Ok(());
         }
         let mut conds = Vec::new();
+        // The bounds are instants; the tables show wall-clock times of `tz`.
+        let at = |t: i64| sql_str(&crate::model::format_timestamp_pg(self.tz.to_local(t)));
         if let Some(t) = r.since {
-            conds.push(format!(
-                "created_at >= {}",
-                sql_str(&crate::model::format_timestamp_pg(t))
-            ));
+            conds.push(format!("created_at >= {}", at(t)));
         }
         if let Some(t) = r.until {
-            conds.push(format!(
-                "created_at < {}",
-                sql_str(&crate::model::format_timestamp_pg(t))
-            ));
+            conds.push(format!("created_at < {}", at(t)));
         }
         if let Some(c) = &r.course {
             conds.push(format!("course_name = {}", sql_str(c)));

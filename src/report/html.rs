@@ -1,7 +1,9 @@
-//! The usage report as one self-contained HTML page: inline CSS, every section a table and,
-//! where the report asks for one, a chart drawn as inline SVG by `charts-rs`. Charts are
-//! built from the same record batches as the tables, so their numbers are the tables'.
-//! Nothing is loaded over the network when the page is opened.
+//! The usage report as one self-contained HTML dashboard: headline tiles and the 7-day
+//! trends on top, then each report with its charts (inline SVG drawn by `charts-rs`, a
+//! day × hour heatmap as a shaded table) before its tables; tables longer than
+//! [`FOLD_ROWS`] rows (or charted ones longer than [`FOLD_CHARTED`]) are folded in a
+//! `<details>`, nothing dropped. Charts are built from the same record batches as the
+//! tables, so their numbers are the tables'. Nothing is loaded over the network.
 
 use std::fmt::Write as _;
 
@@ -110,8 +112,20 @@ fn y_axis(
     cfg
 }
 
-/// The section's chart as an SVG element, or None when there is nothing to draw.
+/// Tables with more rows than this are folded.
+pub const FOLD_ROWS: usize = 25;
+/// Tables under a chart with more rows than this are folded (the chart shows them).
+pub const FOLD_CHARTED: usize = 12;
+
+/// The section's chart as an SVG element, or None when there is nothing to draw (or the
+/// section is drawn another way: tiles, trends and heatmaps).
 pub fn chart_svg(s: &SectionResult, spec: &ChartSpec) -> Option<String> {
+    if matches!(
+        spec.kind,
+        ChartKind::Heatmap | ChartKind::Tiles | ChartKind::Trend
+    ) {
+        return None;
+    }
     let (mut cats, mut series) = chart_data(s, spec)?;
     if cats.is_empty() {
         return None;
@@ -172,6 +186,7 @@ pub fn chart_svg(s: &SectionResult, spec: &ChartSpec) -> Option<String> {
             c.base.height = height;
             c.svg()
         }
+        ChartKind::Heatmap | ChartKind::Tiles | ChartKind::Trend => return None,
     };
     svg.ok()
 }
@@ -184,6 +199,18 @@ header p{margin:6px 0 0;color:#c8d1e0}
 nav{padding:10px 32px;background:#fff;border-bottom:1px solid #d0d7de}
 nav a{margin-right:16px;color:#0550ae;text-decoration:none}
 main{padding:8px 32px 40px;max-width:1100px}
+.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:12px;margin:16px 0}
+.tile{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:10px 14px}
+.tile .label{color:#57606a;font-size:12px;text-transform:uppercase;letter-spacing:.03em}
+.tile .value{font-size:24px;font-weight:600;font-variant-numeric:tabular-nums;margin-top:2px}
+.tile .delta{font-size:13px;margin-top:2px;color:#57606a}
+.up{color:#1a7f37}.down{color:#cf222e}
+details{margin:6px 0}
+summary{cursor:pointer;color:#0550ae}
+.scroll{overflow-x:auto;max-width:100%}
+table.heat td.num{min-width:22px;padding:4px 6px}
+@media (max-width:600px){header,nav,main{padding-left:12px;padding-right:12px}
+section.report{padding:6px 12px 12px}.tile .value{font-size:20px}svg{max-width:100%;height:auto}}
 section.report{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:8px 24px 16px;margin:20px 0}
 section.report h2{border-bottom:1px solid #d0d7de;padding-bottom:6px}
 p.desc{color:#57606a;margin-top:-6px}
@@ -196,14 +223,68 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .empty{color:#57606a;font-style:italic}
 ";
 
+/// Rows of a section.
+fn row_count(s: &SectionResult) -> usize {
+    s.batches.iter().map(|b| b.num_rows()).sum()
+}
+
+/// Whether the section's table is folded behind a click.
+pub fn folded(s: &SectionResult) -> bool {
+    let rows = row_count(s);
+    let charted = s.chart.as_ref().is_some_and(|c| {
+        !matches!(
+            c.kind,
+            ChartKind::Heatmap | ChartKind::Tiles | ChartKind::Trend
+        )
+    });
+    rows > FOLD_ROWS || (charted && rows > FOLD_CHARTED)
+}
+
 fn table_html(s: &SectionResult, out: &mut String) {
-    let rows: usize = s.batches.iter().map(|b| b.num_rows()).sum();
+    let rows = row_count(s);
     if rows == 0 {
         out.push_str("<p class=\"empty\">No rows.</p>\n");
         return;
     }
+    let fold = folded(s);
+    if fold {
+        let _ = writeln!(
+            out,
+            "<details><summary>Show the table ({rows} rows)</summary>"
+        );
+    }
+    let heat = s
+        .chart
+        .as_ref()
+        .is_some_and(|c| c.kind == ChartKind::Heatmap);
+    // Heatmap cells are shaded by their share of the largest cell.
+    let max = if heat {
+        s.batches
+            .iter()
+            .flat_map(|b| b.columns().iter().skip(1).map(move |c| (b, c)))
+            .filter_map(|(_, c)| {
+                datafusion::arrow::compute::cast(
+                    c,
+                    &datafusion::arrow::datatypes::DataType::Float64,
+                )
+                .ok()
+            })
+            .filter_map(|c| {
+                datafusion::arrow::compute::max(
+                    c.as_any()
+                        .downcast_ref::<datafusion::arrow::array::Float64Array>()?,
+                )
+            })
+            .fold(0f64, f64::max)
+    } else {
+        0.0
+    };
     let opts = FormatOptions::default().with_null("");
-    out.push_str("<table>\n<thead><tr>");
+    out.push_str(if heat {
+        "<div class=\"scroll\"><table class=\"heat\">\n<thead><tr>"
+    } else {
+        "<div class=\"scroll\"><table>\n<thead><tr>"
+    });
     for f in s.schema.fields() {
         let _ = write!(out, "<th>{}</th>", esc(f.name()));
     }
@@ -217,17 +298,85 @@ fn table_html(s: &SectionResult, out: &mut String) {
             out.push_str("<tr>");
             for (f, col) in fmts.iter().zip(b.columns()) {
                 let numeric = col.data_type().is_numeric();
+                let text = f.value(i).to_string();
+                let shade = match text.parse::<f64>() {
+                    Ok(v) if heat && numeric && max > 0.0 && v > 0.0 => format!(
+                        " style=\"background:rgba(5,80,174,{:.2});color:{}\"",
+                        0.12 + 0.88 * v / max,
+                        if v / max > 0.5 { "#fff" } else { "#1f2328" }
+                    ),
+                    _ => String::new(),
+                };
                 let _ = write!(
                     out,
-                    "<td{}>{}</td>",
+                    "<td{}{shade}>{}</td>",
                     if numeric { " class=\"num\"" } else { "" },
-                    esc(&f.value(i).to_string())
+                    esc(&text)
                 );
             }
             out.push_str("</tr>\n");
         }
     }
-    out.push_str("</tbody></table>\n");
+    out.push_str("</tbody></table></div>\n");
+    if fold {
+        out.push_str("</details>\n");
+    }
+}
+
+/// Cells of a one-row section by column name, as text.
+fn first_row(s: &SectionResult) -> Vec<(String, String)> {
+    s.schema
+        .fields()
+        .iter()
+        .filter_map(|f| {
+            let v = column_text(&s.batches, f.name())?.into_iter().next()?;
+            Some((f.name().replace('_', " "), v))
+        })
+        .collect()
+}
+
+/// Headline tiles (`tiles`: one per column) or trend tiles (`trend X`: one per row).
+fn tiles_html(s: &SectionResult, spec: &ChartSpec, out: &mut String) {
+    out.push_str("<div class=\"tiles\">");
+    if spec.kind == ChartKind::Tiles {
+        for (label, value) in first_row(s) {
+            let _ = write!(
+                out,
+                "<div class=\"tile\"><div class=\"label\">{}</div><div class=\"value\">{}</div></div>",
+                esc(&label),
+                esc(&value)
+            );
+        }
+    } else {
+        let col = |n: &str| column_text(&s.batches, n).unwrap_or_default();
+        let (names, last, prev, change) = (
+            col(&spec.x),
+            col("last_7_days"),
+            col("previous_7_days"),
+            col("change_pct"),
+        );
+        for (i, name) in names.iter().enumerate() {
+            let get = |v: &Vec<String>| v.get(i).cloned().unwrap_or_default();
+            let delta = get(&change);
+            let class = match delta.parse::<f64>() {
+                Ok(d) if d > 0.0 => "up",
+                Ok(d) if d < 0.0 => "down",
+                _ => "",
+            };
+            let shown = match delta.parse::<f64>() {
+                Ok(d) => format!("{}{d}% vs {}", if d > 0.0 { "+" } else { "" }, get(&prev)),
+                Err(_) => format!("vs {} the 7 days before", get(&prev)),
+            };
+            let _ = write!(
+                out,
+                "<div class=\"tile\"><div class=\"label\">{} · last 7 days</div><div class=\"value\">{}</div><div class=\"delta {class}\">{}</div></div>",
+                esc(name),
+                esc(&get(&last)),
+                esc(&shown)
+            );
+        }
+    }
+    out.push_str("</div>\n");
 }
 
 /// The whole page.
@@ -243,6 +392,15 @@ pub fn report_page(results: &[ReportResult], subtitle: &str) -> String {
         let _ = write!(out, "<a href=\"#{}\">{}</a>", esc(&r.name), esc(&r.title));
     }
     out.push_str("</nav>\n<main>\n");
+    for r in results {
+        for s in &r.sections {
+            if let Some(spec) = s.chart.as_ref().filter(|c| {
+                matches!(c.kind, ChartKind::Tiles | ChartKind::Trend) && row_count(s) > 0
+            }) {
+                tiles_html(s, spec, &mut out);
+            }
+        }
+    }
     for r in results {
         let _ = write!(
             out,

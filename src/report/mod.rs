@@ -3,7 +3,14 @@
 //!
 //! A report file starts with header comments (`-- title:`, `-- description:`, `-- params:`);
 //! each statement may be preceded by `-- section: NAME` and `-- chart: KIND X Y1,Y2 [by S]`
-//! (KIND is `line`, `bar` or `hbar`; `by S` draws one series per value of column S).
+//! (KIND is `line`, `bar` or `hbar`; `by S` draws one series per value of column S; or
+//! `heatmap X`: the other columns are the cells of a matrix with rows labelled by X). A
+//! statement preceded by `-- setup` prepares a table for the sections after it
+//! (`CREATE TABLE ... AS ...`) and is not shown.
+//!
+//! Besides the six tables and their views, reports can read `prices` (the price table,
+//! [`prices`]) and `report_window` (one row: `end_day`, the last day of the "last 7 days":
+//! the day before `--until`, else the day of the last activity, in the zone of `--tz`).
 //! Statements end with a `;` at the end of a line. Reports are data, not code: adding one
 //! is adding a file.
 
@@ -13,6 +20,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 
 pub mod html;
+pub mod prices;
 pub mod text;
 
 use crate::error::{Error, Result};
@@ -30,6 +38,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("retrieval", include_str!("../../queries/retrieval.sql")),
     ("feedback", include_str!("../../queries/feedback.sql")),
     ("multimodal", include_str!("../../queries/multimodal.sql")),
+    ("cost", include_str!("../../queries/cost.sql")),
 ];
 
 /// How a section's result is drawn.
@@ -41,6 +50,20 @@ pub enum ChartKind {
     Bar,
     /// Horizontal bars (top-N lists).
     HBar,
+    /// A matrix: rows labelled by the x column, one cell per other column (day × hour).
+    Heatmap,
+    /// Headline figures: each column of the one-row result is a tile.
+    Tiles,
+    /// Trend tiles: each row is a tile named by the x column, showing `last_7_days` and
+    /// `change_pct` against `previous_7_days`.
+    Trend,
+}
+
+impl ChartKind {
+    /// Whether the x axis is time, so that a shortened table shows the latest rows.
+    pub fn is_time_series(self) -> bool {
+        matches!(self, ChartKind::Line)
+    }
 }
 
 /// A chart of a section: which columns go where.
@@ -65,6 +88,8 @@ pub struct SectionDef {
     pub chart: Option<ChartSpec>,
     /// The statement.
     pub sql: String,
+    /// A preparing statement (`-- setup`), run but not shown.
+    pub setup: bool,
 }
 
 /// A report file.
@@ -86,13 +111,35 @@ fn parse_chart(spec: &str, name: &str) -> Result<ChartSpec> {
     let parts: Vec<&str> = spec.split_whitespace().collect();
     let bad = || {
         Error::Usage(format!(
-            "report {name}: bad chart {spec:?} (want: line|bar|hbar X Y1,Y2 [by S])"
+            "report {name}: bad chart {spec:?} (want: line|bar|hbar X Y1,Y2 [by S], heatmap X, trend X or tiles)"
         ))
     };
     let kind = match parts.first().copied() {
         Some("line") => ChartKind::Line,
         Some("bar") => ChartKind::Bar,
         Some("hbar") => ChartKind::HBar,
+        Some(k @ ("heatmap" | "trend" | "tiles")) => {
+            let kind = match k {
+                "heatmap" => ChartKind::Heatmap,
+                "trend" => ChartKind::Trend,
+                _ => ChartKind::Tiles,
+            };
+            return match (kind, parts.as_slice()) {
+                (ChartKind::Tiles, [_]) => Ok(ChartSpec {
+                    kind,
+                    x: String::new(),
+                    y: Vec::new(),
+                    by: None,
+                }),
+                (ChartKind::Heatmap | ChartKind::Trend, [_, x]) => Ok(ChartSpec {
+                    kind,
+                    x: x.to_string(),
+                    y: Vec::new(),
+                    by: None,
+                }),
+                _ => Err(bad()),
+            };
+        }
         _ => return Err(bad()),
     };
     let (x, y) = match (parts.get(1), parts.get(2)) {
@@ -118,6 +165,7 @@ impl ReportDef {
             sections: Vec::new(),
         };
         let (mut section, mut chart, mut sql) = (None::<String>, None, String::new());
+        let mut setup = false;
         for line in text.lines() {
             let t = line.trim();
             if let Some(c) = t.strip_prefix("--") {
@@ -136,6 +184,8 @@ impl ReportDef {
                     section = Some(v.trim().to_owned());
                 } else if let Some(v) = c.strip_prefix("chart:") {
                     chart = Some(parse_chart(v.trim(), name)?);
+                } else if c == "setup" {
+                    setup = true;
                 }
                 continue;
             }
@@ -147,9 +197,16 @@ impl ReportDef {
             if t.ends_with(';') {
                 let n = def.sections.len() + 1;
                 def.sections.push(SectionDef {
-                    title: section.take().unwrap_or_else(|| format!("Part {n}")),
+                    title: section.take().unwrap_or_else(|| {
+                        if setup {
+                            "(setup)".to_owned()
+                        } else {
+                            format!("Part {n}")
+                        }
+                    }),
                     chart: chart.take(),
                     sql: std::mem::take(&mut sql),
+                    setup: std::mem::take(&mut setup),
                 });
             }
         }
@@ -158,7 +215,7 @@ impl ReportDef {
                 "report {name}: the last statement does not end with ';'"
             )));
         }
-        if def.sections.is_empty() {
+        if def.sections.iter().all(|s| s.setup) {
             return Err(Error::Usage(format!("report {name}: no SQL statement")));
         }
         Ok(def)
@@ -239,6 +296,11 @@ pub async fn run(
                 }
                 other => other,
             })?;
+            if s.setup {
+                done += 1;
+                progress(done, total);
+                continue;
+            }
             // A section is one statement; with several on one line, the last one shows.
             let Some((schema, batches)) = results.pop() else {
                 return Err(Error::Usage(format!(
@@ -293,6 +355,8 @@ pub struct ReportOptions {
     pub catalog: CatalogOptions,
     /// Key for email pseudonyms in the output; None keeps emails.
     pub redact_key: Option<String>,
+    /// A price table replacing the built-in one ([`prices`]).
+    pub prices: Option<std::path::PathBuf>,
 }
 
 /// The reports `opts` names, from the registry.
@@ -338,6 +402,24 @@ pub async fn generate(
     }
     cat.load(&tables).await?;
     cat.restrict(&opts.restriction).await?;
+    let price_table = match &opts.prices {
+        Some(path) => prices::PriceTable::read(path)?,
+        None => prices::PriceTable::builtin()?,
+    };
+    cat.register_batch(prices::TABLE, price_table.batch()?)?;
+    let until = opts
+        .restriction
+        .until
+        .map_or("CAST(NULL AS DATE)".to_owned(), |u| {
+            // The day of the last microsecond before --until, in the zone the tables show.
+            let local = crate::model::format_timestamp_pg(cat.tz().to_local(u - 1));
+            format!("DATE '{}'", &local[..10])
+        });
+    cat.run_sql(&format!(
+        "CREATE VIEW report_window AS SELECT coalesce({until}, \
+         (SELECT CAST(max(created_at) AS DATE) FROM conversations)) AS end_day"
+    ))
+    .await?;
     let mut results = run(&mut cat, &defs, progress).await?;
     if let Some(key) = &opts.redact_key {
         let r = Redactor::new(key);
@@ -363,7 +445,7 @@ mod tests {
         for d in &defs {
             assert!(!d.description.is_empty(), "{}", d.name);
             assert_eq!(d.params, ["since", "until", "course", "user"], "{}", d.name);
-            for s in &d.sections {
+            for s in d.sections.iter().filter(|s| !s.setup) {
                 assert!(
                     !s.title.starts_with("Part "),
                     "{}: untitled section",

@@ -1,10 +1,60 @@
 //! Report results as text: the terminal table, Markdown, one JSON document, or CSV
-//! sections, all through [`crate::render::write_batches`].
+//! sections, all through [`crate::render::write_batches`]. The table and Markdown formats
+//! show at most `max_rows` rows a section (the top of a ranking, the latest of a time
+//! series) and say how many more there are; JSON and CSV keep every row.
 
 use std::io::{self, Write};
 
-use super::ReportResult;
+use datafusion::arrow::array::RecordBatch;
+
+use super::{ReportResult, SectionResult};
 use crate::render::{write_batches, Format, RenderOptions};
+
+/// The rows of a section a reader sees: all, or the first (last, for a time series)
+/// `max`; and how many were left out.
+fn shown(s: &SectionResult, max: Option<usize>) -> (Vec<RecordBatch>, usize) {
+    let total: usize = s.batches.iter().map(|b| b.num_rows()).sum();
+    let Some(max) = max.filter(|m| total > *m) else {
+        return (s.batches.clone(), 0);
+    };
+    let latest = s.chart.as_ref().is_some_and(|c| c.kind.is_time_series());
+    let skip = if latest { total - max } else { 0 };
+    let mut out = Vec::new();
+    let (mut at, mut left) = (0, max);
+    for b in &s.batches {
+        let n = b.num_rows();
+        let from = skip.saturating_sub(at).min(n);
+        let take = (n - from).min(left);
+        if take > 0 {
+            out.push(b.slice(from, take));
+            left -= take;
+        }
+        at += n;
+    }
+    (out, total - max)
+}
+
+/// One section in the table or Markdown format, with the note on rows left out.
+fn section_text(s: &SectionResult, opts: &RenderOptions, w: &mut dyn Write) -> io::Result<()> {
+    if s.batches.iter().all(|b| b.num_rows() == 0) {
+        return writeln!(w, "(no rows)");
+    }
+    let (batches, hidden) = shown(s, opts.max_rows);
+    let all = RenderOptions {
+        max_rows: None,
+        ..opts.clone()
+    };
+    write_batches(&s.schema, &batches, &all, w)?;
+    if hidden > 0 {
+        let which = if s.chart.as_ref().is_some_and(|c| c.kind.is_time_series()) {
+            "earlier"
+        } else {
+            "more"
+        };
+        writeln!(w, "… {hidden} {which} rows (--max-rows 0 shows all)")?;
+    }
+    Ok(())
+}
 
 /// Renders report results in a text format (`table`, `markdown`, `json`, `csv`); HTML is
 /// [`super::html::report_page`].
@@ -54,7 +104,7 @@ pub fn write_reports(
                 writeln!(w, "## {}\n\n{}\n", r.title, r.description)?;
                 for s in &r.sections {
                     writeln!(w, "### {}\n", s.title)?;
-                    write_batches(&s.schema, &s.batches, opts, w)?;
+                    section_text(s, opts, w)?;
                     writeln!(w)?;
                 }
             }
@@ -78,7 +128,7 @@ pub fn write_reports(
                         format: Format::Table,
                         ..opts.clone()
                     };
-                    write_batches(&s.schema, &s.batches, &t, w)?;
+                    section_text(s, &t, w)?;
                 }
             }
             Ok(())

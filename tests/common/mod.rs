@@ -126,3 +126,9 @@ pub fn decode_in_pieces(bytes: &[u8], read: usize, cut: usize) -> BTreeMap<Table
         .map(|(t, bs)| (t, concat_batches(&t.schema(), &bs).unwrap()))
         .collect()
 }
+
+/// A file of `tests/data/` (fixtures of single features, kept out of `testdata/` so that
+/// converting `testdata/` stays the clean first run).
+pub fn data(name: &str) -> String {
+    format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
+}

@@ -14,6 +14,7 @@ mod decoder;
 mod export;
 mod hostile;
 mod ingest;
+mod insight;
 mod inspect;
 mod partition;
 mod properties;

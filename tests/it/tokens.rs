@@ -1,6 +1,6 @@
 //! `token_count()` against OpenAI's tiktoken: the expected counts in
-//! `testdata/tokens/expected.jsonl` were made by tiktoken itself
-//! (`testdata/tokens/generate.py`), on texts with non-ASCII letters, emoji, code, long
+//! `tests/data/tokens/expected.jsonl` were made by tiktoken itself
+//! (`tests/data/tokens/generate.py`), on texts with non-ASCII letters, emoji, code, long
 //! whitespace runs and special-token text.
 
 use chatql::query::functions::tokens::{count_tokens, Encoding};
@@ -9,9 +9,9 @@ use crate::common::*;
 
 #[test]
 fn counts_equal_tiktoken_on_every_reference_text() {
-    let data = std::fs::read_to_string(testdata("tokens/expected.jsonl")).unwrap();
+    let text = std::fs::read_to_string(data("tokens/expected.jsonl")).unwrap();
     let mut checked = 0;
-    for line in data.lines() {
+    for line in text.lines() {
         let row: serde_json::Value = serde_json::from_str(line).unwrap();
         let text = row["text"].as_str().unwrap();
         for (name, enc) in [
@@ -46,8 +46,8 @@ fn token_count_in_sql() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let data = std::fs::read_to_string(testdata("tokens/expected.jsonl")).unwrap();
-    let row: serde_json::Value = data
+    let text = std::fs::read_to_string(data("tokens/expected.jsonl")).unwrap();
+    let row: serde_json::Value = text
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .find(|r| r["text"] == "naïve café — résumé, façade, coöperate")

@@ -2,8 +2,8 @@
 
 tiktoken downloads its rank files from the network; here they are read from the copies that
 tiktoken-rs compiles into chatql, and tiktoken's own hash check proves they are the official
-files. Run: pip install tiktoken==0.14.0 && python3 testdata/tokens/generate.py
-Writes testdata/tokens/expected.jsonl: {"text", "o200k_base", "cl100k_base"} per line.
+files. Run: pip install tiktoken==0.14.0 && python3 tests/data/tokens/generate.py
+Writes tests/data/tokens/expected.jsonl: {"text", "o200k_base", "cl100k_base"} per line.
 """
 import glob
 import json
