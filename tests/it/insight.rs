@@ -284,10 +284,8 @@ fn cost_is_tokens_times_price() {
     let usd = ((in1 + in2) as f64 * 1000.0 + (t(a1) + t(a2)) as f64 * 2000.0) / 1e6;
     assert_eq!(mini["est_usd"].as_f64(), Some((usd * 1e4).round() / 1e4));
     // c5 kept the final prompt: it replaces question and context.
-    let final_prompt = format!(
-        "Context: Two's complement represents negative numbers by inverting bits and adding one.\nQuestion: How are negative numbers stored?"
-    );
-    let c5_in = prompt + t(&final_prompt) + 4 * 2 + 3;
+    let final_prompt = "Context: Two's complement represents negative numbers by inverting bits and adding one.\nQuestion: How are negative numbers stored?";
+    let c5_in = prompt + t(final_prompt) + 4 * 2 + 3;
     let c1_in = prompt
         + t("When does a D flip-flop change?")
         + t(l1)
