@@ -4,6 +4,7 @@
 
 -- section: Per month
 -- chart: line month conversations,messages,active_users
+-- rows: 12
 SELECT to_char(date_trunc('month', c.created_at), '%Y-%m') AS month,
        count(DISTINCT c.convo_id) AS conversations,
        count(m.message_index) AS messages,
@@ -14,6 +15,7 @@ GROUP BY 1 ORDER BY 1;
 
 -- section: Per week (starting Monday)
 -- chart: line week conversations,messages,active_users
+-- rows: 6
 SELECT to_char(date_trunc('week', c.created_at), '%Y-%m-%d') AS week,
        count(DISTINCT c.convo_id) AS conversations,
        count(m.message_index) AS messages,
@@ -24,6 +26,7 @@ GROUP BY 1 ORDER BY 1;
 
 -- section: Per day
 -- chart: line day conversations,messages,active_users
+-- rows: 7
 SELECT to_char(date_trunc('day', c.created_at), '%Y-%m-%d') AS day,
        count(DISTINCT c.convo_id) AS conversations,
        count(m.message_index) AS messages,
@@ -34,13 +37,14 @@ GROUP BY 1 ORDER BY 1;
 
 -- section: Questions per hour of day
 -- chart: bar hour questions
+-- rows: 12
 WITH q AS (
   SELECT CAST(date_part('hour', c.created_at) AS INT) AS hour
   FROM messages m JOIN conversations c ON c.convo_id = m.convo_id
   WHERE m.role = 'user' AND c.created_at IS NOT NULL
 )
 SELECT h.hour, count(q.hour) AS questions
-FROM (SELECT CAST(value AS INT) AS hour FROM range(24)) h
+FROM (VALUES (0), (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11), (12), (13), (14), (15), (16), (17), (18), (19), (20), (21), (22), (23)) AS h(hour)
 LEFT JOIN q ON q.hour = h.hour
 GROUP BY h.hour ORDER BY h.hour;
 

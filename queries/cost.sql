@@ -3,7 +3,7 @@
 -- params: since, until, course, user
 
 -- setup
-CREATE TABLE answer_costs AS
+CREATE VIEW answer_costs AS
 WITH m AS (
   SELECT convo_id, message_index, role, system_message, final_prompt,
          token_count(content) AS tokens
@@ -91,6 +91,7 @@ GROUP BY 1 ORDER BY est_usd DESC, course;
 
 -- section: Per month (estimate)
 -- chart: bar month est_usd
+-- rows: 6
 SELECT to_char(date_trunc('month', created_at), '%Y-%m') AS month, count(*) AS answers,
        sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
        round(sum(input_usd) + sum(output_usd), 4) AS est_usd
@@ -98,6 +99,7 @@ FROM answer_costs WHERE priced AND created_at IS NOT NULL
 GROUP BY 1 ORDER BY 1;
 
 -- section: Top users (estimate)
+-- rows: 8
 SELECT coalesce(user_email, '(anonymous)') AS user_email, count(*) AS answers,
        sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
        round(sum(input_usd) + sum(output_usd), 4) AS est_usd

@@ -13,13 +13,9 @@ SELECT coalesce(c.course_name, '(unknown)') AS course,
 FROM conversations c LEFT JOIN messages m ON m.convo_id = c.convo_id
 GROUP BY 1 ORDER BY 2 DESC, 1;
 
--- section: Models
--- chart: hbar model conversations
-SELECT coalesce(model_id, '(unknown)') AS model, count(*) AS conversations
-FROM conversations GROUP BY 1 ORDER BY 2 DESC, 1;
-
 -- section: Models per month
 -- chart: bar month conversations by model
+-- rows: 8
 SELECT to_char(date_trunc('month', created_at), '%Y-%m') AS month,
        coalesce(model_id, '(unknown)') AS model,
        count(*) AS conversations

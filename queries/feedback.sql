@@ -1,5 +1,5 @@
 -- title: Feedback
--- description: Thumbs up and down on answers: counts and rates, categories, over time and by model.
+-- description: Thumbs up and down on answers: where the bot fails (negative rates by model, course, month, category, cited document, query rewriting) and the latest disliked answers in full.
 -- params: since, until, course, user
 
 -- section: Totals
@@ -10,34 +10,6 @@ SELECT count(*) AS answers,
        round(100.0 * sum(CASE WHEN feedback_positive THEN 1 ELSE 0 END)
              / nullif(count(feedback_positive), 0), 1) AS positive_pct
 FROM messages WHERE role = 'assistant';
-
--- section: Categories
--- chart: hbar category answers
-SELECT coalesce(feedback_category, '(none)') AS category,
-       sum(CASE WHEN feedback_positive THEN 1 ELSE 0 END) AS positive,
-       sum(CASE WHEN NOT feedback_positive THEN 1 ELSE 0 END) AS negative,
-       count(*) AS answers
-FROM messages WHERE feedback_positive IS NOT NULL
-GROUP BY 1 ORDER BY 4 DESC, 1;
-
--- section: Per month
--- chart: bar month positive,negative
-SELECT to_char(date_trunc('month', c.created_at), '%Y-%m') AS month,
-       sum(CASE WHEN m.feedback_positive THEN 1 ELSE 0 END) AS positive,
-       sum(CASE WHEN NOT m.feedback_positive THEN 1 ELSE 0 END) AS negative
-FROM messages m JOIN conversations c ON c.convo_id = m.convo_id
-WHERE m.feedback_positive IS NOT NULL AND c.created_at IS NOT NULL
-GROUP BY 1 ORDER BY 1;
-
--- section: By model
--- chart: hbar model positive,negative
-SELECT coalesce(c.model_id, '(unknown)') AS model,
-       sum(CASE WHEN m.feedback_positive THEN 1 ELSE 0 END) AS positive,
-       sum(CASE WHEN NOT m.feedback_positive THEN 1 ELSE 0 END) AS negative,
-       round(100.0 * sum(CASE WHEN m.feedback_positive THEN 1 ELSE 0 END) / count(*), 1) AS positive_pct
-FROM messages m JOIN conversations c ON c.convo_id = m.convo_id
-WHERE m.feedback_positive IS NOT NULL
-GROUP BY 1 ORDER BY count(*) DESC, 1;
 
 -- section: Negative rate by model
 -- chart: hbar model negative_pct
@@ -58,8 +30,10 @@ WHERE m.role = 'assistant' AND m.feedback_positive IS NOT NULL
 GROUP BY 1 ORDER BY negative_pct DESC, rated DESC, course;
 
 -- section: Negative rate by month
--- chart: line month negative_pct
+-- chart: bar month positive,negative
+-- rows: 6
 SELECT to_char(date_trunc('month', c.created_at), '%Y-%m') AS month, count(*) AS rated,
+       sum(CASE WHEN m.feedback_positive THEN 1 ELSE 0 END) AS positive,
        sum(CASE WHEN NOT m.feedback_positive THEN 1 ELSE 0 END) AS negative,
        round(100.0 * sum(CASE WHEN NOT m.feedback_positive THEN 1 ELSE 0 END) / count(*), 1) AS negative_pct
 FROM messages m JOIN conversations c ON c.convo_id = m.convo_id
@@ -67,6 +41,7 @@ WHERE m.role = 'assistant' AND m.feedback_positive IS NOT NULL AND c.created_at 
 GROUP BY 1 ORDER BY 1;
 
 -- section: Negative rate by category
+-- chart: hbar category negative
 SELECT coalesce(feedback_category, '(none)') AS category, count(*) AS rated,
        sum(CASE WHEN NOT feedback_positive THEN 1 ELSE 0 END) AS negative,
        round(100.0 * sum(CASE WHEN NOT feedback_positive THEN 1 ELSE 0 END) / count(*), 1) AS negative_pct
@@ -75,6 +50,7 @@ GROUP BY 1 ORDER BY negative DESC, rated DESC, category;
 
 -- section: Documents whose answers are disliked
 -- chart: hbar document negative
+-- rows: 8
 WITH rated AS (
   SELECT t.convo_id, t.question_index, t.answer_index, t.feedback_positive
   FROM turns t WHERE t.feedback_positive IS NOT NULL
@@ -103,6 +79,7 @@ FROM messages WHERE role = 'assistant' AND feedback_positive IS NOT NULL
 GROUP BY 1 ORDER BY 1;
 
 -- section: Latest negatively rated answers
+-- rows: 5
 WITH neg AS (
   SELECT t.convo_id, t.question_index, t.answer_index, t.created_at, t.course_name,
          t.model_id, t.user_email, t.question, t.answer, t.feedback_category

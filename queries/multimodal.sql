@@ -12,6 +12,7 @@ FROM messages WHERE role = 'user';
 
 -- section: Per month
 -- chart: bar month with_images,with_files
+-- rows: 6
 SELECT to_char(date_trunc('month', c.created_at), '%Y-%m') AS month,
        sum(CASE WHEN m.image_count > 0 THEN 1 ELSE 0 END) AS with_images,
        sum(CASE WHEN m.file_count > 0 THEN 1 ELSE 0 END) AS with_files

@@ -21,17 +21,20 @@ FROM turns GROUP BY 1 ORDER BY min(context_count);
 
 -- section: Most cited documents
 -- chart: hbar document citations
+-- rows: 8
 SELECT readable_filename AS document, count(*) AS citations,
        count(DISTINCT convo_id) AS conversations
 FROM contexts WHERE readable_filename IS NOT NULL
 GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20;
 
 -- section: Most cited pages
+-- rows: 8
 SELECT readable_filename AS document, pagenumber AS page, count(*) AS citations
 FROM contexts WHERE readable_filename IS NOT NULL AND pagenumber IS NOT NULL
 GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT 20;
 
 -- section: Documents never retrieved
+-- rows: 10
 -- (Equality joins, not NOT EXISTS with an OR: that plans as a nested loop over every pair,
 -- and Ballista runs its anti join once per task.)
 SELECT d.readable_filename AS document, d.course_name AS course, d.chunk_count AS chunks
@@ -45,6 +48,7 @@ ORDER BY 2, 1;
 
 -- section: Retrieval coverage per document
 -- chart: hbar document coverage_pct
+-- rows: 10
 WITH cited AS (
   SELECT DISTINCT k.doc_id, k.course_name, k.chunk_index
   FROM chunks k JOIN contexts x

@@ -4,6 +4,7 @@
 
 -- section: Top users
 -- chart: hbar user_email conversations
+-- rows: 8
 SELECT c.user_email,
        count(DISTINCT c.convo_id) AS conversations,
        sum(CASE WHEN m.role = 'user' THEN 1 ELSE 0 END) AS questions,
@@ -15,6 +16,7 @@ GROUP BY 1 ORDER BY 2 DESC, 3 DESC, 1 LIMIT 20;
 
 -- section: New and returning users per month
 -- chart: bar month new_users,returning_users
+-- rows: 6
 WITH ua AS (
   SELECT user_email, to_char(date_trunc('month', created_at), '%Y-%m') AS month
   FROM conversations WHERE user_email IS NOT NULL AND created_at IS NOT NULL

@@ -14,8 +14,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    // Deep query plans recurse deeply when planned (a Ballista scheduler plans reports'
+    // joins of views): workers get 16 MiB stacks rather than 2.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads().max(1))
+        .thread_stack_size(16 << 20)
         .enable_all()
         .build();
     let outcome = match runtime {

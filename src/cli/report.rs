@@ -7,6 +7,7 @@ use anyhow::Result;
 use chatql::ingest::IngestOptions;
 use chatql::query::{CatalogOptions, Restriction};
 use chatql::render::{Format, RenderOptions};
+use chatql::report::text::RowLimit;
 use chatql::report::{ReportFormat, ReportOptions};
 
 use super::{emit, is_input, parse_date, terminal_width, DateArg, RedactArgs, TzArgs};
@@ -51,9 +52,10 @@ pub struct ReportArgs {
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Rows shown per section in the table and markdown formats: the top of a ranking, the
-    /// latest of a time series (0: all; json and csv keep every row).
-    #[arg(long, default_value_t = 15, value_name = "N")]
-    max_rows: usize,
+    /// latest of a time series (default: 15, fewer for long-text sections; 0: all; json and
+    /// csv keep every row).
+    #[arg(long, value_name = "N")]
+    max_rows: Option<usize>,
     /// A price table for the cost report, replacing the built-in one (CSV: model_pattern,
     /// valid_from, input_usd_per_1m, output_usd_per_1m[, note]).
     #[arg(long, value_name = "FILE")]
@@ -161,7 +163,7 @@ pub async fn run(a: ReportArgs) -> Result<()> {
                     ReportFormat::Csv => Format::Csv,
                     _ => Format::Table,
                 },
-                max_rows: (a.max_rows > 0).then_some(a.max_rows),
+                max_rows: None,
                 width: if a.output.is_none() && std::io::stdout().is_terminal() {
                     terminal_width()
                 } else {
@@ -169,7 +171,12 @@ pub async fn run(a: ReportArgs) -> Result<()> {
                 },
                 ..Default::default()
             };
-            chatql::report::text::write_reports(&results, &render, &mut text)
+            let limit = match a.max_rows {
+                None => RowLimit::Default,
+                Some(0) => RowLimit::All,
+                Some(n) => RowLimit::At(n),
+            };
+            chatql::report::text::write_reports(&results, &render, limit, &mut text)
                 .map_err(chatql::Error::Output)?;
         }
     }

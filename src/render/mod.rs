@@ -12,6 +12,10 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
+/// Box-drawing without the top and bottom border lines, for reports that stack many
+/// small tables.
+const COMPACT: &str = "││  ╞═╪╡┆          ";
+
 /// A box-drawn table with this header, in chatql's style.
 pub fn grid(header: &[&str]) -> Grid {
     let mut g = Grid::new();
@@ -67,6 +71,8 @@ pub struct RenderOptions {
     pub max_cell_chars: usize,
     /// Terminal width for `table`, when known.
     pub width: Option<u16>,
+    /// `table` without the top and bottom border lines.
+    pub compact: bool,
 }
 
 impl Default for RenderOptions {
@@ -76,6 +82,7 @@ impl Default for RenderOptions {
             max_rows: Some(40),
             max_cell_chars: 60,
             width: None,
+            compact: false,
         }
     }
 }
@@ -148,6 +155,9 @@ pub fn write_batches(
             let shown = rows.len();
             if opts.format == Format::Table {
                 let mut g = grid(&names);
+                if opts.compact {
+                    g.load_preset(COMPACT);
+                }
                 if let Some(width) = opts.width {
                     g.set_width(width);
                 }

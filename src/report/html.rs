@@ -210,7 +210,7 @@ summary{cursor:pointer;color:#0550ae}
 .scroll{overflow-x:auto;max-width:100%}
 table.heat td.num{min-width:22px;padding:4px 6px}
 @media (max-width:600px){header,nav,main{padding-left:12px;padding-right:12px}
-section.report{padding:6px 12px 12px}.tile .value{font-size:20px}svg{max-width:100%;height:auto}}
+section.report{padding:6px 12px 12px}.tile .value{font-size:20px}}
 section.report{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:8px 24px 16px;margin:20px 0}
 section.report h2{border-bottom:1px solid #d0d7de;padding-bottom:6px}
 p.desc{color:#57606a;margin-top:-6px}

@@ -5,8 +5,10 @@
 //! each statement may be preceded by `-- section: NAME` and `-- chart: KIND X Y1,Y2 [by S]`
 //! (KIND is `line`, `bar` or `hbar`; `by S` draws one series per value of column S; or
 //! `heatmap X`: the other columns are the cells of a matrix with rows labelled by X). A
-//! statement preceded by `-- setup` prepares a table for the sections after it
-//! (`CREATE TABLE ... AS ...`) and is not shown.
+//! `-- rows: N` sets how many rows the table and Markdown formats show by default. A
+//! statement preceded by `-- setup` prepares a view for the sections after it
+//! (`CREATE VIEW ... AS ...`; a view, not a table, so that it runs on a cluster too) and is
+//! not shown.
 //!
 //! Besides the six tables and their views, reports can read `prices` (the price table,
 //! [`prices`]) and `report_window` (one row: `end_day`, the last day of the "last 7 days":
@@ -59,10 +61,12 @@ pub enum ChartKind {
     Trend,
 }
 
-impl ChartKind {
-    /// Whether the x axis is time, so that a shortened table shows the latest rows.
-    pub fn is_time_series(self) -> bool {
-        matches!(self, ChartKind::Line)
+impl ChartSpec {
+    /// Whether the x axis is time (lines, or bars per day, week or month), so that a
+    /// shortened table shows the latest rows.
+    pub fn is_time_series(&self) -> bool {
+        self.kind == ChartKind::Line
+            || (self.kind == ChartKind::Bar && matches!(self.x.as_str(), "day" | "week" | "month"))
     }
 }
 
@@ -90,6 +94,9 @@ pub struct SectionDef {
     pub sql: String,
     /// A preparing statement (`-- setup`), run but not shown.
     pub setup: bool,
+    /// Rows shown in the table and Markdown formats unless `--max-rows` says otherwise
+    /// (`-- rows: N`; default [`text::DEFAULT_ROWS`]).
+    pub rows: Option<usize>,
 }
 
 /// A report file.
@@ -166,6 +173,7 @@ impl ReportDef {
         };
         let (mut section, mut chart, mut sql) = (None::<String>, None, String::new());
         let mut setup = false;
+        let mut rows = None;
         for line in text.lines() {
             let t = line.trim();
             if let Some(c) = t.strip_prefix("--") {
@@ -186,6 +194,10 @@ impl ReportDef {
                     chart = Some(parse_chart(v.trim(), name)?);
                 } else if c == "setup" {
                     setup = true;
+                } else if let Some(v) = c.strip_prefix("rows:") {
+                    rows = Some(v.trim().parse().map_err(|_| {
+                        Error::Usage(format!("report {name}: bad rows {:?}", v.trim()))
+                    })?);
                 }
                 continue;
             }
@@ -207,6 +219,7 @@ impl ReportDef {
                     chart: chart.take(),
                     sql: std::mem::take(&mut sql),
                     setup: std::mem::take(&mut setup),
+                    rows: rows.take(),
                 });
             }
         }
@@ -262,6 +275,8 @@ pub struct SectionResult {
     pub schema: SchemaRef,
     /// Result rows.
     pub batches: Vec<RecordBatch>,
+    /// Rows shown by default in the table and Markdown formats.
+    pub rows: Option<usize>,
 }
 
 /// The result of one report.
@@ -313,6 +328,7 @@ pub async fn run(
                 chart: s.chart.clone(),
                 schema,
                 batches,
+                rows: s.rows,
             });
             done += 1;
             progress(done, total);
@@ -406,7 +422,7 @@ pub async fn generate(
         Some(path) => prices::PriceTable::read(path)?,
         None => prices::PriceTable::builtin()?,
     };
-    cat.register_batch(prices::TABLE, price_table.batch()?)?;
+    cat.run_sql(&price_table.view_sql()).await?;
     let until = opts
         .restriction
         .until

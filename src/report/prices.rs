@@ -9,10 +9,6 @@
 //! explicitly.
 
 use std::path::Path;
-use std::sync::Arc;
-
-use datafusion::arrow::array::{Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
 use crate::error::{Error, Result};
 
@@ -133,38 +129,29 @@ impl PriceTable {
         Ok(PriceTable { rows })
     }
 
-    /// The table as one batch, for SQL.
-    pub fn batch(&self) -> Result<RecordBatch> {
-        let schema = Schema::new(vec![
-            Field::new("model_pattern", DataType::Utf8, false),
-            Field::new(
-                "valid_from",
-                DataType::Timestamp(TimeUnit::Microsecond, None),
-                false,
-            ),
-            Field::new("input_usd_per_1m", DataType::Float64, false),
-            Field::new("output_usd_per_1m", DataType::Float64, false),
-            Field::new("note", DataType::Utf8, false),
-        ]);
-        let r = &self.rows;
-        Ok(RecordBatch::try_new(
-            Arc::new(schema),
-            vec![
-                Arc::new(StringArray::from_iter_values(
-                    r.iter().map(|p| &p.model_pattern),
-                )),
-                Arc::new(TimestampMicrosecondArray::from_iter_values(
-                    r.iter().map(|p| p.valid_from),
-                )),
-                Arc::new(Float64Array::from_iter_values(
-                    r.iter().map(|p| p.input_usd_per_1m),
-                )),
-                Arc::new(Float64Array::from_iter_values(
-                    r.iter().map(|p| p.output_usd_per_1m),
-                )),
-                Arc::new(StringArray::from_iter_values(r.iter().map(|p| &p.note))),
-            ],
-        )?)
+    /// `CREATE VIEW prices AS VALUES ...`: the table as SQL, which plans (and runs on a
+    /// cluster) like any other query.
+    pub fn view_sql(&self) -> String {
+        let q = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        let rows: Vec<String> = self
+            .rows
+            .iter()
+            .map(|p| {
+                format!(
+                    "({}, arrow_cast({}, 'Timestamp(Microsecond, None)'), CAST({:?} AS DOUBLE), CAST({:?} AS DOUBLE), {})",
+                    q(&p.model_pattern),
+                    q(crate::model::format_timestamp_pg(p.valid_from).trim_end_matches("+00:00")),
+                    p.input_usd_per_1m,
+                    p.output_usd_per_1m,
+                    q(&p.note)
+                )
+            })
+            .collect();
+        format!(
+            "CREATE OR REPLACE VIEW {TABLE} AS SELECT * FROM (VALUES {}) AS t(model_pattern, \
+             valid_from, input_usd_per_1m, output_usd_per_1m, note)",
+            rows.join(", ")
+        )
     }
 }
 

@@ -10,6 +10,32 @@ use datafusion::arrow::array::RecordBatch;
 use super::{ReportResult, SectionResult};
 use crate::render::{write_batches, Format, RenderOptions};
 
+/// Rows a section shows in the table and Markdown formats when neither `--max-rows` nor
+/// the section (`-- rows: N`) says otherwise.
+pub const DEFAULT_ROWS: usize = 15;
+
+/// How many rows each section shows in the table and Markdown formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RowLimit {
+    /// The section's own limit, else [`DEFAULT_ROWS`].
+    #[default]
+    Default,
+    /// Every row.
+    All,
+    /// At most this many.
+    At(usize),
+}
+
+impl RowLimit {
+    fn of(self, s: &SectionResult) -> Option<usize> {
+        match self {
+            RowLimit::Default => Some(s.rows.unwrap_or(DEFAULT_ROWS)),
+            RowLimit::All => None,
+            RowLimit::At(n) => Some(n),
+        }
+    }
+}
+
 /// The rows of a section a reader sees: all, or the first (last, for a time series)
 /// `max`; and how many were left out.
 fn shown(s: &SectionResult, max: Option<usize>) -> (Vec<RecordBatch>, usize) {
@@ -17,7 +43,7 @@ fn shown(s: &SectionResult, max: Option<usize>) -> (Vec<RecordBatch>, usize) {
     let Some(max) = max.filter(|m| total > *m) else {
         return (s.batches.clone(), 0);
     };
-    let latest = s.chart.as_ref().is_some_and(|c| c.kind.is_time_series());
+    let latest = s.chart.as_ref().is_some_and(|c| c.is_time_series());
     let skip = if latest { total - max } else { 0 };
     let mut out = Vec::new();
     let (mut at, mut left) = (0, max);
@@ -35,18 +61,23 @@ fn shown(s: &SectionResult, max: Option<usize>) -> (Vec<RecordBatch>, usize) {
 }
 
 /// One section in the table or Markdown format, with the note on rows left out.
-fn section_text(s: &SectionResult, opts: &RenderOptions, w: &mut dyn Write) -> io::Result<()> {
+fn section_text(
+    s: &SectionResult,
+    opts: &RenderOptions,
+    limit: RowLimit,
+    w: &mut dyn Write,
+) -> io::Result<()> {
     if s.batches.iter().all(|b| b.num_rows() == 0) {
         return writeln!(w, "(no rows)");
     }
-    let (batches, hidden) = shown(s, opts.max_rows);
+    let (batches, hidden) = shown(s, limit.of(s));
     let all = RenderOptions {
         max_rows: None,
         ..opts.clone()
     };
     write_batches(&s.schema, &batches, &all, w)?;
     if hidden > 0 {
-        let which = if s.chart.as_ref().is_some_and(|c| c.kind.is_time_series()) {
+        let which = if s.chart.as_ref().is_some_and(|c| c.is_time_series()) {
             "earlier"
         } else {
             "more"
@@ -61,6 +92,7 @@ fn section_text(s: &SectionResult, opts: &RenderOptions, w: &mut dyn Write) -> i
 pub fn write_reports(
     results: &[ReportResult],
     opts: &RenderOptions,
+    limit: RowLimit,
     w: &mut dyn Write,
 ) -> io::Result<()> {
     match opts.format {
@@ -104,7 +136,7 @@ pub fn write_reports(
                 writeln!(w, "## {}\n\n{}\n", r.title, r.description)?;
                 for s in &r.sections {
                     writeln!(w, "### {}\n", s.title)?;
-                    section_text(s, opts, w)?;
+                    section_text(s, opts, limit, w)?;
                     writeln!(w)?;
                 }
             }
@@ -126,9 +158,10 @@ pub fn write_reports(
                     writeln!(w, "\n{}", s.title)?;
                     let t = RenderOptions {
                         format: Format::Table,
+                        compact: true,
                         ..opts.clone()
                     };
-                    section_text(s, &t, w)?;
+                    section_text(s, &t, limit, w)?;
                 }
             }
             Ok(())

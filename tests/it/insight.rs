@@ -429,3 +429,97 @@ fn the_dashboard_has_tiles_a_heatmap_and_folded_long_tables() {
     assert!(hours.contains("<details><summary>Show the table (24 rows)</summary>"));
     assert_eq!(hours.matches("<tr>").count(), 25);
 }
+
+/// A realistic export: two years (2024-2025), six courses, five models, 1,500
+/// conversations of 1-4 turns, a fifth of the answers rated, 30 documents retrieved.
+fn realistic_export(path: &std::path::Path) {
+    use std::fmt::Write as _;
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let courses = ["ECE120", "ECE220", "CS101", "CS225", "MATH241", "PHYS211"];
+    let models = ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "claude-3-5-sonnet", "llama3.1:70b"];
+    let mut out = String::new();
+    for n in 0..1500u64 {
+        let day = next(730) as i64; // 2024-01-01 + day
+        let us = chatql::model::parse_timestamp("2024-01-01").unwrap()
+            + day * 86_400_000_000
+            + (next(86_400) as i64) * 1_000_000;
+        let at = chatql::model::format_timestamp_pg(us);
+        let course = courses[next(6) as usize];
+        let model = models[next(5) as usize];
+        let user = format!("student{}@illinois.edu", next(300));
+        let mut messages = Vec::new();
+        for turn in 0..1 + next(4) {
+            let docs: Vec<serde_json::Value> = (0..next(4))
+                .map(|_| {
+                    let d = next(30);
+                    serde_json::json!({"text": format!("Lecture {d} says something useful about topic {}.", next(50)),
+                        "readable_filename": format!("Lecture_{d:02}.pdf"), "course_name ": course,
+                        "s3_path": format!("courses/{course}/Lecture_{d:02}.pdf"), "pagenumber": 1 + next(40),
+                        "url": "", "base_url": ""})
+                })
+                .collect();
+            messages.push(serde_json::json!({"role": "user",
+                "content": format!("Question {turn} about topic {} in {course}?", next(50)), "contexts": docs}));
+            let mut answer = serde_json::json!({"role": "assistant",
+                "content": format!("An answer about topic {} with some detail.", next(50))});
+            if next(5) == 0 {
+                let up = next(3) > 0;
+                answer["feedback"] = serde_json::json!({"isPositive": up,
+                    "category": if up { serde_json::Value::Null } else { "inaccurate".into() },
+                    "details": if up { serde_json::Value::Null } else { "wrong".into() }});
+            }
+            messages.push(answer);
+        }
+        let row = serde_json::json!({"id": n, "created_at": at, "convo_id": format!("r{n}"),
+            "course_name": course, "user_email": user,
+            "convo": {"id": format!("r{n}"), "name": "x", "messages": messages,
+                      "model": {"id": model, "name": model}, "prompt": "You are a TA.",
+                      "temperature": 0.1, "folderId": null}});
+        let _ = writeln!(out, "{row}");
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn a_two_year_six_course_report_reads_at_a_glance() {
+    let dir = scratch("realistic");
+    let export = dir.join("export.jsonl");
+    realistic_export(&export);
+    let lake = dir.join("lake");
+    chatql()
+        .args(["convert", "-q"])
+        .arg(&export)
+        .arg("-o")
+        .arg(&lake)
+        .assert()
+        .success();
+    let text = run(&["report", lake.to_str().unwrap(), "--tz", "America/Chicago"]);
+    let lines = text.lines().count();
+    assert!(lines <= 400, "{lines} lines");
+    assert!(text.contains("more rows (--max-rows 0 shows all)"));
+    let page = dir.join("report.html");
+    run(&[
+        "report", lake.to_str().unwrap(), "--tz", "America/Chicago", "--format", "html", "-o",
+        page.to_str().unwrap(),
+    ]);
+    let html = std::fs::read_to_string(&page).unwrap();
+    // Rows a reader sees before a click: those outside <details>.
+    let mut visible = 0;
+    let mut rest = html.as_str();
+    while let Some(open) = rest.find("<details>") {
+        visible += rest[..open].matches("<tr>").count();
+        let close = rest[open..].find("</details>").unwrap() + open;
+        rest = &rest[close..];
+    }
+    visible += rest.matches("<tr>").count();
+    let total = html.matches("<tr>").count();
+    assert!(visible <= 300, "{visible} rows visible");
+    assert!(total > 1000, "every row is still on the page ({total})");
+    eprintln!("{lines} lines of text; {visible} of {total} table rows visible; {}", page.display());
+}

@@ -134,8 +134,8 @@ fn feedback() {
         "answers,positive,negative,rated_pct,positive_pct\n22,2,1,13.6,66.7\n"
     );
     assert_eq!(
-        section("feedback", "By model", &[]),
-        "model,positive,negative,positive_pct\ngpt-4o-mini,1,1,50.0\ngpt-4o,1,0,100.0\n"
+        section("feedback", "Negative rate by model", &[]),
+        "model,rated,negative,negative_pct\ngpt-4o-mini,2,1,50.0\ngpt-4o,1,0,0.0\n"
     );
 }
 
