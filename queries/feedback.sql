@@ -70,13 +70,16 @@ FROM cited GROUP BY document
 ORDER BY negative DESC, negative_pct DESC, document LIMIT 50;
 
 -- section: With and without query rewriting
-SELECT CASE json_get_bool(extra, 'wasQueryRewritten') WHEN true THEN 'rewritten'
-            WHEN false THEN 'not rewritten' ELSE '(not recorded)' END AS query,
+WITH r AS (
+  SELECT feedback_positive, json_get_bool(extra, 'wasQueryRewritten') AS rewritten
+  FROM messages WHERE role = 'assistant' AND feedback_positive IS NOT NULL
+)
+SELECT CASE WHEN rewritten THEN 'rewritten' WHEN NOT rewritten THEN 'not rewritten'
+            ELSE '(not recorded)' END AS query,
        count(*) AS rated,
        sum(CASE WHEN NOT feedback_positive THEN 1 ELSE 0 END) AS negative,
        round(100.0 * sum(CASE WHEN NOT feedback_positive THEN 1 ELSE 0 END) / count(*), 1) AS negative_pct
-FROM messages WHERE role = 'assistant' AND feedback_positive IS NOT NULL
-GROUP BY 1 ORDER BY 1;
+FROM r GROUP BY 1 ORDER BY 1;
 
 -- section: Latest negatively rated answers
 -- rows: 5
