@@ -210,7 +210,7 @@ fn feedback_staff_can_act_on() {
     );
     assert_eq!(
         section("feedback", "Negative rate by month", CHICAGO),
-        "month,rated,negative,negative_pct\n2024-02,1,1,100.0\n2024-03,4,2,50.0\n"
+        "month,rated,positive,negative,negative_pct\n2024-02,1,0,1,100.0\n2024-03,4,2,2,50.0\n"
     );
     let latest = section("feedback", "Latest negatively rated answers", CHICAGO);
     assert_eq!(
@@ -353,16 +353,22 @@ fn bad_settings_fail_with_file_line_and_reason_and_write_nothing() {
 #[test]
 fn sections_show_a_few_rows_and_say_what_is_left_out() {
     let input = fixture();
-    // Hours of the day: 24 rows, shown 15 with a note; all with --max-rows 0.
+    // Hours of the day: 24 rows, shown 12 (the section's own limit) with a note; 15 with
+    // --max-rows 15; all with --max-rows 0.
     let text = run(&["report", "activity", &input]);
     let at = text.find("Questions per hour of day").unwrap();
     let part = &text[at..text[at..].find("Questions per weekday").unwrap() + at];
     assert!(
-        part.contains("… 9 more rows (--max-rows 0 shows all)"),
+        part.contains("… 12 more rows (--max-rows 0 shows all)"),
         "{part}"
     );
-    assert!(part.contains("│   14 ┆"), "{part}");
-    assert!(!part.contains("│   15 ┆"), "{part}");
+    assert!(part.contains("│   11 ┆"), "{part}");
+    assert!(!part.contains("│   12 ┆"), "{part}");
+    let more = run(&["report", "activity", &input, "--max-rows", "15"]);
+    assert!(
+        more.contains("… 9 more rows (--max-rows 0 shows all)"),
+        "{more}"
+    );
     let all = run(&["report", "activity", &input, "--max-rows", "0"]);
     assert!(!all.contains("more rows"));
     // A time series shows its latest rows.
@@ -442,7 +448,13 @@ fn realistic_export(path: &std::path::Path) {
         state % n
     };
     let courses = ["ECE120", "ECE220", "CS101", "CS225", "MATH241", "PHYS211"];
-    let models = ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "claude-3-5-sonnet", "llama3.1:70b"];
+    let models = [
+        "gpt-4o",
+        "gpt-4o-mini",
+        "gpt-4.1",
+        "claude-3-5-sonnet",
+        "llama3.1:70b",
+    ];
     let mut out = String::new();
     for n in 0..1500u64 {
         let day = next(730) as i64; // 2024-01-01 + day
@@ -505,7 +517,13 @@ fn a_two_year_six_course_report_reads_at_a_glance() {
     assert!(text.contains("more rows (--max-rows 0 shows all)"));
     let page = dir.join("report.html");
     run(&[
-        "report", lake.to_str().unwrap(), "--tz", "America/Chicago", "--format", "html", "-o",
+        "report",
+        lake.to_str().unwrap(),
+        "--tz",
+        "America/Chicago",
+        "--format",
+        "html",
+        "-o",
         page.to_str().unwrap(),
     ]);
     let html = std::fs::read_to_string(&page).unwrap();
@@ -521,5 +539,8 @@ fn a_two_year_six_course_report_reads_at_a_glance() {
     let total = html.matches("<tr>").count();
     assert!(visible <= 300, "{visible} rows visible");
     assert!(total > 1000, "every row is still on the page ({total})");
-    eprintln!("{lines} lines of text; {visible} of {total} table rows visible; {}", page.display());
+    eprintln!(
+        "{lines} lines of text; {visible} of {total} table rows visible; {}",
+        page.display()
+    );
 }
