@@ -197,7 +197,7 @@ header{background:#13294b;color:#fff;padding:20px 32px}
 header h1{margin:0;font-size:24px}
 header p{margin:6px 0 0;color:#c8d1e0}
 nav{padding:10px 32px;background:#fff;border-bottom:1px solid #d0d7de}
-nav a{margin-right:16px;color:#0550ae;text-decoration:none}
+nav a{display:inline-block;white-space:nowrap;margin:2px 16px 2px 0;color:#0550ae;text-decoration:none}
 main{padding:8px 32px 40px;max-width:1100px}
 .tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:12px;margin:16px 0}
 .tile{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:10px 14px}
