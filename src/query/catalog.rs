@@ -238,14 +238,6 @@ impl Catalog {
         Ok(())
     }
 
-    /// Registers a small in-memory table (a price list, annotations) under `name`.
-    pub fn register_batch(&self, name: &str, batch: RecordBatch) -> Result<()> {
-        self.ctx.deregister_table(name)?;
-        let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
-        self.ctx.register_table(name, Arc::new(table))?;
-        Ok(())
-    }
-
     /// The DataFusion session (for callers that plan on their own).
     pub fn ctx(&self) -> &SessionContext {
         &self.ctx

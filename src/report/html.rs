@@ -259,23 +259,14 @@ fn table_html(s: &SectionResult, out: &mut String) {
         .is_some_and(|c| c.kind == ChartKind::Heatmap);
     // Heatmap cells are shaded by their share of the largest cell.
     let max = if heat {
-        s.batches
+        s.schema
+            .fields()
             .iter()
-            .flat_map(|b| b.columns().iter().skip(1).map(move |c| (b, c)))
-            .filter_map(|(_, c)| {
-                datafusion::arrow::compute::cast(
-                    c,
-                    &datafusion::arrow::datatypes::DataType::Float64,
-                )
-                .ok()
-            })
-            .filter_map(|c| {
-                datafusion::arrow::compute::max(
-                    c.as_any()
-                        .downcast_ref::<datafusion::arrow::array::Float64Array>()?,
-                )
-            })
-            .fold(0f64, f64::max)
+            .skip(1)
+            .filter_map(|f| column_numbers(&s.batches, f.name()))
+            .flatten()
+            .flatten()
+            .fold(0f32, f32::max) as f64
     } else {
         0.0
     };

@@ -132,3 +132,30 @@ pub fn decode_in_pieces(bytes: &[u8], read: usize, cut: usize) -> BTreeMap<Table
 pub fn data(name: &str) -> String {
     format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
 }
+
+/// Runs the binary with `args`, asserts success, returns standard output.
+pub fn stdout_of(args: &[&str]) -> String {
+    let out = chatql().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The CSV block of one section of `report NAME INPUT --format csv EXTRA...`.
+pub fn report_section(input: &str, name: &str, title: &str, extra: &[&str]) -> String {
+    let mut args = vec!["report", name, input, "--format", "csv"];
+    args.extend_from_slice(extra);
+    let text = stdout_of(&args);
+    let marker = format!("# {name} / {title}\n");
+    let start = text
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no section {title}: {text}"))
+        + marker.len();
+    let end = text[start..]
+        .find("\n\n")
+        .map_or(text.len(), |e| start + e + 1);
+    text[start..end].to_owned()
+}

@@ -15,30 +15,12 @@ fn fixture() -> String {
 }
 
 fn run(args: &[&str]) -> String {
-    let out = chatql().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    stdout_of(args)
 }
 
 /// The CSV block of one section of `report NAME FIXTURE --format csv EXTRA...`.
 fn section(name: &str, title: &str, extra: &[&str]) -> String {
-    let input = fixture();
-    let mut args = vec!["report", name, input.as_str(), "--format", "csv"];
-    args.extend_from_slice(extra);
-    let text = run(&args);
-    let marker = format!("# {name} / {title}\n");
-    let start = text
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no section {title}: {text}"))
-        + marker.len();
-    let end = text[start..]
-        .find("\n\n")
-        .map_or(text.len(), |e| start + e + 1);
-    text[start..end].to_owned()
+    report_section(&fixture(), name, title, extra)
 }
 
 const CHICAGO: &[&str] = &["--tz", "America/Chicago"];

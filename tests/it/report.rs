@@ -5,30 +5,14 @@ use crate::common::*;
 use predicates::prelude::*;
 
 fn report(args: &[&str]) -> String {
-    let out = chatql().arg("report").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let mut all = vec!["report"];
+    all.extend_from_slice(args);
+    stdout_of(&all)
 }
 
-/// The CSV block of one section of `report NAME --format csv`.
+/// The CSV block of one section of `report NAME testdata --format csv`.
 fn section(name: &str, title: &str, extra: &[&str]) -> String {
-    let td = testdata("");
-    let mut args = vec![name, td.as_str(), "--format", "csv"];
-    args.extend_from_slice(extra);
-    let text = report(&args);
-    let marker = format!("# {name} / {title}\n");
-    let start = text
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no section {title}: {text}"))
-        + marker.len();
-    let end = text[start..]
-        .find("\n\n")
-        .map_or(text.len(), |e| start + e + 1);
-    text[start..end].to_owned()
+    report_section(&testdata(""), name, title, extra)
 }
 
 #[test]
