@@ -226,14 +226,30 @@ impl ScalarUDFImpl for EmailDomain {
                     .filter(|d| !d.is_empty())
             })
             .collect();
-        let out: ArrayRef = Arc::new(out);
-        if scalar {
-            return Ok(ColumnarValue::Scalar(
-                datafusion::common::ScalarValue::try_from_array(&out, 0)?,
-            ));
-        }
-        Ok(ColumnarValue::Array(out))
+        shaped_like(Arc::new(out), scalar)
     }
+}
+
+/// A text literal argument (a zone, an encoding), or None for anything else.
+fn text_literal(arg: Option<&ColumnarValue>) -> Option<&str> {
+    match arg {
+        Some(ColumnarValue::Scalar(
+            datafusion::common::ScalarValue::Utf8(Some(s))
+            | datafusion::common::ScalarValue::LargeUtf8(Some(s))
+            | datafusion::common::ScalarValue::Utf8View(Some(s)),
+        )) => Some(s),
+        _ => None,
+    }
+}
+
+/// A function's result: a scalar when its input was one, else the array.
+fn shaped_like(out: ArrayRef, scalar: bool) -> Result<ColumnarValue> {
+    if scalar {
+        return Ok(ColumnarValue::Scalar(
+            datafusion::common::ScalarValue::try_from_array(&out, 0)?,
+        ));
+    }
+    Ok(ColumnarValue::Array(out))
 }
 
 /// Every function chatql adds.

@@ -5,12 +5,13 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, TimestampMicrosecondArray};
+use datafusion::arrow::array::{AsArray, TimestampMicrosecondArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
-use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::common::{exec_err, plan_err, Result};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature};
 
+use super::{shaped_like, text_literal};
 use crate::model::Zone;
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -34,16 +35,10 @@ impl ScalarUDFImpl for LocalTime {
         }
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let zone = match args.args.get(1) {
-            Some(ColumnarValue::Scalar(
-                ScalarValue::Utf8(Some(z))
-                | ScalarValue::LargeUtf8(Some(z))
-                | ScalarValue::Utf8View(Some(z)),
-            )) => match Zone::parse(z) {
-                Ok(zone) => zone,
-                Err(e) => return exec_err!("local_time: {e}"),
-            },
-            _ => return exec_err!("local_time: the zone must be a text literal"),
+        let zone = match text_literal(args.args.get(1)).map(Zone::parse) {
+            Some(Ok(zone)) => zone,
+            Some(Err(e)) => return exec_err!("local_time: {e}"),
+            None => return exec_err!("local_time: the zone must be a text literal"),
         };
         let scalar = matches!(args.args[0], ColumnarValue::Scalar(_));
         let a = args.args[0].to_array(args.number_rows)?;
@@ -58,10 +53,6 @@ impl ScalarUDFImpl for LocalTime {
             .iter()
             .map(|v| v.map(|us| zone.to_local(us)))
             .collect();
-        let out: ArrayRef = Arc::new(out);
-        if scalar {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
-        }
-        Ok(ColumnarValue::Array(out))
+        shaped_like(Arc::new(out), scalar)
     }
 }

@@ -11,12 +11,14 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array};
+use datafusion::arrow::array::{AsArray, Int64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::common::{exec_err, plan_err, Result};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature};
 use tiktoken_rs::CoreBPE;
+
+use super::{shaped_like, text_literal};
 
 /// A tiktoken encoding chatql counts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,13 +98,9 @@ impl ScalarUDFImpl for TokenCount {
         Ok(DataType::Int64)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let enc = match args.args.get(1) {
-            None => Encoding::O200kBase,
-            Some(ColumnarValue::Scalar(
-                ScalarValue::Utf8(Some(e))
-                | ScalarValue::LargeUtf8(Some(e))
-                | ScalarValue::Utf8View(Some(e)),
-            )) => match Encoding::from_name(e) {
+        let enc = match (args.args.get(1), text_literal(args.args.get(1))) {
+            (None, _) => Encoding::O200kBase,
+            (_, Some(e)) => match Encoding::from_name(e) {
                 Some(enc) => enc,
                 None => {
                     return exec_err!(
@@ -110,7 +108,9 @@ impl ScalarUDFImpl for TokenCount {
                     )
                 }
             },
-            Some(_) => return exec_err!("token_count: the encoding must be a text literal"),
+            (Some(_), None) => {
+                return exec_err!("token_count: the encoding must be a text literal")
+            }
         };
         let scalar = matches!(args.args[0], ColumnarValue::Scalar(_));
         let a = args.args[0].to_array(args.number_rows)?;
@@ -120,10 +120,6 @@ impl ScalarUDFImpl for TokenCount {
             .iter()
             .map(|t| t.map(|t| i64::from(count_tokens(t, enc))))
             .collect();
-        let out: ArrayRef = Arc::new(out);
-        if scalar {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?));
-        }
-        Ok(ColumnarValue::Array(out))
+        shaped_like(Arc::new(out), scalar)
     }
 }
