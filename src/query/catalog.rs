@@ -460,6 +460,35 @@ impl Catalog {
         Ok((schema, batches))
     }
 
+    /// Runs a report's preparing statements. On this machine a `CREATE VIEW name AS query`
+    /// is computed once and kept as an in-memory table `name`, so the sections that read it
+    /// do not compute it again (the cost view counts every token of the export); on a
+    /// cluster it stays a view, which the executors compute where the data is.
+    pub async fn prepare(&mut self, sql: &str) -> Result<()> {
+        use datafusion::sql::sqlparser::ast::Statement as Sql;
+        for stmt in self.parse(sql)? {
+            let Statement::Statement(inner) = &stmt else {
+                self.run(stmt).await?;
+                continue;
+            };
+            let Sql::CreateView(view) = inner.as_ref() else {
+                self.run(stmt).await?;
+                continue;
+            };
+            if self.remote {
+                self.run(stmt).await?;
+                continue;
+            }
+            let name = view.name.to_string();
+            let select = Statement::Statement(Box::new(Sql::Query(view.query.clone())));
+            let (schema, batches) = self.run(select).await?;
+            let table = MemTable::try_new(schema, vec![batches])?;
+            self.ctx.deregister_table(name.as_str())?;
+            self.ctx.register_table(name.as_str(), Arc::new(table))?;
+        }
+        Ok(())
+    }
+
     /// Runs every statement of `sql`; returns the result of each.
     pub async fn run_sql(&mut self, sql: &str) -> Result<Vec<(SchemaRef, Vec<RecordBatch>)>> {
         let mut out = Vec::new();

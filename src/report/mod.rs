@@ -6,7 +6,8 @@
 //! (KIND is `line`, `bar` or `hbar`; `by S` draws one series per value of column S; or
 //! `heatmap X`: the other columns are the cells of a matrix with rows labelled by X). A
 //! `-- rows: N` sets how many rows the table and Markdown formats show by default. A
-//! statement preceded by `-- setup` prepares a view for the sections after it
+//! statement preceded by `-- setup` prepares a view for the sections after it (computed once
+//! and kept in memory when the report runs on this machine: `Catalog::prepare`)
 //! (`CREATE VIEW ... AS ...`; a view, not a table, so that it runs on a cluster too) and is
 //! not shown.
 //!
@@ -304,18 +305,20 @@ pub async fn run(
     for d in defs {
         let mut sections = Vec::new();
         for s in &d.sections {
-            let mut results = cat.run_sql(&s.sql).await.map_err(|e| match e {
+            let in_section = |e| match e {
                 Error::Query(m) => Error::Query(format!("report {}, {}: {m}", d.name, s.title)),
                 Error::DataFusion(e) => {
                     Error::Query(format!("report {}, {}: {e}", d.name, s.title))
                 }
                 other => other,
-            })?;
+            };
             if s.setup {
+                cat.prepare(&s.sql).await.map_err(in_section)?;
                 done += 1;
                 progress(done, total);
                 continue;
             }
+            let mut results = cat.run_sql(&s.sql).await.map_err(in_section)?;
             // A section is one statement; with several on one line, the last one shows.
             let Some((schema, batches)) = results.pop() else {
                 return Err(Error::Usage(format!(

@@ -1,7 +1,9 @@
 //! `token_count()` against OpenAI's tiktoken: the expected counts in
 //! `tests/data/tokens/expected.jsonl` were made by tiktoken itself
 //! (`tests/data/tokens/generate.py`), on texts with non-ASCII letters, emoji, code, long
-//! whitespace runs and special-token text.
+//! whitespace runs and special-token text, and 400 seeded random mixtures of the fragments
+//! pre-tokenization treats specially. The texts run in one thread one after another, so the
+//! later ones are counted from pre-tokens the earlier ones left in the piece cache.
 
 use chatql::query::functions::tokens::{count_tokens, Encoding};
 
@@ -25,7 +27,8 @@ fn counts_equal_tiktoken_on_every_reference_text() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 74);
+    // 37 hand-picked texts and 400 seeded mixtures, in two encodings.
+    assert_eq!(checked, 874);
 }
 
 #[test]

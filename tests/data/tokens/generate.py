@@ -1,13 +1,18 @@
 """Reference token counts for chatql's token_count(), made by OpenAI's tiktoken itself.
 
 tiktoken downloads its rank files from the network; here they are read from the copies that
-tiktoken-rs compiles into chatql, and tiktoken's own hash check proves they are the official
-files. Run: pip install tiktoken==0.14.0 && python3 tests/data/tokens/generate.py
+bpe-openai compiles into chatql, and tiktoken's own hash check proves they are the official
+files. Besides the hand-picked texts, 400 seeded random mixtures of the fragments that
+pre-tokenization treats specially (contractions, digit runs, whitespace runs, letters of many
+scripts, emoji, punctuation) check the edges of the two counters' splitting rules. Run: pip install tiktoken==0.14.0 && python3 tests/data/tokens/generate.py
 Writes tests/data/tokens/expected.jsonl: {"text", "o200k_base", "cl100k_base"} per line.
 """
 import glob
+import gzip
 import json
 import os
+import random
+import tempfile
 
 import tiktoken
 from tiktoken.load import load_tiktoken_bpe
@@ -21,8 +26,12 @@ HASHES = {
 
 def encoding(name):
     spec = getattr(public, name)
-    assets = glob.glob(os.path.expanduser(f"~/.cargo/registry/src/*/tiktoken-rs-0.12.*/assets/{name}.tiktoken"))
-    ranks = load_tiktoken_bpe(assets[0], expected_hash=HASHES[name])
+    assets = glob.glob(os.path.expanduser(f"~/.cargo/registry/src/*/bpe-openai-0.3.*/data/{name}.tiktoken.gz"))
+    with tempfile.NamedTemporaryFile(suffix=".tiktoken") as tmp:
+        with gzip.open(assets[0]) as gz:
+            tmp.write(gz.read())
+        tmp.flush()
+        ranks = load_tiktoken_bpe(tmp.name, expected_hash=HASHES[name])
     orig = public.load_tiktoken_bpe
     public.load_tiktoken_bpe = lambda *a, **k: ranks
     try:
@@ -75,12 +84,33 @@ TEXTS = [
     "Based on this, the answer is (b).",
 ]
 
+FRAGMENTS = [
+    "the", "The", "THE", " circuit", "voltage", "Thévenin", "naïve", "Straße", "ÉCOLE", "ǅemal",
+    "'s", "'S", "'t", "'re", "'ve", "'m", "'ll", "'d", "'D", "’s", "'", "\"",
+    "0", "7", "42", "123", "2024", "12345678", "3.14", "1,000", "½", "²", "٣", "१२",
+    " ", "  ", "   ", "\t", "\n", "\n\n", " \n", "\r\n", "\u00a0", "\u3000", "\u2028", "\u200b",
+    "漢字", "ひらがな", "カタカナ", "한국어", "مرحبا", "Привет", "Ελληνικά", "עברית", "ไทย", "हिन्दी",
+    "😀", "👍🏽", "👨‍👩‍👧", "🇺🇸", "✓", "→", "∑", "€", "$", "%", "&", "@", "#",
+    ".", ",", ";", ":", "!", "?", "...", "--", "—", "(", ")", "[", "]", "{", "}", "<", ">", "/", "\\",
+    "_", "__init__", "x_1", "camelCase", "snake_case", "kebab-case", "e\u0301", "a\u0308",
+    "<|endoftext|>", "http://", "www.", ".edu", "==", "!=", "->", "=>", "::", "//", "/*", "*/",
+]
+
+
+def random_texts(n, seed=20261128):
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        k = rng.randint(1, 40)
+        out.append("".join(rng.choice(FRAGMENTS) for _ in range(k)))
+    return out
+
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     encs = {n: encoding(n) for n in HASHES}
     with open(os.path.join(here, "expected.jsonl"), "w", encoding="utf-8") as f:
-        for t in TEXTS:
+        for t in TEXTS + random_texts(400):
             row = {"text": t}
             for n, e in encs.items():
                 row[n] = len(e.encode_ordinary(t))
