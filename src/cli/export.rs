@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use chatql::export::{export, ContextPlacement, ExportOptions, Filters, SystemMessage, Target};
+use chatql::export::{
+    export, ContextPlacement, ExportOptions, Filters, Sampling, Stratum, SystemMessage, Target,
+};
 
 use super::{emit, parse_date, DateArg, RedactArgs};
 
@@ -76,6 +78,26 @@ pub struct ExportArgs {
     split: Option<f64>,
     #[command(flatten)]
     redact: RedactArgs,
+    /// Annotation: conversations to sample.
+    #[arg(long, value_name = "N", help_heading = "Annotation sample")]
+    sample: Option<usize>,
+    /// Annotation: the seed of the sample (the same seed gives the same sample).
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 1,
+        help_heading = "Annotation sample"
+    )]
+    seed: u64,
+    /// Annotation: spread the sample over these cells (comma-separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "course,month,feedback",
+        help_heading = "Annotation sample"
+    )]
+    stratify: Vec<Stratum>,
     /// Keep every version of a conversation seen in several raw exports.
     #[arg(long)]
     keep_duplicates: bool,
@@ -86,6 +108,30 @@ pub struct ExportArgs {
 
 impl ExportArgs {
     fn options(&self) -> Result<ExportOptions, chatql::Error> {
+        let annotation = self.to == Target::Annotation;
+        if !annotation && (self.sample.is_some() || !self.stratify.is_empty()) {
+            return Err(chatql::Error::Usage(
+                "--sample and --stratify are for --to annotation".into(),
+            ));
+        }
+        let sampling = match self.sample {
+            Some(0) => return Err(chatql::Error::Usage("--sample takes at least 1".into())),
+            Some(size) => Some(Sampling {
+                size,
+                seed: self.seed,
+                stratify: {
+                    let mut dims = self.stratify.clone();
+                    dims.dedup();
+                    dims
+                },
+            }),
+            None if annotation => {
+                return Err(chatql::Error::Usage(
+                    "--to annotation needs --sample N (how many conversations to take)".into(),
+                ))
+            }
+            None => None,
+        };
         Ok(ExportOptions {
             target: self.to,
             output: self.output.clone(),
@@ -105,25 +151,37 @@ impl ExportArgs {
             redact_key: self.redact.key()?,
             keep_duplicates: self.keep_duplicates,
             force: self.force,
+            sampling,
         })
     }
 }
 
 pub async fn run(a: ExportArgs) -> Result<()> {
     let report = export(&a.inputs, &a.options()?).await?;
+    let unit = match a.to {
+        Target::Dpo => "pair(s)",
+        Target::Annotation => "row(s)",
+        _ => "line(s)",
+    };
     let mut line = format!(
-        "wrote {} line(s) to {}",
+        "wrote {} {unit} to {}",
         report.written,
         report.files[0].display()
     );
     if let Some(v) = report.files.get(1) {
         line.push_str(&format!(" and {} to {}", report.validation, v.display()));
     }
+    if a.to == Target::Annotation {
+        line.push_str(&format!(
+            " for {} sampled conversation(s) in {} cell(s)",
+            report.sampled, report.cells
+        ));
+    }
     if report.filtered > 0 {
         line.push_str(&format!("; {} filtered out", report.filtered));
     }
     for (reason, n) in &report.skipped {
-        line.push_str(&format!("; {n} skipped ({reason})"));
+        line.push_str(&format!("; {n} left out ({reason})"));
     }
     line.push('\n');
     emit(line.as_bytes(), None)?;

@@ -1,17 +1,20 @@
 //! `chatql export`: conversations and documents out again, as OpenAI fine-tuning JSONL,
-//! ShareGPT, or the original UIUC.chat formats rebuilt from the tables.
+//! ShareGPT, feedback datasets (KTO, DPO), annotation samples, or the original UIUC.chat
+//! formats rebuilt from the tables.
 //!
 //! Export always reads a converted lake, walking the tables in order: a conversation row,
 //! then its `message_count` message rows, each followed by its `context_count` context rows
 //! (documents and `chunk_count` chunks likewise). Raw inputs are first converted into a
 //! temporary lake, so deduplication and every ingest rule apply, and memory stays bounded.
 
+pub mod annotation;
 pub mod cursor;
 pub mod openai;
 pub mod output;
+pub mod preference;
 pub mod uiuc;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::AsArray;
@@ -22,6 +25,7 @@ use crate::lake::is_lake;
 use crate::table::col::{conversations as cv, documents as dc, messages as ms};
 use crate::table::redact::Redactor;
 
+pub use annotation::{Sampling, Stratum};
 pub use cursor::{for_each_conversation, for_each_document, Conversation, Document, Row};
 pub use output::validation_path;
 use output::{in_training, Output};
@@ -36,6 +40,13 @@ pub enum Target {
     /// ShareGPT JSONL.
     #[value(name = "sharegpt")]
     ShareGpt,
+    /// One line per rated answer: prompt, completion, label (TRL's KTO format).
+    Kto,
+    /// Preference pairs of the same question rated up and down: prompt, chosen, rejected
+    /// (TRL's DPO format).
+    Dpo,
+    /// A stratified sample as a CSV to annotate (`--sample N`).
+    Annotation,
     /// Format R rows (`{id, created_at, convo, convo_id, course_name, user_email}`).
     UiucRows,
     /// Format C conversation objects.
@@ -108,6 +119,8 @@ pub struct ExportOptions {
     pub keep_duplicates: bool,
     /// Replace an existing output file.
     pub force: bool,
+    /// The sample (annotation only).
+    pub sampling: Option<Sampling>,
 }
 
 /// What was written and skipped.
@@ -119,6 +132,10 @@ pub struct ExportReport {
     pub validation: u64,
     /// Records left out by the filters.
     pub filtered: u64,
+    /// Conversations in the annotation sample.
+    pub sampled: u64,
+    /// Cells (strata) the annotation sample covers.
+    pub cells: u64,
     /// Records that could not be made valid for the format, by reason.
     pub skipped: Vec<(String, u64)>,
     /// Files written.
@@ -240,11 +257,27 @@ fn write_lakes(
 ) -> Result<ExportReport> {
     let redactor = opts.redact_key.as_deref().map(Redactor::new);
     let mut report = ExportReport::default();
+    let sample = match (&opts.sampling, opts.target) {
+        (Some(s), Target::Annotation) => choose_sample(lakes, opts, allowed, s, &mut report)?,
+        (None, Target::Annotation) => {
+            return Err(Error::Usage(
+                "--to annotation needs --sample N (conversations to take)".into(),
+            ))
+        }
+        _ => HashMap::new(),
+    };
     let mut train = Output::create(&opts.output)?;
     let mut val = match opts.split {
         Some(_) => Some(Output::create(&validation_path(&opts.output))?),
         None => None,
     };
+    if opts.target == Target::Annotation {
+        let header = annotation::header_line();
+        train.line(&header)?;
+        if let Some(v) = &mut val {
+            v.line(&header)?;
+        }
+    }
     let mut emit = |line: String, id: &str, report: &mut ExportReport| -> Result<()> {
         let line = match &redactor {
             Some(r) => r.redact_text(&line),
@@ -262,6 +295,7 @@ fn write_lakes(
         }
         Ok(())
     };
+    let mut pairs = preference::Pairs::default();
     for lake in lakes {
         if opts.target == Target::UiucDocs {
             for_each_document(lake, |d| {
@@ -282,6 +316,25 @@ fn write_lakes(
                 Target::UiucConvo => Ok(conversation_json(&c, false)),
                 Target::OpenAi => openai::openai_line(&c, opts),
                 Target::ShareGpt => openai::sharegpt_line(&c, opts),
+                Target::Kto => {
+                    for v in preference::kto_lines(&c, opts, &mut report) {
+                        emit(v.to_string(), &id, &mut report)?;
+                    }
+                    return Ok(());
+                }
+                Target::Dpo => {
+                    pairs.add(&c, opts, &mut report);
+                    return Ok(());
+                }
+                Target::Annotation => {
+                    if let Some(cell) = sample.get(&id) {
+                        report.sampled += 1;
+                        for row in annotation::rows(&c, cell) {
+                            emit(row, &id, &mut report)?;
+                        }
+                    }
+                    return Ok(());
+                }
                 Target::UiucDocs => unreachable!("handled above"),
             };
             match line {
@@ -293,11 +346,47 @@ fn write_lakes(
             }
         })?;
     }
+    for (id, line) in std::mem::take(&mut pairs).finish(&mut report) {
+        emit(line.to_string(), &id, &mut report)?;
+    }
     report.files.push(train.commit()?);
     if let Some(v) = val {
         report.files.push(v.commit()?);
     }
     Ok(report)
+}
+
+/// The annotation sample: each chosen conversation's id with its cell (a first pass over the
+/// lakes; see [`annotation`]).
+fn choose_sample(
+    lakes: &[PathBuf],
+    opts: &ExportOptions,
+    allowed: Option<&HashSet<(String, i64)>>,
+    s: &Sampling,
+    report: &mut ExportReport,
+) -> Result<HashMap<String, String>> {
+    let mut seen = Vec::new();
+    let mut cells = HashMap::new();
+    for lake in lakes {
+        for_each_conversation(lake, |c| {
+            if passes(&c, &opts.filters, allowed) {
+                let id = c.row.str(cv::convo_id).unwrap_or("").to_owned();
+                let cell = annotation::cell(&c, &s.stratify);
+                seen.push((cell.clone(), annotation::rank(s.seed, &id), id.clone()));
+                cells.insert(id, cell);
+            }
+            Ok(())
+        })?;
+    }
+    let chosen = annotation::choose(seen, s.size);
+    cells.retain(|id, _| chosen.contains(id));
+    report.cells = {
+        let mut distinct: Vec<&String> = cells.values().collect();
+        distinct.sort();
+        distinct.dedup();
+        distinct.len() as u64
+    };
+    Ok(cells)
 }
 
 /// The (source_file, source_offset) of the conversations a SQL predicate selects.

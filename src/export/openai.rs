@@ -9,10 +9,22 @@ use super::cursor::{Conversation, Row};
 use super::{uiuc, ContextPlacement, ExportOptions, SystemMessage};
 use crate::table::col::{contexts as cx, conversations as cv, messages as ms};
 
-/// A message on its way out: role, and text or content parts.
-struct Msg {
-    role: &'static str,
-    content: Value,
+/// A message on its way out: role, text or content parts, and for questions and answers the
+/// message row it came from.
+pub(crate) struct Msg {
+    pub(crate) role: &'static str,
+    pub(crate) content: Value,
+    /// `message_index` of the row (none for system messages).
+    pub(crate) index: Option<i32>,
+    /// The answer's thumbs (`feedback_positive`).
+    pub(crate) positive: Option<bool>,
+}
+
+impl Msg {
+    /// `{"role", "content"}`.
+    pub(crate) fn json(&self) -> Value {
+        json!({"role": self.role, "content": self.content})
+    }
 }
 
 fn is_empty(v: &Value) -> bool {
@@ -57,8 +69,10 @@ fn contexts_text(ctx: &[&Row]) -> Option<String> {
     (!out.is_empty()).then(|| out.trim_end().to_owned())
 }
 
-/// The conversation's messages, valid for fine-tuning, or the reason it cannot be.
-fn chat(c: &Conversation, opts: &ExportOptions, parts: bool) -> Result<Vec<Msg>, &'static str> {
+/// The conversation's system message, questions and answers in order, with the options'
+/// system message and contexts applied; empty messages and other roles left out. Not yet
+/// checked for turn order (see [`alternates`]).
+pub(crate) fn messages(c: &Conversation, opts: &ExportOptions, parts: bool) -> Vec<Msg> {
     let mut out = Vec::new();
     let system = match &opts.system {
         SystemMessage::None => None,
@@ -69,6 +83,8 @@ fn chat(c: &Conversation, opts: &ExportOptions, parts: bool) -> Result<Vec<Msg>,
         out.push(Msg {
             role: "system",
             content: Value::String(s),
+            index: None,
+            positive: None,
         });
     }
     let msgs = &c.messages;
@@ -106,6 +122,8 @@ fn chat(c: &Conversation, opts: &ExportOptions, parts: bool) -> Result<Vec<Msg>,
                     out.push(Msg {
                         role: "system",
                         content: Value::String(format!("Retrieved context:\n\n{text}")),
+                        index: None,
+                        positive: None,
                     });
                 } else {
                     let prefix = format!("Context:\n\n{text}\n\nQuestion: ");
@@ -120,25 +138,21 @@ fn chat(c: &Conversation, opts: &ExportOptions, parts: bool) -> Result<Vec<Msg>,
                 }
             }
         }
-        out.push(Msg { role, content });
+        out.push(Msg {
+            role,
+            content,
+            index: m.i32(ms::message_index),
+            positive: m.bool(ms::feedback_positive),
+        });
     }
-    // An unanswered last question is dropped; what remains must alternate.
-    while out.last().is_some_and(|m| m.role != "assistant") {
-        if out.last().is_some_and(|m| m.role == "system") && out.iter().all(|m| m.role == "system")
-        {
-            break;
-        }
-        out.pop();
-    }
-    let turns: Vec<&Msg> = out.iter().filter(|m| m.role != "system").collect();
-    if !turns.iter().any(|m| m.role == "user") {
-        return Err("no question");
-    }
-    if !turns.iter().any(|m| m.role == "assistant") {
-        return Err("no answer");
-    }
+    out
+}
+
+/// Whether the questions and answers of `msgs` (system messages aside) start with a
+/// question and alternate; the reason if not.
+pub(crate) fn alternates(msgs: &[Msg]) -> Result<(), &'static str> {
     let mut expect = "user";
-    for m in &turns {
+    for m in msgs.iter().filter(|m| m.role != "system") {
         if m.role != expect {
             return Err("roles do not alternate");
         }
@@ -148,16 +162,34 @@ fn chat(c: &Conversation, opts: &ExportOptions, parts: bool) -> Result<Vec<Msg>,
             "user"
         };
     }
+    Ok(())
+}
+
+/// The conversation's messages, valid for fine-tuning, or the reason it cannot be.
+fn chat(c: &Conversation, opts: &ExportOptions, parts: bool) -> Result<Vec<Msg>, &'static str> {
+    let mut out = messages(c, opts, parts);
+    // An unanswered last question is dropped; what remains must alternate.
+    while out.last().is_some_and(|m| m.role != "assistant") {
+        if out.last().is_some_and(|m| m.role == "system") && out.iter().all(|m| m.role == "system")
+        {
+            break;
+        }
+        out.pop();
+    }
+    if !out.iter().any(|m| m.role == "user") {
+        return Err("no question");
+    }
+    if !out.iter().any(|m| m.role == "assistant") {
+        return Err("no answer");
+    }
+    alternates(&out)?;
     Ok(out)
 }
 
 /// One OpenAI fine-tuning line.
 pub(crate) fn openai_line(c: &Conversation, opts: &ExportOptions) -> Result<Value, &'static str> {
     let msgs = chat(c, opts, true)?;
-    let messages: Vec<Value> = msgs
-        .into_iter()
-        .map(|m| json!({"role": m.role, "content": m.content}))
-        .collect();
+    let messages: Vec<Value> = msgs.iter().map(Msg::json).collect();
     Ok(json!({ "messages": messages }))
 }
 

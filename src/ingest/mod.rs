@@ -3,9 +3,10 @@
 //! [`source`] finds and opens the inputs (files, folders, globs, zip members, gzip, zstd);
 //! [`pipeline`] cuts their bytes into chunks at newlines and decodes them in parallel, in
 //! order; [`decode`] turns JSON lines into rows without any I/O; [`csv`] and [`pyrepr`]
-//! read the 2023-24 CSV era; [`inspect`] describes what files hold without converting them.
+//! read the 2023-24 CSV era; [`annotation`] reads hand-coded annotation samples back; [`inspect`] describes what files hold without converting them.
 //! Ingest knows nothing of lakes, SQL or output formats.
 
+pub mod annotation;
 pub mod csv;
 pub mod decode;
 pub mod inspect;

@@ -10,6 +10,7 @@ mod synthetic;
 
 mod cli;
 mod convert;
+mod datasets;
 mod decoder;
 mod export;
 mod hostile;

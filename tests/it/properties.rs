@@ -160,6 +160,7 @@ fn round_trip(records: &[Value], to: chatql::export::Target) -> Vec<Value> {
         redact_key: None,
         keep_duplicates: true,
         force: true,
+        sampling: None,
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(chatql::export::export(
