@@ -7,7 +7,7 @@
 //! The modules follow the data: [`model`] (what the export formats look like) →
 //! [`table`] (the tables, defined once) → [`ingest`] (files in, rows out) → [`lake`]
 //! (Parquet folders, written atomically) → [`query`] (the DataFusion session) →
-//! [`report`] and [`export`] (what users take away) → [`render`] (batches to text, a leaf
+//! [`report`], [`export`] and [`topics`] (what users take away) → [`render`] (batches to text, a leaf
 //! every stage may use). Dependencies point one way, down this list; [`error`] is shared.
 //!
 //! Three export lines of different eras, queried with SQL and rendered as CSV:
@@ -47,5 +47,6 @@ pub mod query;
 pub mod render;
 pub mod report;
 pub mod table;
+pub mod topics;
 
 pub use error::{Error, Result};

@@ -5,6 +5,8 @@
 
 use std::io::{self, Write};
 
+pub mod topics;
+
 use serde_json::{json, Value};
 
 /// xorshift64*: small, fast and reproducible everywhere.

@@ -12,6 +12,7 @@ mod inspect;
 mod report;
 mod schema;
 mod sql;
+mod topics;
 
 use std::path::Path;
 
@@ -35,8 +36,11 @@ enum Command {
     Sql(sql::SqlArgs),
     /// Usage reports (overview, activity, users, ...) in the terminal, Markdown, JSON, CSV or HTML.
     Report(report::ReportArgs),
-    /// Export conversations (OpenAI, ShareGPT, UIUC formats) or documents (UIUC format).
+    /// Export conversations (OpenAI, ShareGPT, KTO, DPO, annotation samples, UIUC formats) or
+    /// documents (UIUC format).
     Export(export::ExportArgs),
+    /// What students ask about: topics of the questions, with a map (offline).
+    Topics(topics::TopicsArgs),
     /// Show what input files hold: kinds, eras, keys at each level, type conflicts, rejects.
     Inspect(inspect::InspectArgs),
     /// Print the tables and their columns.
@@ -69,6 +73,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Sql(a) => sql::run(a).await,
         Command::Report(a) => report::run(a).await,
         Command::Export(a) => export::run(a).await,
+        Command::Topics(a) => topics::run(a).await,
         Command::Inspect(a) => inspect::run(a).await,
         Command::Schema(a) => schema::run(a),
         Command::Cluster(c) => cluster::run(c).await,

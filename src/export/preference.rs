@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use super::cursor::Conversation;
 use super::openai::{alternates, messages, Msg};
 use super::{ExportOptions, ExportReport};
+use crate::model::normalize_question;
 use crate::table::col::conversations as cv;
 
 /// A KTO line per rated answer of `c`; answers left out are counted in `report` by reason.
@@ -50,16 +51,6 @@ pub(crate) fn kto_lines(
         }));
     }
     out
-}
-
-/// The question text DPO pairs are matched on: lower case, whitespace collapsed, trailing
-/// punctuation and spaces dropped.
-pub fn normalize_question(q: &str) -> String {
-    let words: Vec<String> = q.split_whitespace().map(str::to_lowercase).collect();
-    words
-        .join(" ")
-        .trim_end_matches(|ch: char| ch.is_ascii_punctuation() || ch.is_whitespace())
-        .to_owned()
 }
 
 /// A rated answer to a conversation's first question.
@@ -154,21 +145,5 @@ impl Pairs {
             }
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::normalize_question;
-
-    #[test]
-    fn questions_match_across_case_spacing_and_final_punctuation() {
-        assert_eq!(normalize_question("  What is a LATCH? "), "what is a latch");
-        assert_eq!(normalize_question("what is\na   latch"), "what is a latch");
-        assert_eq!(normalize_question("Why?!"), "why");
-        assert_ne!(
-            normalize_question("What is a latch"),
-            normalize_question("What is a flip-flop")
-        );
     }
 }

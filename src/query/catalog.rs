@@ -140,7 +140,9 @@ impl Catalog {
         if let Some(limit) = opts.memory_limit {
             runtime = runtime.with_memory_limit(limit, 1.0);
         }
-        let mut ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+        // A file path in quotes is a table too: `SELECT * FROM 'topics.parquet'`.
+        let mut ctx =
+            SessionContext::new_with_config_rt(config, runtime.build_arc()?).enable_url_table();
         datafusion_functions_json::register_all(&mut ctx)?;
         for f in crate::query::functions::udfs() {
             ctx.register_udf(f);

@@ -13,12 +13,7 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use super::{ChartKind, ChartSpec, ReportResult, SectionResult};
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use crate::render::html_escape as esc;
 
 /// Every cell of a column as text (nulls as "").
 fn column_text(batches: &[RecordBatch], name: &str) -> Option<Vec<String>> {

@@ -23,3 +23,4 @@ mod report;
 mod shell;
 mod sql;
 mod tokens;
+mod topics;

@@ -1,0 +1,182 @@
+//! The topic map as one self-contained page: a 2D map of the questions (inline SVG: each
+//! question a dot coloured by its topic, the topic's number and first term at its centre),
+//! the topic table, and per topic its months, documents and representative questions.
+//! Nothing is loaded over the network.
+
+use std::fmt::Write as _;
+
+use super::TopicMap;
+use crate::render::html_escape as esc;
+
+/// Twelve colours distinguishable on white (Tableau 10 and two more); topics beyond twelve
+/// reuse them.
+const COLOURS: [&str; 12] = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+    "#9c755f", "#bab0ac", "#1b9e77", "#7570b3",
+];
+
+const STYLE: &str = "
+body{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
+header{background:#13294b;color:#fff;padding:20px 32px}
+header h1{margin:0;font-size:24px}
+header p{margin:6px 0 0;color:#c8d1e0}
+main{padding:8px 32px 40px;max-width:1100px}
+section{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:8px 24px 16px;margin:20px 0}
+h2{font-size:18px;border-bottom:1px solid #d0d7de;padding-bottom:6px}
+svg{width:100%;height:auto;max-width:900px;display:block}
+svg text{font-size:13px;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:3px}
+.scroll{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;font-size:13px;margin:6px 0 4px}
+th,td{border:1px solid #d0d7de;padding:4px 10px;text-align:left;vertical-align:top}
+th{background:#f6f8fa}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.swatch{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:6px}
+.topic h3{margin:18px 0 6px;font-size:16px}
+.topic ol{margin:4px 0 8px;padding-left:22px}
+.meta{color:#57606a;font-size:13px}
+.notes{color:#57606a}
+@media (max-width:600px){header,main{padding-left:12px;padding-right:12px}section{padding:6px 12px 12px}}
+";
+
+fn colour(t: usize) -> &'static str {
+    COLOURS[t % COLOURS.len()]
+}
+
+/// The map as SVG, scaled into a 900 × 520 box with a margin.
+fn map_svg(m: &TopicMap) -> String {
+    let (w, h, pad) = (900.0f32, 520.0f32, 40.0f32);
+    let xs = m.points.iter().map(|p| p.0);
+    let ys = m.points.iter().map(|p| p.1);
+    let (x0, x1) = (
+        xs.clone().fold(f32::MAX, f32::min),
+        xs.fold(f32::MIN, f32::max),
+    );
+    let (y0, y1) = (
+        ys.clone().fold(f32::MAX, f32::min),
+        ys.fold(f32::MIN, f32::max),
+    );
+    let sx = |x: f32| pad + (x - x0) / (x1 - x0).max(1e-6) * (w - 2.0 * pad);
+    let sy = |y: f32| h - pad - (y - y0) / (y1 - y0).max(1e-6) * (h - 2.0 * pad);
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<svg viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"map of the questions by topic\">\
+         <rect width=\"{w}\" height=\"{h}\" fill=\"#fff\"/>"
+    );
+    for &(x, y, t) in &m.points {
+        let _ = write!(
+            out,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"{}\" fill-opacity=\"0.7\"/>",
+            sx(x),
+            sy(y),
+            colour(t)
+        );
+    }
+    for (t, topic) in m.topics.iter().enumerate() {
+        let first = topic.label.split(", ").next().unwrap_or("");
+        let (x, y) = (sx(topic.centre.0), sy(topic.centre.1));
+        let anchor = if x > w * 0.75 {
+            "end"
+        } else if x < w * 0.25 {
+            "start"
+        } else {
+            "middle"
+        };
+        let _ = write!(
+            out,
+            "<text x=\"{x:.1}\" y=\"{y:.1}\" text-anchor=\"{anchor}\" fill=\"{}\">{} {}</text>",
+            colour(t),
+            topic.id,
+            esc(first)
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// The page.
+pub fn page(m: &TopicMap, subtitle: &str) -> String {
+    let mut out = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>chatql topics</title><style>",
+    );
+    out.push_str(STYLE);
+    let _ = write!(
+        out,
+        "</style></head><body>\n<header><h1>What students ask about</h1><p>{}</p></header>\n<main>\n",
+        esc(subtitle)
+    );
+    let _ = write!(
+        out,
+        "<section><h2>Map</h2><p class=\"meta\">Each dot is a distinct question ({} of {}), \
+         placed by how close it is to each topic; near dots are questions about the same \
+         things. Topics are numbered by size.</p>{}",
+        m.points.len(),
+        m.distinct,
+        map_svg(m)
+    );
+    for n in &m.notes {
+        let _ = write!(out, "<p class=\"notes\">{}</p>", esc(n));
+    }
+    out.push_str(
+        "</section>\n<section><h2>Topics</h2><div class=\"scroll\"><table>\
+        <tr><th>topic</th><th>label</th><th>questions</th><th>share</th><th>conversations</th>\
+        <th>users</th><th>rated down</th><th>most cited documents</th></tr>",
+    );
+    for (t, topic) in m.topics.iter().enumerate() {
+        let neg = topic.negative_rate.map_or("–".to_owned(), |r| {
+            format!("{:.0}% of {}", r * 100.0, topic.rated)
+        });
+        let docs = topic
+            .documents
+            .iter()
+            .map(|(d, n)| format!("{} ({n})", esc(d)))
+            .collect::<Vec<_>>()
+            .join("<br>");
+        let _ = write!(
+            out,
+            "<tr><td class=\"num\"><span class=\"swatch\" style=\"background:{}\"></span>{}</td>\
+             <td><a href=\"#topic-{}\">{}</a></td><td class=\"num\">{}</td>\
+             <td class=\"num\">{:.1}%</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td>{}</td></tr>",
+            colour(t),
+            topic.id,
+            topic.id,
+            esc(&topic.label),
+            topic.questions,
+            topic.share * 100.0,
+            topic.conversations,
+            topic.users,
+            neg,
+            docs
+        );
+    }
+    out.push_str("</table></div></section>\n<section><h2>Questions by topic</h2>");
+    for (t, topic) in m.topics.iter().enumerate() {
+        let months = topic
+            .months
+            .iter()
+            .map(|(m, n)| format!("{m}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = write!(
+            out,
+            "<div class=\"topic\" id=\"topic-{}\"><h3><span class=\"swatch\" \
+             style=\"background:{}\"></span>{}. {}</h3><p class=\"meta\">{} question(s); \
+             per month: {}</p><ol>",
+            topic.id,
+            colour(t),
+            topic.id,
+            esc(&topic.label),
+            topic.questions,
+            esc(&months)
+        );
+        for q in &topic.examples {
+            let _ = write!(out, "<li>{}</li>", esc(q));
+        }
+        out.push_str("</ol></div>");
+    }
+    out.push_str("</section>\n</main></body></html>\n");
+    out
+}

@@ -1,0 +1,250 @@
+//! What the topic map reads: every user question (`queries/topics/questions.sql`), the
+//! documents its contexts cite, and, when the inputs hold a document export, a vector per
+//! question placed in the course material's embedding space: the mean of the embeddings of
+//! the chunks it retrieved (a context matches a chunk on its text and its `s3_path` or
+//! `url`, as the retrieval report's coverage does).
+//!
+//! Embeddings are projected once, chunk by chunk, to [`DIM`] dimensions by a fixed random
+//! Gaussian matrix (Johnson-Lindenstrauss: cosine similarities are kept to a few percent),
+//! so 100,000 questions cost 100,000 × 96 floats, and a mean of projections is the
+//! projection of the mean. Contexts and chunks are streamed, never held whole.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::arrow::datatypes::{Float32Type, Int32Type};
+use foldhash::fast::FixedState;
+use futures::StreamExt;
+
+use super::kmeans::Rng;
+use crate::error::Result;
+use crate::query::Catalog;
+
+/// Dimensions embeddings are projected to.
+pub const DIM: usize = 96;
+
+/// One user question.
+#[derive(Debug, Clone)]
+pub struct Question {
+    /// Conversation.
+    pub convo_id: String,
+    /// The question's `message_index`.
+    pub message_index: i32,
+    /// Course.
+    pub course: Option<String>,
+    /// User.
+    pub user: Option<String>,
+    /// `YYYY-MM` in the zone of `--tz`.
+    pub month: Option<String>,
+    /// The text.
+    pub text: String,
+    /// The answer's thumbs.
+    pub positive: Option<bool>,
+    /// Documents its contexts cite (names, once each).
+    pub documents: Vec<String>,
+}
+
+/// The questions, and per question the projected sum of its matched chunks (if any).
+pub struct Loaded {
+    /// Questions in time order.
+    pub questions: Vec<Question>,
+    /// Per question: sum of projected chunk embeddings, and how many chunks matched.
+    pub vectors: Vec<Option<Vec<f32>>>,
+    /// Chunks with an embedding, by dimension (the dominant one is used).
+    pub chunk_dims: Vec<(usize, usize)>,
+    /// Whether the inputs hold chunks with embeddings at all.
+    pub has_documents: bool,
+    /// The text of each chunk of the dominant dimension, and its projected embedding
+    /// (`DIM` values each, in the same order): course material the word classifier learns from.
+    pub chunk_texts: Vec<String>,
+    /// See `chunk_texts`.
+    pub chunk_vectors: Vec<f32>,
+}
+
+fn text_key(text: &str) -> u64 {
+    FixedState::default().hash_one(text)
+}
+
+async fn stream(
+    cat: &mut Catalog,
+    sql: &str,
+    mut f: impl FnMut(&RecordBatch) -> Result<()>,
+) -> Result<()> {
+    let tables = cat.tables_in(sql)?;
+    cat.load(&tables).await?;
+    let mut s = cat.ctx().sql(sql).await?.execute_stream().await?;
+    while let Some(b) = s.next().await {
+        f(&b?)?;
+    }
+    Ok(())
+}
+
+fn strs(b: &RecordBatch, c: usize) -> Vec<Option<String>> {
+    let a = cast(b.column(c), &DataType::Utf8).expect("text columns cast to Utf8");
+    let s = a.as_string::<i32>();
+    (0..s.len())
+        .map(|i| s.is_valid(i).then(|| s.value(i).to_owned()))
+        .collect()
+}
+
+/// Reads the questions and, with chunks present, their retrieval vectors.
+pub async fn load(cat: &mut Catalog, seed: u64) -> Result<Loaded> {
+    let mut questions = Vec::new();
+    // (convo, message index) of a question or of its answer → question number.
+    let mut slot: HashMap<(String, i32), usize> = HashMap::new();
+    let sql = include_str!("../../queries/topics/questions.sql");
+    stream(cat, sql, |b| {
+        let convo = strs(b, 0);
+        let qi = b.column(1).as_primitive::<Int32Type>();
+        let ai = b.column(2).as_primitive::<Int32Type>();
+        let course = strs(b, 3);
+        let user = strs(b, 4);
+        let month = strs(b, 5);
+        let text = strs(b, 6);
+        let pos = b.column(7).as_boolean();
+        for i in 0..b.num_rows() {
+            let n = questions.len();
+            let id = convo[i].clone().unwrap_or_default();
+            slot.insert((id.clone(), qi.value(i)), n);
+            if ai.is_valid(i) {
+                slot.insert((id.clone(), ai.value(i)), n);
+            }
+            questions.push(Question {
+                convo_id: id,
+                message_index: qi.value(i),
+                course: course[i].clone(),
+                user: user[i].clone(),
+                month: month[i].clone(),
+                text: text[i].clone().unwrap_or_default(),
+                positive: pos.is_valid(i).then(|| pos.value(i)),
+                documents: Vec::new(),
+            });
+        }
+        Ok(())
+    })
+    .await?;
+
+    // Chunks: projected embeddings of the dominant dimension, found by their text.
+    let mut dims: HashMap<usize, usize> = HashMap::new();
+    stream(
+        cat,
+        "SELECT array_length(embedding, 1) AS d, count(*) AS n FROM chunks \
+         WHERE embedding IS NOT NULL GROUP BY 1",
+        |b| {
+            let d = cast(b.column(0), &DataType::Int64)?;
+            let d = d.as_primitive::<Int64Type>();
+            let n = cast(b.column(1), &DataType::Int64)?;
+            let n = n.as_primitive::<Int64Type>();
+            for i in 0..b.num_rows() {
+                if d.is_valid(i) && d.value(i) > 0 {
+                    dims.insert(d.value(i) as usize, n.value(i) as usize);
+                }
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    let mut chunk_dims: Vec<(usize, usize)> = dims.into_iter().collect();
+    chunk_dims.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+    let has_documents = !chunk_dims.is_empty();
+    // Text hash → (s3_path, url, chunk number) of the chunks with that text.
+    type Found = Vec<(Option<String>, Option<String>, usize)>;
+    let mut chunks: HashMap<u64, Found> = HashMap::new();
+    let mut projected: Vec<f32> = Vec::new();
+    let mut chunk_texts: Vec<String> = Vec::new();
+    if let Some(&(dim, _)) = chunk_dims.first() {
+        let mut rng = Rng::new(seed ^ 0x7075_6e6b);
+        let scale = (1.0 / DIM as f64).sqrt();
+        let matrix: Vec<f32> = (0..dim * DIM)
+            .map(|_| (rng.normal() * scale) as f32)
+            .collect();
+        let sql = format!(
+            "SELECT s3_path, url, text, embedding FROM chunks \
+             WHERE array_length(embedding, 1) = {dim} AND text IS NOT NULL"
+        );
+        stream(cat, &sql, |b| {
+            let s3 = strs(b, 0);
+            let url = strs(b, 1);
+            let text = b.column(2).as_string::<i32>();
+            let emb = b.column(3).as_list::<i32>();
+            for i in 0..b.num_rows() {
+                let e = emb.value(i);
+                let e = e.as_primitive::<Float32Type>().values();
+                let mut out = [0f32; DIM];
+                for (j, &x) in e.iter().enumerate() {
+                    if x != 0.0 {
+                        let row = &matrix[j * DIM..(j + 1) * DIM];
+                        for (o, m) in out.iter_mut().zip(row) {
+                            *o += x * m;
+                        }
+                    }
+                }
+                let n = projected.len() / DIM;
+                projected.extend_from_slice(&out);
+                chunk_texts.push(text.value(i).to_owned());
+                chunks.entry(text_key(text.value(i))).or_default().push((
+                    s3[i].clone().filter(|s| !s.is_empty()),
+                    url[i].clone().filter(|s| !s.is_empty()),
+                    n,
+                ));
+            }
+            Ok(())
+        })
+        .await?;
+    }
+
+    // Contexts: the documents each question cites, and the chunks it retrieved.
+    let mut vectors: Vec<Option<Vec<f32>>> = vec![None; questions.len()];
+    let mut cited: Vec<HashMap<String, ()>> = vec![HashMap::new(); questions.len()];
+    let sql = "SELECT convo_id, message_index, readable_filename, s3_path, url, text FROM contexts";
+    stream(cat, sql, |b| {
+        let convo = b.column(0).as_string::<i32>();
+        let mi = b.column(1).as_primitive::<Int32Type>();
+        let name = strs(b, 2);
+        let s3 = strs(b, 3);
+        let url = strs(b, 4);
+        let text = b.column(5).as_string::<i32>();
+        for i in 0..b.num_rows() {
+            if !mi.is_valid(i) {
+                continue;
+            }
+            let Some(&q) = slot.get(&(convo.value(i).to_owned(), mi.value(i))) else {
+                continue;
+            };
+            if let Some(n) = name[i].as_ref().filter(|n| !n.is_empty()) {
+                if !cited[q].contains_key(n) {
+                    cited[q].insert(n.clone(), ());
+                    questions[q].documents.push(n.clone());
+                }
+            }
+            if chunks.is_empty() || !text.is_valid(i) {
+                continue;
+            }
+            let Some(cands) = chunks.get(&text_key(text.value(i))) else {
+                continue;
+            };
+            let hit = cands.iter().find(|(cs, cu, _)| {
+                (cs.is_some() && *cs == s3[i]) || (cu.is_some() && *cu == url[i])
+            });
+            if let Some(&(_, _, n)) = hit {
+                let v = vectors[q].get_or_insert_with(|| vec![0f32; DIM]);
+                for (o, x) in v.iter_mut().zip(&projected[n * DIM..(n + 1) * DIM]) {
+                    *o += x;
+                }
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(Loaded {
+        questions,
+        vectors,
+        chunk_dims,
+        has_documents,
+        chunk_texts,
+        chunk_vectors: projected,
+    })
+}

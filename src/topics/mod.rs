@@ -1,0 +1,729 @@
+//! `chatql topics`: what students ask about, as a topic map of the questions, offline.
+//!
+//! 1. [`load`] reads every user question and, when a document export is among the inputs,
+//!    places each question that retrieved known chunks in the course material's embedding
+//!    space (the mean of those chunks' embeddings, projected to 96 dimensions).
+//! 2. Questions are deduplicated by normalized text, then clustered with spherical k-means
+//!    ([`kmeans`]): on the retrieval vectors when there are enough of them, the questions
+//!    without one then assigned by their words (naive Bayes over their terms, trained on
+//!    the questions the retrieval placed and the chunks of the course material); otherwise
+//!    on their words alone: TF-IDF of words and bigrams ([`text`]) in the latent space of
+//!    LSA ([`lsa`]). Without `-k`, k is the one of best silhouette on a sample.
+//! 3. Each topic is named by its most distinctive terms (c-TF-IDF) and described by its
+//!    questions, conversations, users, share, months, negative-feedback rate, most cited
+//!    documents and the five questions closest to its centre ([`Topic`]).
+//! 4. [`html`] draws the map; [`table`] turns topics and assignments into record batches for
+//!    the usual formats.
+
+pub mod html;
+pub mod kmeans;
+pub mod load;
+pub mod lsa;
+pub mod table;
+pub mod text;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use kmeans::{kmeans, silhouette, Clustering, Dense, KMeansOptions, Points, Rng, SparseRows};
+use load::{Loaded, Question, DIM};
+use text::{class_labels, tfidf, TextOptions};
+
+use crate::error::{Error, Result};
+use crate::model::normalize_question;
+use crate::query::{Catalog, CatalogOptions, Restriction};
+use crate::table::Table;
+
+/// Output formats of `chatql topics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TopicFormat {
+    /// Box-drawn tables in the terminal.
+    Table,
+    /// GitHub-flavoured Markdown.
+    Markdown,
+    /// One JSON document: topics with their months, documents and examples.
+    Json,
+    /// The topic table as CSV.
+    Csv,
+    /// A self-contained page with the map.
+    Html,
+}
+
+/// How to find topics.
+#[derive(Debug, Clone)]
+pub struct TopicOptions {
+    /// Number of topics; chosen by silhouette when none.
+    pub k: Option<usize>,
+    /// Seed of every random choice (the same input and seed give the same topics).
+    pub seed: u64,
+}
+
+impl Default for TopicOptions {
+    fn default() -> Self {
+        TopicOptions { k: None, seed: 1 }
+    }
+}
+
+/// How a question was placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// By the embeddings of the chunks it retrieved.
+    Retrieval,
+    /// By its words.
+    Text,
+}
+
+impl Placement {
+    /// `retrieval` or `text`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Placement::Retrieval => "retrieval",
+            Placement::Text => "text",
+        }
+    }
+}
+
+/// One topic.
+#[derive(Debug, Clone)]
+pub struct Topic {
+    /// 1-based, largest first.
+    pub id: usize,
+    /// Its most distinctive terms, joined.
+    pub label: String,
+    /// User questions (every occurrence).
+    pub questions: usize,
+    /// Distinct conversations.
+    pub conversations: usize,
+    /// Distinct users (with an email).
+    pub users: usize,
+    /// Share of all questions.
+    pub share: f64,
+    /// Questions per month (`YYYY-MM`).
+    pub months: BTreeMap<String, usize>,
+    /// Answers rated down among the rated ones; none when nothing was rated.
+    pub negative_rate: Option<f64>,
+    /// Rated answers.
+    pub rated: usize,
+    /// Most cited documents with the number of questions citing them.
+    pub documents: Vec<(String, usize)>,
+    /// The questions closest to the centre.
+    pub examples: Vec<String>,
+    /// Centre on the map.
+    pub centre: (f32, f32),
+}
+
+/// A question's topic.
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    /// Index into [`TopicMap::questions`].
+    pub question: usize,
+    /// Index into [`TopicMap::topics`].
+    pub topic: usize,
+    /// 1 − cosine similarity to the topic's centre.
+    pub distance: f32,
+    /// How it was placed.
+    pub placed_by: Placement,
+}
+
+/// The result.
+#[derive(Debug, Clone)]
+pub struct TopicMap {
+    /// Topics, largest first.
+    pub topics: Vec<Topic>,
+    /// Every user question.
+    pub questions: Vec<Question>,
+    /// One per question, in the same order.
+    pub assignments: Vec<Assignment>,
+    /// Distinct question texts clustered.
+    pub distinct: usize,
+    /// Map positions of (a sample of) the distinct questions, with their topic.
+    pub points: Vec<(f32, f32, usize)>,
+    /// Whether retrieval vectors were used.
+    pub by_retrieval: bool,
+    /// Notes for the reader (dimensions left out, questions placed by text).
+    pub notes: Vec<String>,
+    /// The silhouette of the chosen k on the sample (how well separated topics are).
+    pub silhouette: f64,
+}
+
+/// Fewest retrieval-placed distinct questions per topic for the retrieval space to be used.
+const MIN_PER_TOPIC: usize = 3;
+
+/// Opens `inputs`, narrows them to `restriction`, and finds their topics. `Ok(None)`: there
+/// are no user questions.
+pub async fn from_inputs(
+    inputs: &[String],
+    catalog: &CatalogOptions,
+    restriction: &Restriction,
+    o: &TopicOptions,
+) -> Result<Option<TopicMap>> {
+    let mut cat = Catalog::open(inputs, catalog).await?;
+    let tables = [
+        Table::Conversations,
+        Table::Messages,
+        Table::Contexts,
+        Table::Chunks,
+    ];
+    cat.load(&tables.into_iter().collect()).await?;
+    cat.restrict(restriction).await?;
+    topics(&mut cat, o).await
+}
+
+/// Finds the topics of the questions the catalog holds. `Ok(None)`: there are no questions.
+pub async fn topics(cat: &mut Catalog, o: &TopicOptions) -> Result<Option<TopicMap>> {
+    let loaded = load::load(cat, o.seed).await?;
+    if loaded.questions.is_empty() {
+        return Ok(None);
+    }
+    let o = o.clone();
+    tokio::task::spawn_blocking(move || build(loaded, &o).map(Some))
+        .await
+        .map_err(|e| Error::Internal(format!("topic task failed: {e}")))?
+}
+
+/// The clustering of already loaded questions (see the module text).
+pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
+    let Loaded {
+        questions,
+        vectors,
+        chunk_dims,
+        has_documents,
+        chunk_texts,
+        chunk_vectors,
+    } = loaded;
+    let mut notes = Vec::new();
+    if chunk_dims.len() > 1 {
+        let (d, _) = chunk_dims[0];
+        let others: usize = chunk_dims[1..].iter().map(|c| c.1).sum();
+        notes.push(format!(
+            "chunk embeddings of {} dimensions: the {d}-dimensional ones place questions; \
+             {others} chunk(s) of other dimensions do not",
+            chunk_dims
+                .iter()
+                .map(|c| c.0.to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ));
+    }
+    // Distinct questions, with the summed retrieval vector of all their occurrences.
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut texts: Vec<String> = Vec::new();
+    let mut sums: Vec<Option<Vec<f32>>> = Vec::new();
+    let mut of_question = Vec::with_capacity(questions.len());
+    for (q, v) in questions.iter().zip(&vectors) {
+        let key = normalize_question(&q.text);
+        let d = *index.entry(key).or_insert_with(|| {
+            texts.push(q.text.clone());
+            sums.push(None);
+            texts.len() - 1
+        });
+        if let Some(v) = v {
+            let s = sums[d].get_or_insert_with(|| vec![0f32; DIM]);
+            for (a, x) in s.iter_mut().zip(v) {
+                *a += x;
+            }
+        }
+        of_question.push(d);
+    }
+    let n = texts.len();
+    if let Some(k) = o.k {
+        if k > n {
+            return Err(Error::Usage(format!(
+                "-k {k}: there are only {n} distinct question(s)"
+            )));
+        }
+        if k == 0 {
+            return Err(Error::Usage("-k takes at least 1".into()));
+        }
+    }
+    let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    // On a handful of questions a term seen once still says something.
+    let text_options = TextOptions {
+        min_df: if n >= 50 { 2 } else { 1 },
+        ..TextOptions::BEST
+    };
+    let (tf, vocab) = tfidf(&text_refs, text_options);
+    let sparse = SparseRows {
+        rows: tf,
+        dim: vocab.terms.len().max(1),
+    };
+    let embedded: Vec<usize> = (0..n).filter(|&d| sums[d].is_some()).collect();
+    let wanted_k = o.k.unwrap_or(2);
+    let by_retrieval = embedded.len() >= (wanted_k * MIN_PER_TOPIC).max(6);
+    if has_documents && !by_retrieval {
+        notes.push(format!(
+            "only {} distinct question(s) retrieved chunks of the document export: topics come \
+             from the questions' words",
+            embedded.len()
+        ));
+    }
+
+    // Cluster, and place every distinct question: (topic, similarity, placement).
+    let mut place: Vec<(usize, f32, Placement)> = vec![(0, 0.0, Placement::Text); n];
+    let (k, sil, profile_centres): (usize, f64, Centres) = if by_retrieval {
+        let mut data = Vec::with_capacity(embedded.len() * DIM);
+        for &d in &embedded {
+            let mut v = sums[d].clone().expect("embedded");
+            unit(&mut v);
+            data.extend_from_slice(&v);
+        }
+        let dense = Dense { data, dim: DIM };
+        let (k, sil) = choose_k(&dense, o);
+        let c = kmeans(&dense, &fit_options(k, o.seed));
+        for (row, &d) in embedded.iter().enumerate() {
+            place[d] = (c.labels[row], c.similarity[row], Placement::Retrieval);
+        }
+        // The others by their words: a naive Bayes classifier trained on the questions the
+        // retrieval placed and on the chunks of the course material (each in the topic whose
+        // centre its embedding is nearest); their similarity is to the topic's TF-IDF
+        // centroid of questions.
+        let mut centroids = vec![vec![0f32; sparse.dim()]; k];
+        for (row, &d) in embedded.iter().enumerate() {
+            sparse.add_to(d, &mut centroids[c.labels[row]]);
+        }
+        for cen in &mut centroids {
+            unit(cen);
+        }
+        let mut rows: Vec<text::Sparse> =
+            embedded.iter().map(|&d| sparse.rows[d].clone()).collect();
+        let mut labels = c.labels.clone();
+        for (i, t) in chunk_texts.iter().enumerate() {
+            let mut v = chunk_vectors[i * DIM..(i + 1) * DIM].to_vec();
+            unit(&mut v);
+            let near = (0..k)
+                .max_by(|&a, &b| {
+                    let s = |t: usize| v.iter().zip(&c.centres[t]).map(|(x, y)| x * y).sum::<f32>();
+                    s(a).total_cmp(&s(b)).then(b.cmp(&a))
+                })
+                .unwrap_or(0);
+            rows.push(text::vectorize_text(t, &vocab, text_options));
+            labels.push(near);
+        }
+        let bayes = NaiveBayes::train(&rows, &labels, k, sparse.dim);
+        let mut by_text = 0;
+        for d in 0..n {
+            if sums[d].is_none() {
+                let t = bayes.classify(&sparse.rows[d]);
+                place[d] = (t, sparse.dot(d, &centroids[t]), Placement::Text);
+                by_text += 1;
+            }
+        }
+        if by_text > 0 {
+            notes.push(format!(
+                "{by_text} of {n} distinct questions retrieved no known chunk and were placed \
+                 by their words"
+            ));
+        }
+        (k, sil, Centres::Both(c.centres, centroids, dense, embedded))
+    } else {
+        // Questions with no term left (all stop words) join the largest topic.
+        let rows: Vec<usize> = (0..n).filter(|&d| !sparse.rows[d].is_empty()).collect();
+        if rows.is_empty() {
+            return Err(Error::Usage(
+                "the questions have no words to group them by (and no document export places \
+                 them)"
+                    .into(),
+            ));
+        }
+        let sub = SparseRows {
+            rows: rows.iter().map(|&d| sparse.rows[d].clone()).collect(),
+            dim: sparse.dim,
+        };
+        // Short questions share few words: cluster them in the latent space of LSA.
+        let rank = (o.k.unwrap_or(12) * 3).clamp(10, 100);
+        let latent = lsa::lsa(&sub, rank, o.seed);
+        let (k, sil) = choose_k(&latent, o);
+        let c = kmeans(&latent, &fit_options(k, o.seed));
+        let big = largest(&c.labels, k);
+        for (row, &d) in rows.iter().enumerate() {
+            place[d] = (c.labels[row], c.similarity[row], Placement::Text);
+        }
+        for (p, row) in place.iter_mut().zip(&sparse.rows) {
+            if row.is_empty() {
+                *p = (big, 0.0, Placement::Text);
+            }
+        }
+        (k, sil, Centres::Latent(c.centres, latent, rows))
+    };
+
+    // Topics numbered by size, largest first; a cluster left empty is dropped.
+    let mut size = vec![0usize; k];
+    for &d in &of_question {
+        size[place[d].0] += 1;
+    }
+    let mut order: Vec<usize> = (0..k).filter(|&t| size[t] > 0).collect();
+    order.sort_by(|&a, &b| size[b].cmp(&size[a]).then(a.cmp(&b)));
+    let mut rank = vec![None; k];
+    for (r, &t) in order.iter().enumerate() {
+        rank[t] = Some(r);
+    }
+    let k = order.len();
+    for p in &mut place {
+        p.0 = rank[p.0].expect("a placed question's topic is not empty");
+    }
+    let labels_of: Vec<usize> = place.iter().map(|p| p.0).collect();
+    let terms = class_labels(&text_refs, &labels_of, k, 4);
+    let profile = profiles(&place, &sparse, &profile_centres, &rank);
+    let coords = pca2(&profile, k);
+
+    let mut topics: Vec<Topic> = (0..k)
+        .map(|t| Topic {
+            id: t + 1,
+            label: if terms[t].is_empty() {
+                format!("topic {}", t + 1)
+            } else {
+                terms[t].join(", ")
+            },
+            questions: 0,
+            conversations: 0,
+            users: 0,
+            share: 0.0,
+            months: BTreeMap::new(),
+            negative_rate: None,
+            rated: 0,
+            documents: Vec::new(),
+            examples: Vec::new(),
+            centre: (0.0, 0.0),
+        })
+        .collect();
+    let mut convos: Vec<HashSet<&str>> = vec![HashSet::new(); k];
+    let mut users: Vec<HashSet<String>> = vec![HashSet::new(); k];
+    let mut down = vec![0usize; k];
+    let mut docs: Vec<HashMap<&str, usize>> = vec![HashMap::new(); k];
+    let mut assignments = Vec::with_capacity(questions.len());
+    for (i, q) in questions.iter().enumerate() {
+        let (t, sim, by) = place[of_question[i]];
+        let topic = &mut topics[t];
+        topic.questions += 1;
+        convos[t].insert(&q.convo_id);
+        if let Some(u) = &q.user {
+            users[t].insert(u.to_lowercase());
+        }
+        if let Some(m) = &q.month {
+            *topic.months.entry(m.clone()).or_insert(0) += 1;
+        }
+        if let Some(p) = q.positive {
+            topic.rated += 1;
+            if !p {
+                down[t] += 1;
+            }
+        }
+        for d in &q.documents {
+            *docs[t].entry(d).or_insert(0) += 1;
+        }
+        assignments.push(Assignment {
+            question: i,
+            topic: t,
+            distance: (1.0 - sim).max(0.0),
+            placed_by: by,
+        });
+    }
+    let total = questions.len() as f64;
+    for (t, topic) in topics.iter_mut().enumerate() {
+        topic.conversations = convos[t].len();
+        topic.users = users[t].len();
+        topic.share = topic.questions as f64 / total;
+        topic.negative_rate = (topic.rated > 0).then(|| down[t] as f64 / topic.rated as f64);
+        let mut d: Vec<(String, usize)> =
+            docs[t].iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        d.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        d.truncate(3);
+        topic.documents = d;
+        // Closest to the centre, retrieval-placed first (their similarity is in the space
+        // the topic was found in).
+        let mut members: Vec<usize> = (0..n).filter(|&d| place[d].0 == t).collect();
+        members.sort_by(|&a, &b| {
+            let key = |d: usize| {
+                (
+                    place[d].2 != Placement::Retrieval && by_retrieval,
+                    -place[d].1,
+                )
+            };
+            key(a)
+                .partial_cmp(&key(b))
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.cmp(&b))
+        });
+        topic.examples = members.iter().take(5).map(|&d| texts[d].clone()).collect();
+        let pts: Vec<&(f32, f32)> = members.iter().map(|&d| &coords[d]).collect();
+        if !pts.is_empty() {
+            let m = pts.len() as f32;
+            topic.centre = (
+                pts.iter().map(|p| p.0).sum::<f32>() / m,
+                pts.iter().map(|p| p.1).sum::<f32>() / m,
+            );
+        }
+    }
+    // At most 3,000 points on the map (a seeded sample).
+    let mut ids: Vec<usize> = (0..n).collect();
+    if n > 3000 {
+        let mut rng = Rng::new(o.seed);
+        for i in (1..n).rev() {
+            ids.swap(i, rng.below(i + 1));
+        }
+        ids.truncate(3000);
+        ids.sort_unstable();
+    }
+    let points = ids
+        .into_iter()
+        .map(|d| (coords[d].0, coords[d].1, place[d].0))
+        .collect();
+    Ok(TopicMap {
+        topics,
+        questions,
+        assignments,
+        distinct: n,
+        points,
+        by_retrieval,
+        notes,
+        silhouette: sil,
+    })
+}
+
+/// The centres the map profiles are measured against.
+enum Centres {
+    /// Retrieval centres and TF-IDF centroids, the dense points and which distinct
+    /// questions they are.
+    Both(Vec<Vec<f32>>, Vec<Vec<f32>>, Dense, Vec<usize>),
+    /// Centres in the LSA space, the LSA points and which distinct questions they are.
+    Latent(Vec<Vec<f32>>, Dense, Vec<usize>),
+}
+
+fn unit(v: &mut [f32]) {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        for x in v {
+            *x /= n;
+        }
+    }
+}
+
+fn largest(labels: &[usize], k: usize) -> usize {
+    let mut size = vec![0usize; k];
+    for &l in labels {
+        size[l] += 1;
+    }
+    (0..k)
+        .max_by_key(|&t| (size[t], std::cmp::Reverse(t)))
+        .unwrap_or(0)
+}
+
+/// Multinomial naive Bayes over the terms a question has (each counted once), with additive
+/// smoothing: for short questions it tells topics apart better than the nearest centroid.
+struct NaiveBayes {
+    /// Per topic: log prior, log probability of an unseen term, log probability per term.
+    topics: Vec<(f64, f64, HashMap<u32, f64>)>,
+}
+
+impl NaiveBayes {
+    const ALPHA: f64 = 0.5;
+
+    fn train(rows: &[text::Sparse], labels: &[usize], k: usize, dim: usize) -> NaiveBayes {
+        let mut counts: Vec<HashMap<u32, f64>> = vec![HashMap::new(); k];
+        let mut docs = vec![0f64; k];
+        for (row, &l) in rows.iter().zip(labels) {
+            docs[l] += 1.0;
+            for &(t, _) in row {
+                *counts[l].entry(t).or_insert(0.0) += 1.0;
+            }
+        }
+        let v = dim as f64;
+        let all: f64 = docs.iter().sum();
+        let topics = counts
+            .into_iter()
+            .zip(docs)
+            .map(|(m, n)| {
+                let total: f64 = m.values().sum::<f64>() + Self::ALPHA * v;
+                let probs = m
+                    .into_iter()
+                    .map(|(t, c)| (t, ((c + Self::ALPHA) / total).ln()))
+                    .collect();
+                (
+                    ((n + 1.0) / (all + k as f64)).ln(),
+                    (Self::ALPHA / total).ln(),
+                    probs,
+                )
+            })
+            .collect();
+        NaiveBayes { topics }
+    }
+
+    fn classify(&self, terms: &text::Sparse) -> usize {
+        let score = |(prior, unseen, probs): &(f64, f64, HashMap<u32, f64>)| {
+            prior
+                + terms
+                    .iter()
+                    .map(|(t, _)| *probs.get(t).unwrap_or(unseen))
+                    .sum::<f64>()
+        };
+        (0..self.topics.len())
+            .max_by(|&a, &b| {
+                score(&self.topics[a])
+                    .total_cmp(&score(&self.topics[b]))
+                    .then(b.cmp(&a))
+            })
+            .unwrap_or(0)
+    }
+}
+
+fn fit_options(k: usize, seed: u64) -> KMeansOptions {
+    KMeansOptions {
+        k,
+        restarts: 8,
+        plus_plus: true,
+        seed,
+        max_iter: 100,
+    }
+}
+
+/// `-k`, or the k from 2 to 12 of best silhouette, clustering a sample of at most 1,500.
+fn choose_k<P: Points>(p: &P, o: &TopicOptions) -> (usize, f64) {
+    let n = p.len();
+    let mut rng = Rng::new(o.seed);
+    let mut sample: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        sample.swap(i, rng.below(i + 1));
+    }
+    sample.truncate(1500);
+    sample.sort_unstable();
+    let sub = Subset { p, rows: &sample };
+    let all: Vec<usize> = (0..sample.len()).collect();
+    let score = |k: usize| {
+        let c: Clustering = kmeans(
+            &sub,
+            &KMeansOptions {
+                restarts: 4,
+                ..fit_options(k, o.seed)
+            },
+        );
+        silhouette(&sub, &c.labels, k, &all)
+    };
+    if let Some(k) = o.k {
+        return (k, if k > 1 { score(k) } else { 0.0 });
+    }
+    let top = 12.min(n / 3).max(2).min(n);
+    (2..=top).map(|k| (k, score(k))).fold(
+        (2.min(n), f64::MIN),
+        |best, c| if c.1 > best.1 { c } else { best },
+    )
+}
+
+/// A subset of points, by row number.
+struct Subset<'a, P: Points> {
+    p: &'a P,
+    rows: &'a [usize],
+}
+
+impl<P: Points> Points for Subset<'_, P> {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+    fn dim(&self) -> usize {
+        self.p.dim()
+    }
+    fn dot(&self, i: usize, c: &[f32]) -> f32 {
+        self.p.dot(self.rows[i], c)
+    }
+    fn add_to(&self, i: usize, acc: &mut [f32]) {
+        self.p.add_to(self.rows[i], acc)
+    }
+    fn dot_points(&self, i: usize, j: usize) -> f32 {
+        self.p.dot_points(self.rows[i], self.rows[j])
+    }
+}
+
+/// Per distinct question, its similarity to every topic's centre (in topic order): the
+/// coordinates the map projects.
+fn profiles(
+    place: &[(usize, f32, Placement)],
+    sparse: &SparseRows,
+    centres: &Centres,
+    rank: &[Option<usize>],
+) -> Vec<Vec<f32>> {
+    let k = rank.iter().flatten().count();
+    let mut out = vec![vec![0f32; k]; place.len()];
+    match centres {
+        Centres::Latent(c, dense, rows) => {
+            for (r, &d) in rows.iter().enumerate() {
+                for (t, centre) in c.iter().enumerate() {
+                    if let Some(x) = rank[t] {
+                        out[d][x] = dense.dot(r, centre);
+                    }
+                }
+            }
+        }
+        Centres::Both(dense_c, text_c, dense, embedded) => {
+            let mut done = vec![false; place.len()];
+            for (r, &d) in embedded.iter().enumerate() {
+                for (t, centre) in dense_c.iter().enumerate() {
+                    if let Some(x) = rank[t] {
+                        out[d][x] = dense.dot(r, centre);
+                    }
+                }
+                done[d] = true;
+            }
+            for (d, row) in out.iter_mut().enumerate() {
+                if !done[d] {
+                    for (t, centre) in text_c.iter().enumerate() {
+                        if let Some(r) = rank[t] {
+                            row[r] = sparse.dot(d, centre);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The first two principal components of `rows` (k columns), by power iteration.
+fn pca2(rows: &[Vec<f32>], k: usize) -> Vec<(f32, f32)> {
+    let n = rows.len().max(1) as f64;
+    let mut mean = vec![0f64; k];
+    for r in rows {
+        for (m, &x) in mean.iter_mut().zip(r) {
+            *m += x as f64 / n;
+        }
+    }
+    let mut cov = vec![vec![0f64; k]; k];
+    for r in rows {
+        for a in 0..k {
+            let da = r[a] as f64 - mean[a];
+            for b in 0..k {
+                cov[a][b] += da * (r[b] as f64 - mean[b]) / n;
+            }
+        }
+    }
+    let mut axes: Vec<Vec<f64>> = Vec::new();
+    for axis in 0..2 {
+        let mut v: Vec<f64> = (0..k).map(|i| 1.0 + ((i + axis) % 3) as f64).collect();
+        for _ in 0..200 {
+            let mut w: Vec<f64> = (0..k)
+                .map(|a| (0..k).map(|b| cov[a][b] * v[b]).sum())
+                .collect();
+            for prev in &axes {
+                let d: f64 = w.iter().zip(prev).map(|(x, y)| x * y).sum();
+                for (x, y) in w.iter_mut().zip(prev) {
+                    *x -= d * y;
+                }
+            }
+            let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if norm < 1e-12 {
+                break;
+            }
+            v = w.into_iter().map(|x| x / norm).collect();
+        }
+        axes.push(v);
+    }
+    rows.iter()
+        .map(|r| {
+            let c = |ax: &[f64]| {
+                r.iter()
+                    .zip(&mean)
+                    .zip(ax)
+                    .map(|((&x, m), a)| (x as f64 - m) * a)
+                    .sum::<f64>() as f32
+            };
+            (c(&axes[0]), c(&axes[1]))
+        })
+        .collect()
+}
