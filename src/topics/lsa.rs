@@ -109,35 +109,39 @@ fn jacobi(mut a: Vec<f64>, r: usize) -> (Vec<f64>, Vec<f64>) {
 pub fn lsa(a: &SparseRows, rank: usize, seed: u64) -> Dense {
     let n = a.rows.len();
     let r = rank.min(a.dim).min(n).max(1);
+    // The sketch is ten columns wider than the rank kept (oversampling), so that the
+    // leading directions are found even when the next ones are nearly as strong.
+    let s = (r + 10).min(a.dim).min(n).max(1);
     let mut rng = Rng::new(seed ^ 0x006c_7361);
-    let omega: Vec<f64> = (0..a.dim * r).map(|_| rng.normal()).collect();
-    let mut q = times(a, &omega, r);
-    orthonormalize(&mut q, n, r);
+    let omega: Vec<f64> = (0..a.dim * s).map(|_| rng.normal()).collect();
+    let mut q = times(a, &omega, s);
+    orthonormalize(&mut q, n, s);
     for _ in 0..2 {
-        let mut z = times_t(a, &q, r);
-        orthonormalize(&mut z, a.dim, r);
-        q = times(a, &z, r);
-        orthonormalize(&mut q, n, r);
+        let mut z = times_t(a, &q, s);
+        orthonormalize(&mut z, a.dim, s);
+        q = times(a, &z, s);
+        orthonormalize(&mut q, n, s);
     }
     // B = Qᵀ A; its Gram matrix B Bᵀ = (Aᵀ Q)ᵀ (Aᵀ Q).
-    let bt = times_t(a, &q, r);
-    let mut gram = vec![0f64; r * r];
-    for row in bt.chunks(r) {
-        for i in 0..r {
-            for j in 0..r {
-                gram[i * r + j] += row[i] * row[j];
+    let bt = times_t(a, &q, s);
+    let mut gram = vec![0f64; s * s];
+    for row in bt.chunks(s) {
+        for i in 0..s {
+            for j in 0..s {
+                gram[i * s + j] += row[i] * row[j];
             }
         }
     }
-    let (values, vectors) = jacobi(gram, r);
-    let mut order: Vec<usize> = (0..r).collect();
+    let (values, vectors) = jacobi(gram, s);
+    let mut order: Vec<usize> = (0..s).collect();
     order.sort_by(|&x, &y| values[y].total_cmp(&values[x]));
+    order.truncate(r);
     // Coordinates Q · U · Σ, leading components first.
     let mut data = vec![0f32; n * r];
     for i in 0..n {
         for (c, &e) in order.iter().enumerate() {
             let sigma = values[e].max(0.0).sqrt();
-            let x: f64 = (0..r).map(|j| q[i * r + j] * vectors[j * r + e]).sum();
+            let x: f64 = (0..s).map(|j| q[i * s + j] * vectors[j * s + e]).sum();
             data[i * r + c] = (x * sigma) as f32;
         }
         let row = &mut data[i * r..(i + 1) * r];
