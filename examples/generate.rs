@@ -5,6 +5,7 @@
 //! cargo run --release --example generate -- conversations 500M convos.jsonl [--seed 1] [--layout rows|objects|mixed]
 //! cargo run --release --example generate -- documents 500M docs.jsonl [--seed 1]
 //! cargo run --release --example generate -- validate FILE [--threads 2]
+//! cargo run --release --example generate -- topics 100000 convos.jsonl docs.jsonl [--topics 12] [--chunks 4200] [--seed 1]
 //! ```
 
 use std::io::{BufWriter, Write};
@@ -35,13 +36,40 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: generate conversations|documents SIZE OUT [--seed N] [--layout rows|objects|mixed] | validate FILE [--threads N]";
+    let usage = "usage: generate conversations|documents SIZE OUT [--seed N] [--layout rows|objects|mixed] | validate FILE [--threads N] | topics QUESTIONS CONVOS DOCS [--topics N] [--chunks PER_TOPIC] [--seed N]";
     let kind = args.first().ok_or_else(|| anyhow::anyhow!(usage))?;
     if kind == "validate" {
         return validate(
             args.get(1).ok_or_else(|| anyhow::anyhow!(usage))?,
             arg(&args, "--threads"),
         );
+    }
+    if kind == "topics" {
+        let get = |i: usize| args.get(i).ok_or_else(|| anyhow::anyhow!(usage));
+        let questions: usize = get(1)?.parse()?;
+        let mut c = BufWriter::with_capacity(1 << 20, std::fs::File::create(get(2)?)?);
+        let mut d = BufWriter::with_capacity(1 << 20, std::fs::File::create(get(3)?)?);
+        let p = synthetic::topics::Planted {
+            topics: arg(&args, "--topics").map_or(Ok(12), |s| s.parse())?,
+            questions,
+            chunks_per_topic: arg(&args, "--chunks").map_or(Ok(4200), |s| s.parse())?,
+            contexts: 10,
+            off_topic: 0.3,
+            no_context: 0.25,
+            dims: 1536,
+            seed: arg(&args, "--seed").map_or(Ok(1), |s| s.parse())?,
+        };
+        let started = Instant::now();
+        let truth = synthetic::topics::write_planted(&mut c, &mut d, &p)?;
+        c.flush()?;
+        d.flush()?;
+        eprintln!(
+            "{} questions in {} topics in {:.1} s",
+            truth.len(),
+            p.topics,
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
     }
     let size = parse_size(args.get(1).ok_or_else(|| anyhow::anyhow!(usage))?)?;
     let out = args.get(2).ok_or_else(|| anyhow::anyhow!(usage))?;

@@ -24,7 +24,8 @@ main{padding:8px 32px 40px;max-width:1100px}
 section{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:8px 24px 16px;margin:20px 0}
 h2{font-size:18px;border-bottom:1px solid #d0d7de;padding-bottom:6px}
 svg{width:100%;height:auto;max-width:900px;display:block}
-svg text{font-size:13px;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:3px}
+svg text{font-size:18px;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:4px}
+.legend{display:flex;flex-wrap:wrap;gap:4px 18px;margin:8px 0;font-size:14px;padding:0;list-style:none}
 .scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:13px;margin:6px 0 4px}
 th,td{border:1px solid #d0d7de;padding:4px 10px;text-align:left;vertical-align:top}
@@ -34,7 +35,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .topic h3{margin:18px 0 6px;font-size:16px}
 .topic ol{margin:4px 0 8px;padding-left:22px}
 .meta{color:#57606a;font-size:13px}
-.notes{color:#57606a}
+.notes{color:#57606a;font-size:14px}
 @media (max-width:600px){header,main{padding-left:12px;padding-right:12px}section{padding:6px 12px 12px}}
 ";
 
@@ -116,6 +117,18 @@ pub fn page(m: &TopicMap, subtitle: &str) -> String {
         m.distinct,
         map_svg(m)
     );
+    // The legend reads at any width, where the labels on the map may not.
+    out.push_str("<ul class=\"legend\">");
+    for (t, topic) in m.topics.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<li><span class=\"swatch\" style=\"background:{}\"></span>{}. {}</li>",
+            colour(t),
+            topic.id,
+            esc(&topic.label)
+        );
+    }
+    out.push_str("</ul>");
     for n in &m.notes {
         let _ = write!(out, "<p class=\"notes\">{}</p>", esc(n));
     }

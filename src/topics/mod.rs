@@ -575,7 +575,7 @@ fn fit_options(k: usize, seed: u64) -> KMeansOptions {
     }
 }
 
-/// `-k`, or the k from 2 to 12 of best silhouette, clustering a sample of at most 1,500.
+/// `-k`, or the k from 2 to 12 of best silhouette, clustering a sample of at most 1,000.
 fn choose_k<P: Points>(p: &P, o: &TopicOptions) -> (usize, f64) {
     let n = p.len();
     let mut rng = Rng::new(o.seed);
@@ -583,7 +583,7 @@ fn choose_k<P: Points>(p: &P, o: &TopicOptions) -> (usize, f64) {
     for i in (1..n).rev() {
         sample.swap(i, rng.below(i + 1));
     }
-    sample.truncate(1500);
+    sample.truncate(1000);
     sample.sort_unstable();
     let sub = Subset { p, rows: &sample };
     let all: Vec<usize> = (0..sample.len()).collect();
