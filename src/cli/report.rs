@@ -121,6 +121,10 @@ pub async fn run(a: ReportArgs) -> Result<()> {
         },
         redact_key: a.redact.key()?,
         prices: a.prices.clone(),
+        topics: matches!(
+            a.format,
+            ReportFormat::Html | ReportFormat::Json | ReportFormat::Csv
+        ),
     };
     let bar = if std::io::stderr().is_terminal() {
         let b = indicatif::ProgressBar::new(0);

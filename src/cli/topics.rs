@@ -175,6 +175,7 @@ pub async fn run(a: TopicsArgs) -> Result<()> {
     let opts = TopicOptions {
         k: a.k,
         seed: a.seed,
+        ..Default::default()
     };
     let Some(map) = chatql::topics::from_inputs(&a.inputs, &catalog, &restriction, &opts).await?
     else {

@@ -376,6 +376,10 @@ pub struct ReportOptions {
     pub redact_key: Option<String>,
     /// A price table replacing the built-in one ([`prices`]).
     pub prices: Option<std::path::PathBuf>,
+    /// With every report: end with the topics of the questions ([`crate::topics`]) when a
+    /// document export or enough questions are there. The CLI asks for it on the page and in
+    /// JSON and CSV; the terminal formats point to `chatql topics` instead, to stay short.
+    pub topics: bool,
 }
 
 /// The reports `opts` names, from the registry.
@@ -413,6 +417,18 @@ pub async fn generate(
             tables.extend(cat.tables_in(&s.sql)?);
         }
     }
+    // Every report at once ends with the topics of the questions (chatql topics), which
+    // read the questions, their contexts and the chunks.
+    let all_reports = opts.names.is_empty() && opts.queries_dir.is_none();
+    let with_topics = opts.topics && all_reports && opts.catalog.remote.is_none();
+    if with_topics {
+        tables.extend([
+            Table::Conversations,
+            Table::Messages,
+            Table::Contexts,
+            Table::Chunks,
+        ]);
+    }
     if !opts.restriction.is_empty() {
         // Messages and contexts are narrowed through their conversations.
         if tables.contains(&Table::Messages) || tables.contains(&Table::Contexts) {
@@ -440,6 +456,15 @@ pub async fn generate(
     ))
     .await?;
     let mut results = run(&mut cat, &defs, progress).await?;
+    if with_topics {
+        let o = crate::topics::TopicOptions {
+            min_questions: TOPICS_MIN_QUESTIONS,
+            ..Default::default()
+        };
+        if let Some(map) = crate::topics::topics(&mut cat, &o).await? {
+            results.push(topics_report(&map)?);
+        }
+    }
     if let Some(key) = &opts.redact_key {
         let r = Redactor::new(key);
         for rep in &mut results {
@@ -451,6 +476,48 @@ pub async fn generate(
         }
     }
     Ok(results)
+}
+
+/// Questions the all-reports page needs to show topics when no document export places them.
+const TOPICS_MIN_QUESTIONS: usize = 100;
+
+/// The topics as a report of two sections: the topic table (charted) and the questions
+/// closest to each topic's centre.
+fn topics_report(m: &crate::topics::TopicMap) -> Result<ReportResult> {
+    use crate::topics::table::{examples_batch, topics_batch};
+    let t = topics_batch(m)?.project(&[0, 1, 2, 3, 4, 5, 6, 8])?;
+    let e = examples_batch(m)?;
+    Ok(ReportResult {
+        name: "topics".into(),
+        title: "Topics".into(),
+        description: format!(
+            "What students ask about: {} topic(s) of {} question(s), placed by {}; `chatql \
+             topics` draws the map and writes each question's topic.",
+            m.topics.len(),
+            m.questions.len(),
+            if m.by_retrieval {
+                "the document chunks they retrieved"
+            } else {
+                "their words"
+            }
+        ),
+        sections: vec![
+            SectionResult {
+                title: "Topics by size".into(),
+                chart: Some(parse_chart("hbar label questions", "topics")?),
+                schema: t.schema(),
+                batches: vec![t],
+                rows: None,
+            },
+            SectionResult {
+                title: "Questions closest to each topic's centre".into(),
+                chart: None,
+                schema: e.schema(),
+                batches: vec![e],
+                rows: Some(15),
+            },
+        ],
+    })
 }
 
 #[cfg(test)]

@@ -55,11 +55,17 @@ pub struct TopicOptions {
     pub k: Option<usize>,
     /// Seed of every random choice (the same input and seed give the same topics).
     pub seed: u64,
+    /// Without a document export, fewer questions than this give no topics (`Ok(None)`).
+    pub min_questions: usize,
 }
 
 impl Default for TopicOptions {
     fn default() -> Self {
-        TopicOptions { k: None, seed: 1 }
+        TopicOptions {
+            k: None,
+            seed: 1,
+            min_questions: 1,
+        }
     }
 }
 
@@ -171,7 +177,8 @@ pub async fn from_inputs(
 /// Finds the topics of the questions the catalog holds. `Ok(None)`: there are no questions.
 pub async fn topics(cat: &mut Catalog, o: &TopicOptions) -> Result<Option<TopicMap>> {
     let loaded = load::load(cat, o.seed).await?;
-    if loaded.questions.is_empty() {
+    let few = !loaded.has_documents && loaded.questions.len() < o.min_questions;
+    if loaded.questions.is_empty() || few {
         return Ok(None);
     }
     let o = o.clone();

@@ -333,22 +333,24 @@ pub fn class_labels(texts: &[&str], class: &[usize], k: usize, n: usize) -> Vec<
         .iter()
         .enumerate()
         .map(|(c, m)| {
-            let mut scored: Vec<(f32, &String)> = m
+            // A term said twice in a topic names it before any said once.
+            let mut scored: Vec<(bool, f32, &String)> = m
                 .iter()
-                // A term said once in a topic does not name it.
-                .filter(|(_, &f)| f >= 2.0 || m.len() < 8)
-                .map(|(t, &f)| (f / words[c].max(1.0) * (1.0 + avg / total[t]).ln(), t))
+                .map(|(t, &f)| {
+                    let score = f / words[c].max(1.0) * (1.0 + avg / total[t]).ln();
+                    (f >= 2.0, score, t)
+                })
                 .collect();
-            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+            scored.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(b.2)));
             let mut out: Vec<String> = Vec::new();
-            for (_, t) in scored {
+            for (_, _, t) in scored {
                 if out.len() == n {
                     break;
                 }
-                // Skip a word already inside a chosen bigram, and a bigram whose words are
-                // both chosen.
+                // Skip a word already inside a chosen bigram, and a bigram with a chosen
+                // word.
                 let covered = out.iter().any(|o| o.split(' ').any(|w| w == t))
-                    || (t.contains(' ') && t.split(' ').all(|w| out.iter().any(|o| o == w)));
+                    || (t.contains(' ') && t.split(' ').any(|w| out.iter().any(|o| o == w)));
                 if !covered {
                     out.push(t.clone());
                 }

@@ -242,7 +242,8 @@ fn html_page_has_every_report_chart_and_axis_label() {
             })
         })
         .count();
-    assert_eq!(html.matches("<svg").count(), charted);
+    // ... and the topics' bar chart, which every page ends with.
+    assert_eq!(html.matches("<svg").count(), charted + 1);
     // Axis labels: every month of the activity chart, every top document.
     let activity = &html[html.find("<h3>Per month</h3>").unwrap()..];
     let labels = svg_texts(&activity[..activity.find("</svg>").unwrap()]);

@@ -265,3 +265,23 @@ fn bad_input_is_explained() {
         "{text}"
     );
 }
+
+#[test]
+fn every_report_at_once_ends_with_the_topics_on_the_page_and_in_json() {
+    let dir = scratch("topics-report");
+    let c = corpus(&dir, 4, 120, 5);
+    let (convos, docs) = (c.convos.to_str().unwrap(), c.docs.to_str().unwrap());
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout_of(&["report", convos, docs, "--format", "json"])).unwrap();
+    let reports = json.as_array().unwrap();
+    let topics = reports.last().unwrap();
+    assert_eq!(topics["name"], "topics", "{topics}");
+    let rows = topics["sections"][0]["rows"].as_array().unwrap();
+    let total: u64 = rows.iter().map(|r| r["questions"].as_u64().unwrap()).sum();
+    assert_eq!(total, 120);
+    // The terminal stays short: no topics there, and one named report has none.
+    let text = stdout_of(&["report", convos, docs]);
+    assert!(!text.contains("Topics by size"));
+    let one = stdout_of(&["report", "overview", convos, docs, "--format", "json"]);
+    assert!(!one.contains("\"topics\""));
+}
