@@ -15,17 +15,21 @@
 //! 4. [`html`] draws the map; [`table`] turns topics and assignments into record batches for
 //!    the usual formats.
 
+mod bayes;
 pub mod html;
 pub mod kmeans;
 pub mod load;
 pub mod lsa;
+mod map;
 pub mod table;
 pub mod text;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use bayes::NaiveBayes;
 use kmeans::{kmeans, silhouette, Clustering, Dense, KMeansOptions, Points, Rng, SparseRows};
 use load::{Loaded, Question, DIM};
+use map::{pca2, profiles, Centres};
 use text::{class_labels, tfidf, TextOptions};
 
 use crate::error::{Error, Result};
@@ -486,15 +490,6 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
     })
 }
 
-/// The centres the map profiles are measured against.
-enum Centres {
-    /// Retrieval centres and TF-IDF centroids, the dense points and which distinct
-    /// questions they are.
-    Both(Vec<Vec<f32>>, Vec<Vec<f32>>, Dense, Vec<usize>),
-    /// Centres in the LSA space, the LSA points and which distinct questions they are.
-    Latent(Vec<Vec<f32>>, Dense, Vec<usize>),
-}
-
 fn unit(v: &mut [f32]) {
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if n > 0.0 {
@@ -512,64 +507,6 @@ fn largest(labels: &[usize], k: usize) -> usize {
     (0..k)
         .max_by_key(|&t| (size[t], std::cmp::Reverse(t)))
         .unwrap_or(0)
-}
-
-/// Multinomial naive Bayes over the terms a question has (each counted once), with additive
-/// smoothing: for short questions it tells topics apart better than the nearest centroid.
-struct NaiveBayes {
-    /// Per topic: log prior, log probability of an unseen term, log probability per term.
-    topics: Vec<(f64, f64, HashMap<u32, f64>)>,
-}
-
-impl NaiveBayes {
-    const ALPHA: f64 = 0.5;
-
-    fn train(rows: &[text::Sparse], labels: &[usize], k: usize, dim: usize) -> NaiveBayes {
-        let mut counts: Vec<HashMap<u32, f64>> = vec![HashMap::new(); k];
-        let mut docs = vec![0f64; k];
-        for (row, &l) in rows.iter().zip(labels) {
-            docs[l] += 1.0;
-            for &(t, _) in row {
-                *counts[l].entry(t).or_insert(0.0) += 1.0;
-            }
-        }
-        let v = dim as f64;
-        let all: f64 = docs.iter().sum();
-        let topics = counts
-            .into_iter()
-            .zip(docs)
-            .map(|(m, n)| {
-                let total: f64 = m.values().sum::<f64>() + Self::ALPHA * v;
-                let probs = m
-                    .into_iter()
-                    .map(|(t, c)| (t, ((c + Self::ALPHA) / total).ln()))
-                    .collect();
-                (
-                    ((n + 1.0) / (all + k as f64)).ln(),
-                    (Self::ALPHA / total).ln(),
-                    probs,
-                )
-            })
-            .collect();
-        NaiveBayes { topics }
-    }
-
-    fn classify(&self, terms: &text::Sparse) -> usize {
-        let score = |(prior, unseen, probs): &(f64, f64, HashMap<u32, f64>)| {
-            prior
-                + terms
-                    .iter()
-                    .map(|(t, _)| *probs.get(t).unwrap_or(unseen))
-                    .sum::<f64>()
-        };
-        (0..self.topics.len())
-            .max_by(|&a, &b| {
-                score(&self.topics[a])
-                    .total_cmp(&score(&self.topics[b]))
-                    .then(b.cmp(&a))
-            })
-            .unwrap_or(0)
-    }
 }
 
 fn fit_options(k: usize, seed: u64) -> KMeansOptions {
@@ -636,101 +573,4 @@ impl<P: Points> Points for Subset<'_, P> {
     fn dot_points(&self, i: usize, j: usize) -> f32 {
         self.p.dot_points(self.rows[i], self.rows[j])
     }
-}
-
-/// Per distinct question, its similarity to every topic's centre (in topic order): the
-/// coordinates the map projects.
-fn profiles(
-    place: &[(usize, f32, Placement)],
-    sparse: &SparseRows,
-    centres: &Centres,
-    rank: &[Option<usize>],
-) -> Vec<Vec<f32>> {
-    let k = rank.iter().flatten().count();
-    let mut out = vec![vec![0f32; k]; place.len()];
-    match centres {
-        Centres::Latent(c, dense, rows) => {
-            for (r, &d) in rows.iter().enumerate() {
-                for (t, centre) in c.iter().enumerate() {
-                    if let Some(x) = rank[t] {
-                        out[d][x] = dense.dot(r, centre);
-                    }
-                }
-            }
-        }
-        Centres::Both(dense_c, text_c, dense, embedded) => {
-            let mut done = vec![false; place.len()];
-            for (r, &d) in embedded.iter().enumerate() {
-                for (t, centre) in dense_c.iter().enumerate() {
-                    if let Some(x) = rank[t] {
-                        out[d][x] = dense.dot(r, centre);
-                    }
-                }
-                done[d] = true;
-            }
-            for (d, row) in out.iter_mut().enumerate() {
-                if !done[d] {
-                    for (t, centre) in text_c.iter().enumerate() {
-                        if let Some(r) = rank[t] {
-                            row[r] = sparse.dot(d, centre);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The first two principal components of `rows` (k columns), by power iteration.
-fn pca2(rows: &[Vec<f32>], k: usize) -> Vec<(f32, f32)> {
-    let n = rows.len().max(1) as f64;
-    let mut mean = vec![0f64; k];
-    for r in rows {
-        for (m, &x) in mean.iter_mut().zip(r) {
-            *m += x as f64 / n;
-        }
-    }
-    let mut cov = vec![vec![0f64; k]; k];
-    for r in rows {
-        for a in 0..k {
-            let da = r[a] as f64 - mean[a];
-            for b in 0..k {
-                cov[a][b] += da * (r[b] as f64 - mean[b]) / n;
-            }
-        }
-    }
-    let mut axes: Vec<Vec<f64>> = Vec::new();
-    for axis in 0..2 {
-        let mut v: Vec<f64> = (0..k).map(|i| 1.0 + ((i + axis) % 3) as f64).collect();
-        for _ in 0..200 {
-            let mut w: Vec<f64> = (0..k)
-                .map(|a| (0..k).map(|b| cov[a][b] * v[b]).sum())
-                .collect();
-            for prev in &axes {
-                let d: f64 = w.iter().zip(prev).map(|(x, y)| x * y).sum();
-                for (x, y) in w.iter_mut().zip(prev) {
-                    *x -= d * y;
-                }
-            }
-            let norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
-            if norm < 1e-12 {
-                break;
-            }
-            v = w.into_iter().map(|x| x / norm).collect();
-        }
-        axes.push(v);
-    }
-    rows.iter()
-        .map(|r| {
-            let c = |ax: &[f64]| {
-                r.iter()
-                    .zip(&mean)
-                    .zip(ax)
-                    .map(|((&x, m), a)| (x as f64 - m) * a)
-                    .sum::<f64>() as f32
-            };
-            (c(&axes[0]), c(&axes[1]))
-        })
-        .collect()
 }
