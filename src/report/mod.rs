@@ -420,7 +420,7 @@ pub async fn generate(
     // Every report at once ends with the topics of the questions (chatql topics), which
     // read the questions, their contexts and the chunks.
     let all_reports = opts.names.is_empty() && opts.queries_dir.is_none();
-    let with_topics = opts.topics && all_reports && opts.catalog.remote.is_none();
+    let with_topics = opts.topics && all_reports;
     if with_topics {
         tables.extend([
             Table::Conversations,
