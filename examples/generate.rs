@@ -63,6 +63,13 @@ fn main() -> anyhow::Result<()> {
         let truth = synthetic::topics::write_planted(&mut c, &mut d, &p)?;
         c.flush()?;
         d.flush()?;
+        // The planted topic of each question, for scoring: CONVOS.truth.csv.
+        let mut t = BufWriter::new(std::fs::File::create(format!("{}.truth.csv", get(2)?))?);
+        writeln!(t, "convo_id,message_index,topic")?;
+        for (id, i, topic) in &truth {
+            writeln!(t, "{id},{i},{topic}")?;
+        }
+        t.flush()?;
         eprintln!(
             "{} questions in {} topics in {:.1} s",
             truth.len(),
