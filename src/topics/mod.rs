@@ -270,6 +270,9 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
 
     // Cluster, and place every distinct question: (topic, similarity, placement).
     let mut place: Vec<(usize, f32, Placement)> = vec![(0, 0.0, Placement::Text); n];
+    // Each occurrence that retrieved chunks itself goes to the centre nearest its own
+    // retrieval: the same words asked in two courses' contexts may be two topics.
+    let mut own: Vec<Option<(usize, f32)>> = vec![None; questions.len()];
     let (k, sil, profile_centres): (usize, f64, Centres) = if by_retrieval {
         let mut data = Vec::with_capacity(embedded.len() * DIM);
         for &d in &embedded {
@@ -324,6 +327,15 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
                  by their words"
             ));
         }
+        for (i, v) in vectors.iter().enumerate() {
+            if let Some(v) = v {
+                let mut v = v.clone();
+                unit(&mut v);
+                own[i] = (0..k)
+                    .map(|t| (t, kmeans::dot(&v, &c.centres[t])))
+                    .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+            }
+        }
         (k, sil, Centres::Both(c.centres, centroids, dense, embedded))
     } else {
         // Questions with no term left (all stop words) join the largest topic.
@@ -357,9 +369,15 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
     };
 
     // Topics numbered by size, largest first; a cluster left empty is dropped.
+    let occurrence: Vec<(usize, f32, Placement)> = (0..questions.len())
+        .map(|i| match own[i] {
+            Some((t, sim)) => (t, sim, Placement::Retrieval),
+            None => place[of_question[i]],
+        })
+        .collect();
     let mut size = vec![0usize; k];
-    for &d in &of_question {
-        size[place[d].0] += 1;
+    for o in &occurrence {
+        size[o.0] += 1;
     }
     let mut order: Vec<usize> = (0..k).filter(|&t| size[t] > 0).collect();
     order.sort_by(|&a, &b| size[b].cmp(&size[a]).then(a.cmp(&b)));
@@ -368,7 +386,13 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
         rank[t] = Some(r);
     }
     let k = order.len();
-    for p in &mut place {
+    // A distinct question whose occurrences all went elsewhere keeps its cluster's place on
+    // the map only if that cluster has questions; otherwise it takes its first occurrence's.
+    for (d, p) in place.iter_mut().enumerate() {
+        if rank[p.0].is_none() {
+            let first = of_question.iter().position(|&x| x == d).expect("every text occurs");
+            *p = occurrence[first];
+        }
         p.0 = rank[p.0].expect("a placed question's topic is not empty");
     }
     let labels_of: Vec<usize> = place.iter().map(|p| p.0).collect();
@@ -402,7 +426,8 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
     let mut docs: Vec<HashMap<&str, usize>> = vec![HashMap::new(); k];
     let mut assignments = Vec::with_capacity(questions.len());
     for (i, q) in questions.iter().enumerate() {
-        let (t, sim, by) = place[of_question[i]];
+        let (t, sim, by) = occurrence[i];
+        let t = rank[t].expect("an occurrence's topic is not empty");
         let topic = &mut topics[t];
         topic.questions += 1;
         convos[t].insert(&q.convo_id);
