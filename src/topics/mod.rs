@@ -390,7 +390,10 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
     // the map only if that cluster has questions; otherwise it takes its first occurrence's.
     for (d, p) in place.iter_mut().enumerate() {
         if rank[p.0].is_none() {
-            let first = of_question.iter().position(|&x| x == d).expect("every text occurs");
+            let first = of_question
+                .iter()
+                .position(|&x| x == d)
+                .expect("every text occurs");
             *p = occurrence[first];
         }
         p.0 = rank[p.0].expect("a placed question's topic is not empty");
