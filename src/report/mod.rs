@@ -491,8 +491,8 @@ fn topics_report(m: &crate::topics::TopicMap) -> Result<ReportResult> {
         name: "topics".into(),
         title: "Topics".into(),
         description: format!(
-            "What students ask about: {} topic(s) of {} question(s), placed by {}; `chatql \
-             topics` draws the map and writes each question's topic.",
+            "What students ask about: {} topic(s) of {} question(s), placed by {}; the command \
+             chatql topics draws the map and writes each question's topic.",
             m.topics.len(),
             m.questions.len(),
             if m.by_retrieval {
