@@ -15,8 +15,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use sha2::{Digest, Sha256};
-
 use super::cursor::Conversation;
 use crate::model::time::format_timestamp_pg;
 use crate::table::col::{contexts as cx, conversations as cv, messages as ms};
@@ -100,8 +98,7 @@ pub(crate) fn cell(c: &Conversation, dims: &[Stratum]) -> String {
 
 /// The seeded hash that orders conversations within a cell.
 pub(crate) fn rank(seed: u64, convo_id: &str) -> u64 {
-    let h = Sha256::digest(format!("chatql-sample-v1:{seed}:{convo_id}").as_bytes());
-    u64::from_be_bytes(h[..8].try_into().expect("8 bytes"))
+    super::output::stable_hash(&format!("chatql-sample-v1:{seed}:{convo_id}"))
 }
 
 /// Picks `size` conversations from `(cell, rank, convo_id)` as the module text says.

@@ -7,12 +7,17 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::lake::fs::{persist, temp_beside};
 
+/// A hash of `text` that is the same on every machine and in every version (the first
+/// 8 bytes of its SHA-256): what the split and the annotation sample order by.
+pub fn stable_hash(text: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(text.as_bytes());
+    u64::from_be_bytes(h[..8].try_into().expect("8 bytes"))
+}
+
 /// Whether a conversation goes to the training file: a stable hash of its id.
 pub fn in_training(id: &str, fraction: f64) -> bool {
-    use sha2::{Digest, Sha256};
-    let h = Sha256::digest(format!("chatql-split-v1:{id}").as_bytes());
-    let x = u64::from_be_bytes(h[..8].try_into().expect("8 bytes")) as f64 / u64::MAX as f64;
-    x < fraction
+    stable_hash(&format!("chatql-split-v1:{id}")) as f64 / (u64::MAX as f64) < fraction
 }
 
 /// The validation file next to `path`: `out.jsonl` → `out.val.jsonl`.

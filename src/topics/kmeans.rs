@@ -179,13 +179,26 @@ pub struct Clustering {
     pub score: f64,
 }
 
-fn normalize(v: &mut [f32]) {
+/// Scales `v` to unit length (a zero vector stays zero).
+pub fn normalize(v: &mut [f32]) {
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if n > 0.0 {
         for x in v {
             *x /= n;
         }
     }
+}
+
+/// The centre most similar to the dense vector `v` (the first on a tie), and the similarity.
+pub fn nearest(v: &[f32], centres: &[Vec<f32>]) -> (usize, f32) {
+    let mut best = (0, f32::MIN);
+    for (c, centre) in centres.iter().enumerate() {
+        let s = dot(v, centre);
+        if s > best.1 {
+            best = (c, s);
+        }
+    }
+    best
 }
 
 fn centre_of<P: Points>(p: &P, i: usize) -> Vec<f32> {

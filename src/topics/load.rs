@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::arrow::datatypes::{Float32Type, Int32Type};
@@ -82,43 +82,46 @@ async fn stream(
     Ok(())
 }
 
-fn strs(b: &RecordBatch, c: usize) -> Vec<Option<String>> {
-    let a = cast(b.column(c), &DataType::Utf8).expect("text columns cast to Utf8");
+/// Column `c` of `b` as Utf8 (views and large strings cast), read with [`opt`].
+fn utf8(b: &RecordBatch, c: usize) -> Result<ArrayRef> {
+    Ok(cast(b.column(c), &DataType::Utf8)?)
+}
+
+/// Row `i` of a Utf8 array, none when null.
+fn opt(a: &ArrayRef, i: usize) -> Option<&str> {
     let s = a.as_string::<i32>();
-    (0..s.len())
-        .map(|i| s.is_valid(i).then(|| s.value(i).to_owned()))
-        .collect()
+    s.is_valid(i).then(|| s.value(i))
 }
 
 /// Reads the questions and, with chunks present, their retrieval vectors.
 pub async fn load(cat: &mut Catalog, seed: u64) -> Result<Loaded> {
     let mut questions = Vec::new();
-    // (convo, message index) of a question or of its answer → question number.
-    let mut slot: HashMap<(String, i32), usize> = HashMap::new();
+    // Per conversation: (message index of a question or of its answer, question number),
+    // looked up by `&str` so that a context row costs no allocation.
+    let mut slot: HashMap<String, Vec<(i32, usize)>> = HashMap::new();
     let sql = include_str!("../../queries/topics/questions.sql");
     stream(cat, sql, |b| {
-        let convo = strs(b, 0);
+        let (convo, course, user) = (utf8(b, 0)?, utf8(b, 3)?, utf8(b, 4)?);
+        let (month, text) = (utf8(b, 5)?, utf8(b, 6)?);
         let qi = b.column(1).as_primitive::<Int32Type>();
         let ai = b.column(2).as_primitive::<Int32Type>();
-        let course = strs(b, 3);
-        let user = strs(b, 4);
-        let month = strs(b, 5);
-        let text = strs(b, 6);
         let pos = b.column(7).as_boolean();
+        let owned = |a: &ArrayRef, i: usize| opt(a, i).map(str::to_owned);
         for i in 0..b.num_rows() {
             let n = questions.len();
-            let id = convo[i].clone().unwrap_or_default();
-            slot.insert((id.clone(), qi.value(i)), n);
+            let id = opt(&convo, i).unwrap_or_default().to_owned();
+            let slots = slot.entry(id.clone()).or_default();
+            slots.push((qi.value(i), n));
             if ai.is_valid(i) {
-                slot.insert((id.clone(), ai.value(i)), n);
+                slots.push((ai.value(i), n));
             }
             questions.push(Question {
                 convo_id: id,
                 message_index: qi.value(i),
-                course: course[i].clone(),
-                user: user[i].clone(),
-                month: month[i].clone(),
-                text: text[i].clone().unwrap_or_default(),
+                course: owned(&course, i),
+                user: owned(&user, i),
+                month: owned(&month, i),
+                text: opt(&text, i).unwrap_or_default().to_owned(),
                 positive: pos.is_valid(i).then(|| pos.value(i)),
                 documents: Vec::new(),
             });
@@ -166,8 +169,7 @@ pub async fn load(cat: &mut Catalog, seed: u64) -> Result<Loaded> {
              WHERE array_length(embedding, 1) = {dim} AND text IS NOT NULL"
         );
         stream(cat, &sql, |b| {
-            let s3 = strs(b, 0);
-            let url = strs(b, 1);
+            let (s3, url) = (utf8(b, 0)?, utf8(b, 1)?);
             let text = b.column(2).as_string::<i32>();
             let emb = b.column(3).as_list::<i32>();
             for i in 0..b.num_rows() {
@@ -185,9 +187,10 @@ pub async fn load(cat: &mut Catalog, seed: u64) -> Result<Loaded> {
                 let n = projected.len() / DIM;
                 projected.extend_from_slice(&out);
                 chunk_texts.push(text.value(i).to_owned());
+                let given = |a: &ArrayRef| opt(a, i).filter(|s| !s.is_empty()).map(str::to_owned);
                 chunks.entry(text_key(text.value(i))).or_default().push((
-                    s3[i].clone().filter(|s| !s.is_empty()),
-                    url[i].clone().filter(|s| !s.is_empty()),
+                    given(&s3),
+                    given(&url),
                     n,
                 ));
             }
@@ -198,26 +201,26 @@ pub async fn load(cat: &mut Catalog, seed: u64) -> Result<Loaded> {
 
     // Contexts: the documents each question cites, and the chunks it retrieved.
     let mut vectors: Vec<Option<Vec<f32>>> = vec![None; questions.len()];
-    let mut cited: Vec<HashMap<String, ()>> = vec![HashMap::new(); questions.len()];
     let sql = "SELECT convo_id, message_index, readable_filename, s3_path, url, text FROM contexts";
     stream(cat, sql, |b| {
         let convo = b.column(0).as_string::<i32>();
         let mi = b.column(1).as_primitive::<Int32Type>();
-        let name = strs(b, 2);
-        let s3 = strs(b, 3);
-        let url = strs(b, 4);
+        let (name, s3, url) = (utf8(b, 2)?, utf8(b, 3)?, utf8(b, 4)?);
         let text = b.column(5).as_string::<i32>();
         for i in 0..b.num_rows() {
             if !mi.is_valid(i) {
                 continue;
             }
-            let Some(&q) = slot.get(&(convo.value(i).to_owned(), mi.value(i))) else {
+            let q = slot
+                .get(convo.value(i))
+                .and_then(|s| s.iter().find(|(m, _)| *m == mi.value(i)));
+            let Some(&(_, q)) = q else {
                 continue;
             };
-            if let Some(n) = name[i].as_ref().filter(|n| !n.is_empty()) {
-                if !cited[q].contains_key(n) {
-                    cited[q].insert(n.clone(), ());
-                    questions[q].documents.push(n.clone());
+            if let Some(n) = opt(&name, i).filter(|n| !n.is_empty()) {
+                let docs = &mut questions[q].documents;
+                if !docs.iter().any(|d| d == n) {
+                    docs.push(n.to_owned());
                 }
             }
             if chunks.is_empty() || !text.is_valid(i) {
@@ -227,7 +230,8 @@ pub async fn load(cat: &mut Catalog, seed: u64) -> Result<Loaded> {
                 continue;
             };
             let hit = cands.iter().find(|(cs, cu, _)| {
-                (cs.is_some() && *cs == s3[i]) || (cu.is_some() && *cu == url[i])
+                (cs.is_some() && cs.as_deref() == opt(&s3, i))
+                    || (cu.is_some() && cu.as_deref() == opt(&url, i))
             });
             if let Some(&(_, _, n)) = hit {
                 let v = vectors[q].get_or_insert_with(|| vec![0f32; DIM]);

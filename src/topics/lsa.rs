@@ -4,7 +4,7 @@
 //! words rarely share a word; in this space "latch" and "clock" are close because other
 //! questions use them together, which is what lets short questions cluster by their words.
 
-use super::kmeans::{Dense, Rng, SparseRows};
+use super::kmeans::{normalize, Dense, Rng, SparseRows};
 
 /// Orthonormalizes the `r` columns of the row-major `rows × r` matrix (modified
 /// Gram-Schmidt); a column that vanishes is left zero.
@@ -144,13 +144,7 @@ pub fn lsa(a: &SparseRows, rank: usize, seed: u64) -> Dense {
             let x: f64 = (0..s).map(|j| q[i * s + j] * vectors[j * s + e]).sum();
             data[i * r + c] = (x * sigma) as f32;
         }
-        let row = &mut data[i * r..(i + 1) * r];
-        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if norm > 0.0 {
-            for x in row {
-                *x /= norm;
-            }
-        }
+        normalize(&mut data[i * r..(i + 1) * r]);
     }
     Dense { data, dim: r }
 }

@@ -27,7 +27,10 @@ pub mod text;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use bayes::NaiveBayes;
-use kmeans::{kmeans, silhouette, Clustering, Dense, KMeansOptions, Points, Rng, SparseRows};
+use kmeans::{
+    kmeans, nearest, normalize, silhouette, Clustering, Dense, KMeansOptions, Points, Rng,
+    SparseRows,
+};
 use load::{Loaded, Question, DIM};
 use map::{pca2, profiles, Centres};
 use text::{class_labels, tfidf, TextOptions};
@@ -220,11 +223,14 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
     let mut texts: Vec<String> = Vec::new();
     let mut sums: Vec<Option<Vec<f32>>> = Vec::new();
     let mut of_question = Vec::with_capacity(questions.len());
-    for (q, v) in questions.iter().zip(&vectors) {
+    // Per distinct question, its first occurrence.
+    let mut first: Vec<usize> = Vec::new();
+    for (i, (q, v)) in questions.iter().zip(&vectors).enumerate() {
         let key = normalize_question(&q.text);
         let d = *index.entry(key).or_insert_with(|| {
             texts.push(q.text.clone());
             sums.push(None);
+            first.push(i);
             texts.len() - 1
         });
         if let Some(v) = v {
@@ -277,7 +283,7 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
         let mut data = Vec::with_capacity(embedded.len() * DIM);
         for &d in &embedded {
             let mut v = sums[d].clone().expect("embedded");
-            unit(&mut v);
+            normalize(&mut v);
             data.extend_from_slice(&v);
         }
         let dense = Dense { data, dim: DIM };
@@ -295,22 +301,16 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
             sparse.add_to(d, &mut centroids[c.labels[row]]);
         }
         for cen in &mut centroids {
-            unit(cen);
+            normalize(cen);
         }
         let mut rows: Vec<text::Sparse> =
             embedded.iter().map(|&d| sparse.rows[d].clone()).collect();
         let mut labels = c.labels.clone();
         for (i, t) in chunk_texts.iter().enumerate() {
             let mut v = chunk_vectors[i * DIM..(i + 1) * DIM].to_vec();
-            unit(&mut v);
-            let near = (0..k)
-                .max_by(|&a, &b| {
-                    let s = |t: usize| v.iter().zip(&c.centres[t]).map(|(x, y)| x * y).sum::<f32>();
-                    s(a).total_cmp(&s(b)).then(b.cmp(&a))
-                })
-                .unwrap_or(0);
+            normalize(&mut v);
             rows.push(text::vectorize_text(t, &vocab, text_options));
-            labels.push(near);
+            labels.push(nearest(&v, &c.centres).0);
         }
         let bayes = NaiveBayes::train(&rows, &labels, k, sparse.dim);
         let mut by_text = 0;
@@ -330,10 +330,8 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
         for (i, v) in vectors.iter().enumerate() {
             if let Some(v) = v {
                 let mut v = v.clone();
-                unit(&mut v);
-                own[i] = (0..k)
-                    .map(|t| (t, kmeans::dot(&v, &c.centres[t])))
-                    .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+                normalize(&mut v);
+                own[i] = Some(nearest(&v, &c.centres));
             }
         }
         (k, sil, Centres::Both(c.centres, centroids, dense, embedded))
@@ -390,11 +388,7 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
     // the map only if that cluster has questions; otherwise it takes its first occurrence's.
     for (d, p) in place.iter_mut().enumerate() {
         if rank[p.0].is_none() {
-            let first = of_question
-                .iter()
-                .position(|&x| x == d)
-                .expect("every text occurs");
-            *p = occurrence[first];
+            *p = occurrence[first[d]];
         }
         p.0 = rank[p.0].expect("a placed question's topic is not empty");
     }
@@ -516,15 +510,6 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
         notes,
         silhouette: sil,
     })
-}
-
-fn unit(v: &mut [f32]) {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if n > 0.0 {
-        for x in v {
-            *x /= n;
-        }
-    }
 }
 
 fn largest(labels: &[usize], k: usize) -> usize {
