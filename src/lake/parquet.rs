@@ -21,7 +21,7 @@ use crate::table::dedup::LevelFilter;
 use crate::table::Table;
 
 /// Bytes buffered before a row group is flushed.
-const ROW_GROUP_BYTES: usize = 16 << 20;
+const ROW_GROUP_BYTES: usize = 8 << 20;
 
 /// Writer settings of lake files at a zstd `level` (1-22).
 pub fn writer_props(level: i32) -> Result<WriterProperties> {

@@ -32,6 +32,8 @@ use foldhash::fast::FixedState;
 
 use super::{shaped_like, text_literal};
 
+mod split;
+
 /// A tiktoken encoding chatql counts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Encoding {
@@ -71,11 +73,50 @@ fn cache() -> &'static [Mutex<HashMap<u64, u32>>] {
     CACHE.get_or_init(|| (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect())
 }
 
-type PieceMap = HashMap<Box<str>, u32, FixedState>;
+/// The token counts of the pre-tokens one thread has met, per encoding: pieces of up to 15
+/// bytes (nearly all words) keyed by their bytes packed into an integer, longer ones by text.
+#[derive(Default)]
+struct Pieces {
+    short: HashMap<u128, u32, FixedState>,
+    long: HashMap<Box<str>, u32, FixedState>,
+}
+
+impl Pieces {
+    fn count(&mut self, piece: &str, enc: Encoding) -> u32 {
+        let bytes = piece.as_bytes();
+        if bytes.len() == 1 {
+            // Every byte is a token of its own.
+            return 1;
+        }
+        if bytes.len() < 16 {
+            let mut packed = [0u8; 16];
+            packed[..bytes.len()].copy_from_slice(bytes);
+            packed[15] = bytes.len() as u8;
+            let key = u128::from_le_bytes(packed);
+            if let Some(&c) = self.short.get(&key) {
+                return c;
+            }
+            let c = enc.tokenizer().bpe.count(bytes) as u32;
+            if self.short.len() >= PIECE_CAP {
+                self.short.clear();
+            }
+            self.short.insert(key, c);
+            return c;
+        }
+        if let Some(&c) = self.long.get(piece) {
+            return c;
+        }
+        let c = enc.tokenizer().bpe.count(bytes) as u32;
+        if self.long.len() >= PIECE_CAP {
+            self.long.clear();
+        }
+        self.long.insert(piece.into(), c);
+        c
+    }
+}
 
 thread_local! {
-    /// Per encoding: the token count of each pre-token this thread has met.
-    static PIECES: RefCell<[PieceMap; 2]> = RefCell::new(Default::default());
+    static PIECES: RefCell<[Pieces; 2]> = RefCell::new(Default::default());
 }
 
 /// Tokens of `text` in `enc`, as tiktoken's `len(enc.encode_ordinary(text))`.
@@ -103,24 +144,11 @@ pub fn count_tokens(text: &str, enc: Encoding) -> u32 {
 
 /// Splits `text` into pre-tokens and sums their counts, encoding each distinct piece once.
 fn count_uncached(text: &str, enc: Encoding) -> u32 {
-    let tok = enc.tokenizer();
     PIECES.with_borrow_mut(|maps| {
         let map = &mut maps[enc as usize];
-        let mut n = 0u32;
-        for piece in tok.split(text) {
-            n += match map.get(piece) {
-                Some(&c) => c,
-                None => {
-                    let c = tok.bpe.count(piece.as_bytes()) as u32;
-                    if map.len() >= PIECE_CAP {
-                        map.clear();
-                    }
-                    map.insert(piece.into(), c);
-                    c
-                }
-            };
-        }
-        n
+        split::split(text, enc)
+            .map(|piece| map.count(piece, enc))
+            .sum()
     })
 }
 
