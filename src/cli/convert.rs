@@ -4,14 +4,13 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 use anyhow::Result;
-use chatql::ingest::IngestOptions;
 use chatql::lake::convert::{convert, ConvertOptions, ConvertReport};
 use chatql::lake::partition::{parse_keys, Key};
 use chatql::render::{bytes, grid};
 use chatql::table::Table;
 use comfy_table::{Cell, CellAlignment};
 
-use super::RedactArgs;
+use super::{ReadArgs, RedactArgs};
 
 /// Partition keys, parsed from `course,month`. (An alias, so that clap takes the whole
 /// list from one value rather than one key per occurrence.)
@@ -45,6 +44,8 @@ pub struct ConvertArgs {
     quiet: bool,
     #[command(flatten)]
     redact: RedactArgs,
+    #[command(flatten)]
+    read: ReadArgs,
     /// Write a Hive-partitioned lake (`TABLE/course=X/month=YYYY-MM/part-*.parquet`).
     #[arg(long, value_name = "course,month", value_parser = |s: &str| parse_keys(s).map_err(|e| e.to_string()))]
     partition_by: Option<PartitionKeys>,
@@ -63,10 +64,7 @@ pub async fn run(a: ConvertArgs) -> Result<()> {
     opts.redact_key = a.redact.key()?;
     opts.partition_by = a.partition_by.clone();
     opts.append = a.append;
-    opts.ingest = IngestOptions {
-        threads: a.threads.unwrap_or(IngestOptions::default().threads),
-        ..IngestOptions::default()
-    };
+    opts.ingest = a.read.ingest(a.threads);
     let inputs = a.inputs.clone();
     let report = tokio::task::spawn_blocking(move || convert(&inputs, &opts)).await??;
     if !a.quiet {

@@ -7,7 +7,7 @@ use chatql::export::{
     export, ContextPlacement, ExportOptions, Filters, Sampling, Stratum, SystemMessage, Target,
 };
 
-use super::{emit, parse_date, DateArg, RedactArgs};
+use super::{emit, parse_date, DateArg, ReadArgs, RedactArgs};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum FeedbackArg {
@@ -104,6 +104,8 @@ pub struct ExportArgs {
     /// Replace existing output files.
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    read: ReadArgs,
 }
 
 impl ExportArgs {
@@ -152,6 +154,7 @@ impl ExportArgs {
             keep_duplicates: self.keep_duplicates,
             force: self.force,
             sampling,
+            ingest: self.read.ingest(None),
         })
     }
 }

@@ -156,6 +156,28 @@ struct TzArgs {
     tz: Zone,
 }
 
+/// How raw exports are read (`convert`, `sql`, `report`, `export`, `topics`).
+#[derive(Debug, Clone, clap::Args)]
+struct ReadArgs {
+    /// Longest record read from a raw export (one JSON line, or a whole JSON document): a
+    /// longer one becomes a reject with its line, byte offset and size, is skipped without
+    /// being held in memory, and reading goes on (e.g. 64M, 2G).
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size)]
+    max_record_size: usize,
+}
+
+impl ReadArgs {
+    /// Ingest settings with `threads` decoder threads (default: all cores).
+    fn ingest(&self, threads: Option<usize>) -> chatql::ingest::IngestOptions {
+        let default = chatql::ingest::IngestOptions::default();
+        chatql::ingest::IngestOptions {
+            threads: threads.unwrap_or(default.threads),
+            max_record_bytes: self.max_record_size,
+            ..default
+        }
+    }
+}
+
 /// Parses a size like `512M`, `2G`, `1.5GiB` or `1000000` into bytes.
 fn parse_size(s: &str) -> Result<usize, String> {
     let t = s.trim();

@@ -4,13 +4,12 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use chatql::ingest::IngestOptions;
 use chatql::query::{CatalogOptions, Restriction};
 use chatql::render::{Format, RenderOptions};
 use chatql::report::text::RowLimit;
 use chatql::report::{ReportFormat, ReportOptions};
 
-use super::{emit, is_input, parse_date, terminal_width, DateArg, RedactArgs, TzArgs};
+use super::{emit, is_input, parse_date, terminal_width, DateArg, ReadArgs, RedactArgs, TzArgs};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -37,6 +36,8 @@ pub struct ReportArgs {
     until: Option<DateArg>,
     #[command(flatten)]
     tz: TzArgs,
+    #[command(flatten)]
+    read: ReadArgs,
     /// Only this course.
     #[arg(long, value_name = "NAME")]
     course: Option<String>,
@@ -100,7 +101,6 @@ pub async fn run(a: ReportArgs) -> Result<()> {
         )
         .into());
     }
-    let threads = a.threads.unwrap_or(IngestOptions::default().threads);
     let opts = ReportOptions {
         names,
         queries_dir: a.queries.clone(),
@@ -111,10 +111,7 @@ pub async fn run(a: ReportArgs) -> Result<()> {
             user: a.user.clone(),
         },
         catalog: CatalogOptions {
-            ingest: IngestOptions {
-                threads,
-                ..IngestOptions::default()
-            },
+            ingest: a.read.ingest(a.threads),
             remote: a.remote.clone(),
             tz: a.tz.tz,
             ..Default::default()

@@ -4,11 +4,10 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 use anyhow::Result;
-use chatql::ingest::IngestOptions;
 use chatql::query::{run_statements, Catalog, CatalogOptions, QueryOptions};
 use chatql::render::{Format, RenderOptions};
 
-use super::{is_input, parse_size, terminal_width, TzArgs};
+use super::{is_input, parse_size, terminal_width, ReadArgs, TzArgs};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -45,6 +44,8 @@ pub struct SqlArgs {
     keep_duplicates: bool,
     #[command(flatten)]
     tz: TzArgs,
+    #[command(flatten)]
+    read: ReadArgs,
     /// Run the queries on a Ballista cluster (`chatql cluster`); inputs must be converted
     /// folders the executors can read at the same path.
     #[arg(long, value_name = "df://HOST:PORT")]
@@ -85,12 +86,8 @@ pub async fn run(a: SqlArgs) -> Result<()> {
     } else {
         Sql::Text(read_stdin()?)
     };
-    let threads = a.threads.unwrap_or(IngestOptions::default().threads);
     let opts = CatalogOptions {
-        ingest: IngestOptions {
-            threads,
-            ..IngestOptions::default()
-        },
+        ingest: a.read.ingest(a.threads),
         memory_limit: a.memory_limit,
         keep_duplicates: a.keep_duplicates,
         remote: a.remote.clone(),

@@ -5,12 +5,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use chatql::ingest::IngestOptions;
 use chatql::query::{CatalogOptions, Restriction};
 use chatql::render::{write_batches, Format, RenderOptions};
 use chatql::topics::{table, TopicFormat, TopicMap, TopicOptions};
 
-use super::{emit, parse_date, terminal_width, DateArg, TzArgs};
+use super::{emit, parse_date, terminal_width, DateArg, ReadArgs, TzArgs};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -51,6 +50,8 @@ pub struct TopicsArgs {
     user: Option<String>,
     #[command(flatten)]
     tz: TzArgs,
+    #[command(flatten)]
+    read: ReadArgs,
 }
 
 fn render(m: &TopicMap, a: &TopicsArgs) -> Result<Vec<u8>> {
@@ -162,7 +163,7 @@ fn write_assignments(m: &TopicMap, path: &Path) -> Result<()> {
 
 pub async fn run(a: TopicsArgs) -> Result<()> {
     let catalog = CatalogOptions {
-        ingest: IngestOptions::default(),
+        ingest: a.read.ingest(None),
         tz: a.tz.tz,
         ..Default::default()
     };

@@ -121,6 +121,8 @@ pub struct ExportOptions {
     pub force: bool,
     /// The sample (annotation only).
     pub sampling: Option<Sampling>,
+    /// How raw inputs are read (threads, longest record).
+    pub ingest: crate::ingest::IngestOptions,
 }
 
 /// What was written and skipped.
@@ -227,6 +229,7 @@ pub async fn export(args: &[String], opts: &ExportOptions) -> Result<ExportRepor
             let lake = tmp.path().join("lake");
             let mut copts = crate::lake::convert::ConvertOptions::new(&lake);
             copts.keep_duplicates = opts.keep_duplicates;
+            copts.ingest = opts.ingest.clone();
             let args = args.to_vec();
             tokio::task::spawn_blocking(move || crate::lake::convert::convert(&args, &copts))
                 .await

@@ -4,7 +4,10 @@
 //! newlines (counting lines as it goes, so line numbers stay exact); worker threads decode
 //! chunks in parallel; the caller's sink receives the batches in input order, so outputs and
 //! errors are deterministic. A fixed number of chunks is in flight at any time, which bounds
-//! memory whatever the input size (a single line longer than a chunk makes its chunk larger).
+//! memory whatever the input size. A line longer than a chunk makes its chunk larger, up to
+//! [`IngestOptions::max_record_bytes`]: a longer record (a line without end, a runaway
+//! document) becomes a reject with its line, offset and size, is skipped without being held,
+//! and reading goes on after it.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -26,13 +29,23 @@ pub struct IngestOptions {
     pub threads: usize,
     /// Bytes per chunk handed to a decoder thread.
     pub chunk_bytes: usize,
+    /// The longest record (a JSON line, a whole JSON document) read; longer ones are
+    /// rejected and skipped.
+    pub max_record_bytes: usize,
 }
+
+/// The default longest record: 512 MiB. A document line holds every chunk of one file with
+/// its embedding (about 20 KB a chunk in pandas' decimals), so a textbook of some thousands
+/// of pages makes a line of 100-200 MB; twice the largest seen, and small enough that
+/// holding one such line while it is decoded stays under 1 GiB.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 512 << 20;
 
 impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             chunk_bytes: 8 << 20,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
         }
     }
 }
@@ -80,6 +93,15 @@ pub(crate) enum Work {
         source: usize,
         rows: Vec<csv::CsvRow>,
         header: Arc<csv::CsvHeader>,
+    },
+    /// A record longer than the limit, skipped: one reject (with its first bytes), counted
+    /// as a line read.
+    TooLong {
+        source: usize,
+        line: u64,
+        offset: u64,
+        reason: String,
+        head: Vec<u8>,
     },
 }
 
@@ -176,7 +198,10 @@ fn read_sources(
         let read = src.read_with(|r| match src.layout {
             Layout::Json => Ok(read_json_chunks(
                 r,
-                opts.chunk_bytes,
+                Limits {
+                    chunk: opts.chunk_bytes,
+                    max_record: opts.max_record_bytes.max(1),
+                },
                 index,
                 &src.name,
                 &mut send,
@@ -227,26 +252,38 @@ fn read_sources(
         .collect())
 }
 
-/// Cuts a JSON-lines stream into chunks of whole lines. Returns Ok(false) if the consumer
-/// stopped.
+/// Chunk size and longest record of [`read_json_chunks`].
+#[derive(Clone, Copy)]
+struct Limits {
+    chunk: usize,
+    max_record: usize,
+}
+
+/// Cuts a JSON-lines stream into chunks of whole lines. A line longer than
+/// `limits.max_record` is skipped up to its newline and rejected. Returns Ok(false) if the
+/// consumer stopped.
 fn read_json_chunks(
     r: &mut dyn Read,
-    chunk: usize,
+    limits: Limits,
     source: usize,
     name: &str,
     send: &mut dyn FnMut(Work) -> bool,
 ) -> Result<bool> {
-    let mut buf: Vec<u8> = Vec::with_capacity(chunk);
+    let Limits { chunk, max_record } = limits;
+    let mut buf: Vec<u8> = Vec::with_capacity(chunk.min(max_record + 1));
     let (mut line, mut offset) = (1u64, 0u64);
     let mut first = true;
     // Bytes of `buf` known to hold no newline (a line longer than a chunk is being read).
     let mut searched = 0;
     loop {
-        // Read a chunk's worth; while inside one long line, double the read each time.
+        // Read a chunk's worth; while inside one long line, double the read each time, but
+        // never hold more than one byte past the longest record.
         let want = chunk
             .saturating_sub(buf.len())
             .max(buf.len())
-            .max(chunk.clamp(1, 64 << 10));
+            .max(chunk.clamp(1, 64 << 10))
+            .min((max_record + 1).saturating_sub(buf.len()).max(1));
+        buf.reserve_exact(want);
         let got = match r.take(want as u64).read_to_end(&mut buf) {
             Ok(n) => n,
             Err(e) => {
@@ -278,7 +315,14 @@ fn read_json_chunks(
         if first {
             first = false;
             if is_multiline_document(&buf) {
-                r.read_to_end(&mut buf).map_err(|e| Error::io(name, e))?;
+                let cap = (max_record + 1).saturating_sub(buf.len()) as u64;
+                r.take(cap)
+                    .read_to_end(&mut buf)
+                    .map_err(|e| Error::io(name, e))?;
+                if buf.len() > max_record {
+                    let size = buf.len() as u64 + drain(r, name, false)?.skipped;
+                    return Ok(send(too_long(source, 1, 0, size, &buf, max_record)));
+                }
                 return Ok(send(Work::Document { source, bytes: buf }));
             }
         }
@@ -296,6 +340,19 @@ fn read_json_chunks(
         }
         let Some(nl) = memchr::memrchr(b'\n', &buf[searched..]).map(|i| searched + i) else {
             searched = buf.len();
+            if buf.len() > max_record {
+                // One line (whatever came before it was sent) longer than any record may
+                // be: skip to its end without holding it, reject it, go on after it.
+                let rest = drain(r, name, true)?;
+                let size = buf.len() as u64 + rest.skipped;
+                if !send(too_long(source, line, offset, size, &buf, max_record)) {
+                    return Ok(false);
+                }
+                line += 1;
+                offset += size + u64::from(rest.newline);
+                buf = rest.after;
+                searched = 0;
+            }
             continue; // a line longer than the chunk: read on
         };
         searched = 0;
@@ -315,6 +372,67 @@ fn read_json_chunks(
         }
         line += lines;
         offset += len;
+    }
+}
+
+/// What [`drain`] skipped.
+struct Drained {
+    /// Bytes of the record skipped (without its newline).
+    skipped: u64,
+    /// Whether a newline ended it (else the stream did).
+    newline: bool,
+    /// What followed the newline in the last block read.
+    after: Vec<u8>,
+}
+
+/// Reads on to the end of the current line (`until_newline`) or of the stream, a block at a
+/// time, holding nothing.
+fn drain(r: &mut dyn Read, name: &str, until_newline: bool) -> Result<Drained> {
+    let mut block = vec![0u8; 1 << 20];
+    let mut skipped = 0u64;
+    loop {
+        let n = match r.read(&mut block) {
+            Ok(0) => {
+                return Ok(Drained {
+                    skipped,
+                    newline: false,
+                    after: Vec::new(),
+                })
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(name, e)),
+        };
+        if until_newline {
+            if let Some(i) = memchr::memchr(b'\n', &block[..n]) {
+                return Ok(Drained {
+                    skipped: skipped + i as u64,
+                    newline: true,
+                    after: block[i + 1..n].to_vec(),
+                });
+            }
+        }
+        skipped += n as u64;
+    }
+}
+
+/// The reject of a record longer than the limit.
+fn too_long(
+    source: usize,
+    line: u64,
+    offset: u64,
+    size: u64,
+    head: &[u8],
+    max_record: usize,
+) -> Work {
+    Work::TooLong {
+        source,
+        line,
+        offset,
+        reason: format!(
+            "record of {size} bytes is longer than --max-record-size ({max_record} bytes): skipped"
+        ),
+        head: head[..head.len().min(200)].to_vec(),
     }
 }
 
@@ -369,6 +487,17 @@ fn decode_worker(
             } => {
                 let mut d = Decoder::new(inputs.sources[source].name.clone(), line, offset);
                 d.reject_stream(line, offset, &reason);
+                (source, d)
+            }
+            Work::TooLong {
+                source,
+                line,
+                offset,
+                reason,
+                head,
+            } => {
+                let mut d = Decoder::new(inputs.sources[source].name.clone(), line, offset);
+                d.reject_record(line, offset, &reason, &head);
                 (source, d)
             }
             Work::Csv {

@@ -344,6 +344,7 @@ fn a_200_mb_single_line_is_read_through_the_pipeline() {
     let opts = chatql::ingest::IngestOptions {
         threads: 2,
         chunk_bytes: 1 << 20,
+        ..Default::default()
     };
     let mut text_len = 0;
     let summary = chatql::ingest::ingest(&inputs, &opts, |d| {
@@ -361,4 +362,121 @@ fn a_200_mb_single_line_is_read_through_the_pipeline() {
     assert_eq!(summary.stats.rejects, 0);
     assert_eq!(text_len, 12 * 6553 * 2000);
     let _ = std::fs::remove_file(&input);
+}
+
+/// Converts the files of `dir/in` with `--max-record-size 1M`; returns the lake and manifest.
+fn convert_with_limit(dir: &Path) -> (std::path::PathBuf, serde_json::Value) {
+    let lake = dir.join("lake");
+    chatql()
+        .args(["convert", dir.join("in").to_str().unwrap(), "-o"])
+        .arg(&lake)
+        .args(["-q", "--max-record-size", "1M"])
+        .assert()
+        .success();
+    let m = manifest(&lake);
+    (lake, m)
+}
+
+fn good(id: &str) -> String {
+    GOOD.replace("\"g1\"", &format!("\"{id}\""))
+}
+
+#[test]
+fn a_line_without_end_is_a_reject_and_the_next_file_is_read() {
+    // a.jsonl: a conversation, then 3 MiB without a newline to the end of the file;
+    // b.jsonl: a conversation. The long record is skipped, never held whole.
+    let dir = scratch("noend");
+    std::fs::create_dir(dir.join("in")).unwrap();
+    let head = format!("{}\n", good("a1"));
+    let mut a = head.clone().into_bytes();
+    a.extend(std::iter::repeat_n(b'x', 3 << 20));
+    std::fs::write(dir.join("in/a.jsonl"), &a).unwrap();
+    std::fs::write(dir.join("in/b.jsonl"), format!("{}\n", good("b1"))).unwrap();
+    let (lake, m) = convert_with_limit(&dir);
+    assert_eq!(m["read"]["conversations"], 2);
+    assert_eq!(m["read"]["rejects"], 1);
+    assert_eq!(
+        m["read"]["lines"], 3,
+        "two conversations and the rejected record"
+    );
+    let r = query(
+        &lake,
+        "select source_file, source_line, byte_offset, reason, snippet from rejects",
+    );
+    assert_eq!(r.len(), 1);
+    assert!(r[0][0].ends_with("a.jsonl"), "{r:?}");
+    assert_eq!(r[0][1], "2");
+    assert_eq!(r[0][2], head.len().to_string());
+    assert_eq!(
+        r[0][3],
+        "record of 3145728 bytes is longer than --max-record-size (1048576 bytes): skipped"
+    );
+    assert_eq!(r[0][4], "x".repeat(200), "the record's first bytes");
+    assert_eq!(
+        query(&lake, "select convo_id from conversations order by 1"),
+        vec![vec!["a1".to_string()], vec!["b1".to_string()]]
+    );
+}
+
+#[test]
+fn a_long_line_is_skipped_to_its_newline_and_the_file_read_on() {
+    // One conversation, a 2.5 MiB line, two more conversations: lines and offsets after the
+    // skipped record stay exact.
+    let dir = scratch("longline");
+    std::fs::create_dir(dir.join("in")).unwrap();
+    let long = format!(
+        "{{\"id\": \"long\", \"name\": \"{}\"}}",
+        "y".repeat(5 << 19)
+    );
+    let text = format!("{}\n{long}\n{}\n{{bad\n", good("c1"), good("c2"));
+    std::fs::write(dir.join("in/c.jsonl"), &text).unwrap();
+    let (lake, m) = convert_with_limit(&dir);
+    assert_eq!(m["read"]["conversations"], 2);
+    assert_eq!(m["read"]["lines"], 4);
+    let r = rejects(&lake);
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert_eq!(r[0][0], "2");
+    assert_eq!(r[0][1], (good("c1").len() + 1).to_string());
+    assert_eq!(
+        r[0][2],
+        format!(
+            "record of {} bytes is longer than --max-record-size (1048576 bytes): skipped",
+            long.len()
+        )
+    );
+    // The malformed line after them is line 4, at its true offset.
+    assert_eq!(r[1][0], "4");
+    assert_eq!(
+        r[1][1],
+        (good("c1").len() + long.len() + good("c2").len() + 3).to_string()
+    );
+}
+
+#[test]
+fn a_json_document_over_the_limit_is_a_reject() {
+    // A pretty-printed array (read as one document) of 1.5 MiB, and a good file after it.
+    let dir = scratch("bigdoc");
+    std::fs::create_dir(dir.join("in")).unwrap();
+    let item = format!("  {},\n", good("d0"));
+    let mut doc = String::from("[\n");
+    while doc.len() < 3 << 19 {
+        doc.push_str(&item);
+    }
+    doc.push_str(&format!("  {}\n]\n", good("d1")));
+    std::fs::write(dir.join("in/a.json"), &doc).unwrap();
+    std::fs::write(dir.join("in/b.jsonl"), format!("{}\n", good("b1"))).unwrap();
+    let (lake, m) = convert_with_limit(&dir);
+    assert_eq!(m["read"]["conversations"], 1);
+    let r = rejects(&lake);
+    assert_eq!(
+        r,
+        vec![vec![
+            "1".to_string(),
+            "0".to_string(),
+            format!(
+                "record of {} bytes is longer than --max-record-size (1048576 bytes): skipped",
+                doc.len()
+            )
+        ]]
+    );
 }

@@ -13,6 +13,7 @@ fn run(chunk_bytes: usize, threads: usize) -> Vec<(Table, datafusion::arrow::arr
     let opts = IngestOptions {
         threads,
         chunk_bytes,
+        ..Default::default()
     };
     let summary = ingest(&inputs, &opts, |d| {
         for (t, b) in d.batches {

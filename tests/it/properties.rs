@@ -161,6 +161,7 @@ fn round_trip(records: &[Value], to: chatql::export::Target) -> Vec<Value> {
         keep_duplicates: true,
         force: true,
         sampling: None,
+        ingest: Default::default(),
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(chatql::export::export(
