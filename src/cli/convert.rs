@@ -10,6 +10,7 @@ use chatql::render::{bytes, grid};
 use chatql::table::Table;
 use comfy_table::{Cell, CellAlignment};
 
+use super::progress::InputBar;
 use super::{ReadArgs, RedactArgs};
 
 /// Partition keys, parsed from `course,month`. (An alias, so that clap takes the whole
@@ -66,7 +67,9 @@ pub async fn run(a: ConvertArgs) -> Result<()> {
     opts.append = a.append;
     opts.ingest = a.read.ingest(a.threads);
     let inputs = a.inputs.clone();
+    let bar = InputBar::start("convert", &opts.ingest.progress, !a.quiet);
     let report = tokio::task::spawn_blocking(move || convert(&inputs, &opts)).await??;
+    drop(bar);
     if !a.quiet {
         let mut out = io::stdout().lock();
         summary(&report, &mut out).map_err(chatql::Error::Output)?;

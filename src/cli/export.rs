@@ -7,6 +7,7 @@ use chatql::export::{
     export, ContextPlacement, ExportOptions, Filters, Sampling, Stratum, SystemMessage, Target,
 };
 
+use super::progress::InputBar;
 use super::{emit, parse_date, DateArg, ReadArgs, RedactArgs};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -160,7 +161,10 @@ impl ExportArgs {
 }
 
 pub async fn run(a: ExportArgs) -> Result<()> {
-    let report = export(&a.inputs, &a.options()?).await?;
+    let opts = a.options()?;
+    let bar = InputBar::start("read", &opts.ingest.progress, true);
+    let report = export(&a.inputs, &opts).await?;
+    drop(bar);
     let unit = match a.to {
         Target::Dpo => "pair(s)",
         Target::Annotation => "row(s)",

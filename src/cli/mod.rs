@@ -9,6 +9,7 @@ mod completions;
 mod convert;
 mod export;
 mod inspect;
+mod progress;
 mod report;
 mod schema;
 mod sql;

@@ -9,6 +9,7 @@ use chatql::render::{Format, RenderOptions};
 use chatql::report::text::RowLimit;
 use chatql::report::{ReportFormat, ReportOptions};
 
+use super::progress::InputBar;
 use super::{emit, is_input, parse_date, terminal_width, DateArg, ReadArgs, RedactArgs, TzArgs};
 
 #[derive(Debug, clap::Args)]
@@ -135,7 +136,10 @@ pub async fn run(a: ReportArgs) -> Result<()> {
     } else {
         indicatif::ProgressBar::hidden()
     };
+    let mut input_bar = Some(InputBar::start("read", &opts.catalog.ingest.progress, true));
     let results = chatql::report::generate(&args, &opts, |done, total| {
+        // The inputs are read before the first section.
+        input_bar.take();
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })

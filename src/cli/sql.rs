@@ -7,6 +7,7 @@ use anyhow::Result;
 use chatql::query::{run_statements, Catalog, CatalogOptions, QueryOptions};
 use chatql::render::{Format, RenderOptions};
 
+use super::progress::InputBar;
 use super::{is_input, parse_size, terminal_width, ReadArgs, TzArgs};
 
 #[derive(Debug, clap::Args)]
@@ -115,7 +116,9 @@ pub async fn run(a: SqlArgs) -> Result<()> {
         render,
         output: a.output.clone(),
     };
+    let bar = InputBar::start("read", &opts.ingest.progress, true);
     let mut catalog = Catalog::open(&args, &opts).await?;
+    drop(bar);
     match sql {
         Sql::Shell => {
             chatql::query::shell::run_interactive(chatql::query::shell::Session::new(

@@ -9,6 +9,7 @@ use chatql::query::{CatalogOptions, Restriction};
 use chatql::render::{write_batches, Format, RenderOptions};
 use chatql::topics::{table, TopicFormat, TopicMap, TopicOptions};
 
+use super::progress::InputBar;
 use super::{emit, parse_date, terminal_width, DateArg, ReadArgs, TzArgs};
 
 #[derive(Debug, clap::Args)]
@@ -178,8 +179,10 @@ pub async fn run(a: TopicsArgs) -> Result<()> {
         seed: a.seed,
         ..Default::default()
     };
-    let Some(map) = chatql::topics::from_inputs(&a.inputs, &catalog, &restriction, &opts).await?
-    else {
+    let bar = InputBar::start("read", &catalog.ingest.progress, true);
+    let map = chatql::topics::from_inputs(&a.inputs, &catalog, &restriction, &opts).await?;
+    drop(bar);
+    let Some(map) = map else {
         eprintln!("chatql: no user questions in the inputs; nothing written");
         return Ok(());
     };

@@ -3,7 +3,7 @@
 //! [`source`] finds and opens the inputs (files, folders, globs, zip members, gzip, zstd);
 //! [`pipeline`] cuts their bytes into chunks at newlines and decodes them in parallel, in
 //! order; [`decode`] turns JSON lines into rows without any I/O; [`csv`] and [`pyrepr`]
-//! read the 2023-24 CSV era; [`annotation`] reads hand-coded annotation samples back; [`inspect`] describes what files hold without converting them.
+//! read the 2023-24 CSV era; [`progress`] counts the bytes read for a progress bar; [`annotation`] reads hand-coded annotation samples back; [`inspect`] describes what files hold without converting them.
 //! Ingest knows nothing of lakes, SQL or output formats.
 
 pub mod annotation;
@@ -11,9 +11,11 @@ pub mod csv;
 pub mod decode;
 pub mod inspect;
 pub mod pipeline;
+pub mod progress;
 pub mod pyrepr;
 pub mod source;
 
 pub use decode::{DecodeStats, Decoder, RecordFormat};
 pub use pipeline::{ingest, Decoded, IngestOptions, IngestSummary};
+pub use progress::Progress;
 pub use source::{InputFile, Inputs, Layout, Source};

@@ -32,6 +32,8 @@ pub struct IngestOptions {
     /// The longest record (a JSON line, a whole JSON document) read; longer ones are
     /// rejected and skipped.
     pub max_record_bytes: usize,
+    /// Where the bytes read are counted.
+    pub progress: super::Progress,
 }
 
 /// The default longest record: 512 MiB. A document line holds every chunk of one file with
@@ -46,6 +48,7 @@ impl Default for IngestOptions {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             chunk_bytes: 8 << 20,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            progress: super::Progress::default(),
         }
     }
 }
@@ -113,6 +116,8 @@ pub fn ingest(
     opts: &IngestOptions,
     mut sink: impl FnMut(Decoded) -> Result<()>,
 ) -> Result<IngestSummary> {
+    opts.progress
+        .expect(inputs.files.iter().map(|f| f.size).sum());
     let threads = opts.threads.max(1);
     let in_flight = threads * 2 + 1;
     let (work_tx, work_rx) = bounded::<(u64, Work)>(in_flight);
@@ -195,7 +200,7 @@ fn read_sources(
         ok
     };
     for (index, src) in inputs.sources.iter().enumerate() {
-        let read = src.read_with(|r| match src.layout {
+        let read = src.read_with(&opts.progress, |r| match src.layout {
             Layout::Json => Ok(read_json_chunks(
                 r,
                 Limits {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+use super::Progress;
 use crate::error::{Error, Result};
 
 /// How a source's bytes are laid out once decompressed.
@@ -218,15 +219,17 @@ impl Inputs {
 }
 
 /// Wraps a reader of a whole input file and hashes every byte read through it.
-pub struct HashingReader<R> {
+pub struct HashingReader<'a, R> {
     inner: R,
     hasher: Sha256,
+    progress: &'a Progress,
 }
 
-impl<R: Read> Read for HashingReader<R> {
+impl<R: Read> Read for HashingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
+        self.progress.read(n as u64);
         Ok(n)
     }
 }
@@ -278,6 +281,7 @@ impl Source {
     /// archive is hashed apart with [`sha256_file`]).
     pub fn read_with<T>(
         &self,
+        progress: &Progress,
         f: impl FnOnce(&mut dyn Read) -> Result<T>,
     ) -> Result<(T, Option<String>)> {
         match &self.location {
@@ -286,6 +290,7 @@ impl Source {
                 let mut hashed = HashingReader {
                     inner: file,
                     hasher: Sha256::new(),
+                    progress,
                 };
                 let mut reader = decompress(&mut hashed, *c).map_err(|e| Error::io(path, e))?;
                 let out = f(&mut reader)?;
@@ -314,8 +319,11 @@ impl Source {
                     read: 0,
                     limit,
                 };
+                let compressed = limited.inner.compressed_size();
                 let mut reader = decompress(limited, *c).map_err(|e| Error::io(path, e))?;
-                Ok((f(&mut reader)?, None))
+                let out = f(&mut reader)?;
+                progress.read(compressed);
+                Ok((out, None))
             }
         }
     }
