@@ -274,7 +274,7 @@ fn merge_family(
         .filter(|o| *o >= new_rows)
         .collect();
     if !new_losers.is_empty() {
-        drop_versions(flat, chain, &new_losers, props)?;
+        drop_versions(flat, chain, &new_losers, &super::parquet::staging_props())?;
     }
     let mut removed = Vec::new();
     let child_parts: Vec<BTreeMap<String, Vec<PathBuf>>> = chain[1..]

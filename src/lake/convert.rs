@@ -16,7 +16,7 @@ use super::fs::TempDir;
 use super::manifest::{
     FlatManifest, InputReport, Manifest, PartitionedManifest, PerFamily, Reading, TableReport,
 };
-use super::parquet::{drop_versions, writer_props, TableWriter};
+use super::parquet::{drop_versions, staging_props, writer_props, TableWriter};
 use super::partition::Key;
 use crate::error::{Error, Result};
 use crate::ingest::{ingest, IngestOptions, Inputs};
@@ -116,6 +116,12 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
     let inputs = Inputs::expand(args)?;
     let tmp = TempDir::beside(out)?;
     let props = writer_props(opts.zstd_level)?;
+    // A partitioned run writes a flat stage first and splits it: the stage is read once.
+    let stage_props = if keys.is_some() {
+        staging_props()
+    } else {
+        props.clone()
+    };
 
     let mut writers: HashMap<Table, TableWriter> = HashMap::new();
     let mut convo_dedup = Dedup::default();
@@ -154,7 +160,7 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
             let w = match writers.entry(*table) {
                 std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
                 std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(TableWriter::create(&path, *table, props.clone())?)
+                    v.insert(TableWriter::create(&path, *table, stage_props.clone())?)
                 }
             };
             w.write(batch, &path)?;
@@ -176,7 +182,7 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
         (&doc_dedup, DOCUMENT_CHAIN),
     ] {
         if !d.losers().is_empty() {
-            rows.extend(drop_versions(tmp.path(), chain, d.losers(), &props)?);
+            rows.extend(drop_versions(tmp.path(), chain, d.losers(), &stage_props)?);
         }
     }
 

@@ -32,6 +32,16 @@ pub fn writer_props(level: i32) -> Result<WriterProperties> {
         .build())
 }
 
+/// Writer settings of files that are read back once and then replaced (the flat stage a
+/// partitioned run splits): uncompressed, since compressing twice was most of the cost of a
+/// partitioned conversion.
+pub fn staging_props() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::UNCOMPRESSED)
+        .set_max_row_group_row_count(Some(1 << 20))
+        .build()
+}
+
 /// Writes one table to a Parquet file, flushing row groups by size so that memory stays
 /// bounded for wide rows (embeddings).
 pub struct TableWriter {
