@@ -159,29 +159,111 @@ fn partition_dir(keys: &[Key], course: Option<&str>, created: Option<i64>) -> St
 /// Bytes of rows buffered across all partitions before the largest buffers are written.
 const BUFFER_BUDGET: usize = 256 << 20;
 
-/// Routes the rows of one table to per-partition files, buffering in bounded memory.
-struct Router<'a> {
+/// One partition file to encode and write, by a thread of the writer pool.
+struct FileJob {
+    path: PathBuf,
+    table: Table,
+    batches: Vec<RecordBatch>,
+}
+
+/// Files a writer wrote, with their rows.
+type Written = Vec<(PathBuf, u64)>;
+
+/// Encodes and compresses [`FileJob`]s on all cores (a file's name, and so its place in
+/// the partition's order, is fixed before it is handed over), collecting what was written.
+struct WriterPool<'scope> {
+    jobs: Option<crossbeam_channel::Sender<FileJob>>,
+    workers: Vec<std::thread::ScopedJoinHandle<'scope, Result<Written>>>,
+}
+
+impl<'scope> WriterPool<'scope> {
+    fn start<'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        props: &'env WriterProperties,
+    ) -> Self {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // Files waiting for a writer hold their rows: keep the queue short.
+        let (tx, rx) = crossbeam_channel::bounded::<FileJob>(threads);
+        let workers = (0..threads)
+            .map(|_| {
+                let rx = rx.clone();
+                scope.spawn(move || {
+                    let mut written = Vec::new();
+                    for job in rx.iter() {
+                        let mut w = TableWriter::create(&job.path, job.table, props.clone())?;
+                        for b in &job.batches {
+                            w.write(b, &job.path)?;
+                        }
+                        written.push((job.path.clone(), w.close(&job.path)?));
+                    }
+                    Ok(written)
+                })
+            })
+            .collect();
+        WriterPool {
+            jobs: Some(tx),
+            workers,
+        }
+    }
+
+    fn send(&self, job: FileJob) -> Result<()> {
+        let dead = || Error::Internal("a partition writer stopped".into());
+        self.jobs
+            .as_ref()
+            .ok_or_else(dead)?
+            .send(job)
+            .map_err(|_| dead())
+    }
+
+    /// Waits for every file; the first error of any writer.
+    fn finish(mut self) -> Result<Written> {
+        self.jobs.take();
+        let mut all = Vec::new();
+        let mut first_error = None;
+        for w in self.workers {
+            match w.join() {
+                Ok(Ok(written)) => all.extend(written),
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(_) => {
+                    first_error
+                        .get_or_insert(Error::Internal("a partition writer panicked".into()));
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => {
+                all.sort();
+                Ok(all)
+            }
+        }
+    }
+}
+
+/// Routes the rows of one table to per-partition files, buffering in bounded memory; full
+/// buffers go to the writer pool.
+struct Router<'a, 'p> {
     table: Table,
     root: &'a Path,
     run: u32,
-    props: &'a WriterProperties,
+    pool: &'a WriterPool<'p>,
     buffers: HashMap<u32, (Vec<RecordBatch>, usize)>,
     buffered: usize,
     seq: HashMap<u32, u32>,
-    written: Vec<(PathBuf, u64)>,
 }
 
-impl<'a> Router<'a> {
-    fn new(table: Table, root: &'a Path, run: u32, props: &'a WriterProperties) -> Self {
+impl<'a, 'p> Router<'a, 'p> {
+    fn new(table: Table, root: &'a Path, run: u32, pool: &'a WriterPool<'p>) -> Self {
         Router {
             table,
             root,
             run,
-            props,
+            pool,
             buffers: HashMap::new(),
             buffered: 0,
             seq: HashMap::new(),
-            written: Vec::new(),
         }
     }
 
@@ -224,23 +306,20 @@ impl<'a> Router<'a> {
         *seq += 1;
         let dir = self.root.join(self.table.name()).join(&parts[pid as usize]);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let path = dir.join(part_name(self.run, *seq));
-        let mut w = TableWriter::create(&path, self.table, self.props.clone())?;
-        for b in &batches {
-            w.write(b, &path)?;
-        }
-        let rows = w.close(&path)?;
-        self.written.push((path, rows));
-        Ok(())
+        self.pool.send(FileJob {
+            path: dir.join(part_name(self.run, *seq)),
+            table: self.table,
+            batches,
+        })
     }
 
-    fn finish(mut self, parts: &[String]) -> Result<Vec<(PathBuf, u64)>> {
+    fn finish(mut self, parts: &[String]) -> Result<()> {
         let mut pids: Vec<u32> = self.buffers.keys().copied().collect();
         pids.sort_unstable();
         for p in pids {
             self.flush(p, parts)?;
         }
-        Ok(self.written)
+        Ok(())
     }
 }
 
@@ -265,7 +344,35 @@ pub(super) fn split_flat(
     run: u32,
     props: &WriterProperties,
 ) -> Result<Vec<(PathBuf, u64)>> {
-    let mut written = Vec::new();
+    let mut written = std::thread::scope(|scope| {
+        let pool = WriterPool::start(scope, props);
+        let routed = route_chains(flat, root, keys, run, &pool);
+        // A writer's own error says more than the routing's "a writer stopped".
+        let files = pool.finish()?;
+        routed?;
+        Ok::<_, Error>(files)
+    })?;
+    let rejects = flat.join("rejects.parquet");
+    if rejects.is_file() {
+        let dir = root.join("rejects");
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let to = dir.join(part_name(run, 1));
+        std::fs::rename(&rejects, &to).map_err(|e| Error::io(&to, e))?;
+        let rows = file_rows(&to)?;
+        written.push((to, rows));
+    }
+    Ok(written)
+}
+
+/// Reads the flat tables of each family and hands their rows, partition by partition, to
+/// `pool`.
+fn route_chains(
+    flat: &Path,
+    root: &Path,
+    keys: &[Key],
+    run: u32,
+    pool: &WriterPool<'_>,
+) -> Result<()> {
     for chain in [CONVERSATION_CHAIN, DOCUMENT_CHAIN] {
         // Partition ids of the rows of the level above, with how many children each owns.
         let mut parts: Vec<String> = Vec::new();
@@ -280,7 +387,7 @@ pub(super) fn split_flat(
             let mut next: Vec<(u32, u64)> = Vec::new();
             let mut owners = above.iter().copied().filter(|(_, n)| *n > 0);
             let mut current: (u32, u64) = (0, 0);
-            let mut router = Router::new(*t, root, run, props);
+            let mut router = Router::new(*t, root, run, pool);
             for batch in open_reader(&path, None)? {
                 let batch = batch.map_err(|e| Error::read(&path, e))?;
                 let mut pids = Vec::with_capacity(batch.num_rows());
@@ -343,18 +450,9 @@ pub(super) fn split_flat(
                 }
                 router.push(&batch, &pids, &parts)?;
             }
-            written.extend(router.finish(&parts)?);
+            router.finish(&parts)?;
             above = next;
         }
     }
-    let rejects = flat.join("rejects.parquet");
-    if rejects.is_file() {
-        let dir = root.join("rejects");
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let to = dir.join(part_name(run, 1));
-        std::fs::rename(&rejects, &to).map_err(|e| Error::io(&to, e))?;
-        let rows = file_rows(&to)?;
-        written.push((to, rows));
-    }
-    Ok(written)
+    Ok(())
 }
