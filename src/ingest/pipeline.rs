@@ -288,7 +288,17 @@ fn read_json_chunks(
             .max(buf.len())
             .max(chunk.clamp(1, 64 << 10))
             .min((max_record + 1).saturating_sub(buf.len()).max(1));
-        buf.reserve_exact(want);
+        if buf.len() + want > buf.capacity() {
+            // Inside a line longer than a chunk, grow once to the longest record allowed:
+            // pages are only touched as they fill, and the line is never copied into a
+            // bigger buffer again (doubling a 256 MiB buffer held both, over 1 GiB at peak).
+            let target = if buf.len() >= chunk {
+                max_record + 1
+            } else {
+                buf.len() + want
+            };
+            buf.reserve_exact(target - buf.len());
+        }
         let got = match r.take(want as u64).read_to_end(&mut buf) {
             Ok(n) => n,
             Err(e) => {
