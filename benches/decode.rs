@@ -1,4 +1,6 @@
-//! Decoder throughput per record kind (MB/s of input), and SQL over a converted folder.
+//! Decoder throughput per record kind (MB/s of input), the Parquet writer (rows of each
+//! table encoded and compressed as a lake file, at the lake's zstd level and uncompressed as
+//! a partitioned run's stage), and SQL over a converted folder.
 //! Run by hand: `cargo bench --bench decode`. Inputs are generated with a fixed seed.
 
 use std::sync::Arc;
@@ -33,6 +35,37 @@ fn decoder(c: &mut Criterion) {
     write_documents(&mut docs, 32 << 20, 1, 1536).unwrap();
     g.throughput(Throughput::Bytes(docs.len() as u64));
     g.bench_function("documents_1536d", |b| b.iter(|| decode_all(&docs)));
+    g.finish();
+}
+
+fn writer(c: &mut Criterion) {
+    let mut bytes = Vec::new();
+    write_conversations(&mut bytes, 32 << 20, 1, ConvoLayout::Rows).unwrap();
+    let mut d = Decoder::new(Arc::from("bench"), 1, 0);
+    d.finish(&bytes);
+    let batches = d.take_batches();
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = c.benchmark_group("write_parquet");
+    g.sample_size(10);
+    // Throughput in bytes of JSON input whose rows are written.
+    g.throughput(Throughput::Bytes(bytes.len() as u64));
+    for (name, props) in [
+        ("zstd3", chatql::lake::parquet::writer_props(3).unwrap()),
+        ("stage_uncompressed", chatql::lake::parquet::staging_props()),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                for (table, batch) in &batches {
+                    let path = dir.path().join(table.file_name());
+                    let mut w =
+                        chatql::lake::parquet::TableWriter::create(&path, *table, props.clone())
+                            .unwrap();
+                    w.write(batch, &path).unwrap();
+                    w.close(&path).unwrap();
+                }
+            })
+        });
+    }
     g.finish();
 }
 
@@ -81,5 +114,5 @@ fn sql(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decoder, sql);
+criterion_group!(benches, decoder, writer, sql);
 criterion_main!(benches);
