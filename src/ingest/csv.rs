@@ -2,6 +2,7 @@
 //! whose `convo` cell is a Python dict repr. Each CSV row is rewritten as the format-R JSON
 //! row it stands for and decoded like any other.
 
+use std::cell::Cell;
 use std::io::Read;
 use std::sync::Arc;
 
@@ -27,23 +28,61 @@ pub struct CsvRow {
     cells: std::result::Result<Vec<String>, String>,
 }
 
-/// Cuts a CSV stream into batches of records. Returns Ok(false) if the consumer stopped.
+/// Reads through to the CSV parser, failing once the record being parsed has grown past
+/// the longest allowed (a quote never closed would otherwise make the rest of the file one
+/// record held in memory).
+struct RecordLimit<'a, R> {
+    inner: R,
+    read: &'a Cell<u64>,
+    record_start: &'a Cell<u64>,
+    max_record: u64,
+}
+
+impl<R: Read> Read for RecordLimit<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // The parser reads ahead by its buffer (8 KiB): allow for it.
+        if self.read.get() > self.record_start.get() + self.max_record + (64 << 10) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "record longer than --max-record-size ({} bytes): the rest of the file is skipped",
+                    self.max_record
+                ),
+            ));
+        }
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Cuts a CSV stream into batches of records; a record longer than `max_record` ends the
+/// stream with a reject. Returns Ok(false) if the consumer stopped.
 pub(crate) fn read_csv_chunks(
     r: &mut dyn Read,
     chunk: usize,
+    max_record: usize,
     source: usize,
     send: &mut dyn FnMut(Work) -> bool,
 ) -> Result<bool> {
+    let (read, record_start) = (Cell::new(0u64), Cell::new(0u64));
+    let limited = RecordLimit {
+        inner: r,
+        read: &read,
+        record_start: &record_start,
+        max_record: max_record as u64,
+    };
     let mut rdr = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(r);
+        .from_reader(limited);
     let mut header: Option<Arc<CsvHeader>> = None;
     let mut record = ::csv::ByteRecord::new();
     let mut rows = Vec::new();
     let mut bytes = 0usize;
     loop {
         let pos = rdr.position().clone();
+        record_start.set(pos.byte());
         let more = match rdr.read_byte_record(&mut record) {
             Ok(more) => more,
             Err(e) => {

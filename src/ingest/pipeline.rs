@@ -211,7 +211,13 @@ fn read_sources(
                 &src.name,
                 &mut send,
             )),
-            Layout::Csv => Ok(csv::read_csv_chunks(r, opts.chunk_bytes, index, &mut send)),
+            Layout::Csv => Ok(csv::read_csv_chunks(
+                r,
+                opts.chunk_bytes,
+                opts.max_record_bytes.max(1),
+                index,
+                &mut send,
+            )),
         });
         match read {
             Ok((Ok(true), hash)) => {

@@ -480,3 +480,42 @@ fn a_json_document_over_the_limit_is_a_reject() {
         ]]
     );
 }
+
+#[test]
+fn a_csv_quote_never_closed_is_a_reject_not_the_rest_of_memory() {
+    // The 2023-24 CSV export, then a row whose quoted cell never ends (2 MiB to the end of
+    // the file); a second, good file after it is still read.
+    let dir = scratch("csvquote");
+    std::fs::create_dir(dir.join("in")).unwrap();
+    let csv = std::fs::read(crate::common::testdata("ECE120_7f3a_convo_history.csv")).unwrap();
+    let mut bad = csv.clone();
+    if !bad.ends_with(b"\n") {
+        bad.push(b'\n');
+    }
+    let start = bad.len();
+    bad.extend_from_slice(b"9,\"");
+    bad.extend(std::iter::repeat_n(b'z', 2 << 20));
+    std::fs::write(dir.join("in/a.csv"), &bad).unwrap();
+    std::fs::write(dir.join("in/b.jsonl"), format!("{}\n", good("b1"))).unwrap();
+    let (lake, m) = convert_with_limit(&dir);
+    let r = query(
+        &lake,
+        "select source_file, byte_offset, reason from rejects where reason like '%max-record-size%'",
+    );
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0][0].ends_with("a.csv"), "{r:?}");
+    assert_eq!(r[0][1], start.to_string(), "the record's first byte");
+    assert!(
+        r[0][2].contains("record longer than --max-record-size (1048576 bytes)"),
+        "{r:?}"
+    );
+    // The two conversations of the good rows and the one of b.jsonl are there.
+    assert_eq!(m["read"]["conversations"], 3, "{m}");
+    assert_eq!(
+        query(
+            &lake,
+            "select count(*) from conversations where convo_id = 'b1'"
+        ),
+        vec![vec!["1".to_string()]]
+    );
+}
