@@ -199,13 +199,14 @@ fn read_sources(
         seq.set(seq.get() + 1);
         ok
     };
+    let max_record = opts.max_record_bytes.max(1);
     for (index, src) in inputs.sources.iter().enumerate() {
         let read = src.read_with(&opts.progress, |r| match src.layout {
             Layout::Json => Ok(read_json_chunks(
                 r,
                 Limits {
                     chunk: opts.chunk_bytes,
-                    max_record: opts.max_record_bytes.max(1),
+                    max_record,
                 },
                 index,
                 &src.name,
@@ -214,7 +215,7 @@ fn read_sources(
             Layout::Csv => Ok(csv::read_csv_chunks(
                 r,
                 opts.chunk_bytes,
-                opts.max_record_bytes.max(1),
+                max_record,
                 index,
                 &mut send,
             )),

@@ -26,18 +26,20 @@ const ROW_GROUP_BYTES: usize = 8 << 20;
 /// Writer settings of lake files at a zstd `level` (1-22).
 pub fn writer_props(level: i32) -> Result<WriterProperties> {
     let level = ZstdLevel::try_new(level).map_err(|e| Error::Usage(format!("zstd level: {e}")))?;
-    Ok(WriterProperties::builder()
-        .set_compression(Compression::ZSTD(level))
-        .set_max_row_group_row_count(Some(1 << 20))
-        .build())
+    Ok(props(Compression::ZSTD(level)))
 }
 
 /// Writer settings of files that are read back once and then replaced (the flat stage a
 /// partitioned run splits): uncompressed, since compressing twice was most of the cost of a
 /// partitioned conversion.
 pub fn staging_props() -> WriterProperties {
+    props(Compression::UNCOMPRESSED)
+}
+
+/// Every lake file's settings but the compression.
+fn props(compression: Compression) -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::UNCOMPRESSED)
+        .set_compression(compression)
         .set_max_row_group_row_count(Some(1 << 20))
         .build()
 }

@@ -172,7 +172,7 @@ type Written = Vec<(PathBuf, u64)>;
 /// Encodes and compresses [`FileJob`]s on all cores (a file's name, and so its place in
 /// the partition's order, is fixed before it is handed over), collecting what was written.
 struct WriterPool<'scope> {
-    jobs: Option<crossbeam_channel::Sender<FileJob>>,
+    jobs: crossbeam_channel::Sender<FileJob>,
     workers: Vec<std::thread::ScopedJoinHandle<'scope, Result<Written>>>,
 }
 
@@ -200,27 +200,23 @@ impl<'scope> WriterPool<'scope> {
                 })
             })
             .collect();
-        WriterPool {
-            jobs: Some(tx),
-            workers,
-        }
+        WriterPool { jobs: tx, workers }
     }
 
     fn send(&self, job: FileJob) -> Result<()> {
-        let dead = || Error::Internal("a partition writer stopped".into());
         self.jobs
-            .as_ref()
-            .ok_or_else(dead)?
             .send(job)
-            .map_err(|_| dead())
+            .map_err(|_| Error::Internal("a partition writer stopped".into()))
     }
 
     /// Waits for every file; the first error of any writer.
-    fn finish(mut self) -> Result<Written> {
-        self.jobs.take();
+    fn finish(self) -> Result<Written> {
+        let WriterPool { jobs, workers } = self;
+        // No more jobs: the writers stop when the queue is empty.
+        drop(jobs);
         let mut all = Vec::new();
         let mut first_error = None;
-        for w in self.workers {
+        for w in workers {
             match w.join() {
                 Ok(Ok(written)) => all.extend(written),
                 Ok(Err(e)) => {

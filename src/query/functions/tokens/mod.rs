@@ -88,6 +88,7 @@ impl Pieces {
             // Every byte is a token of its own.
             return 1;
         }
+        let encode = || enc.tokenizer().bpe.count(bytes) as u32;
         if bytes.len() < 16 {
             let mut packed = [0u8; 16];
             packed[..bytes.len()].copy_from_slice(bytes);
@@ -96,23 +97,22 @@ impl Pieces {
             if let Some(&c) = self.short.get(&key) {
                 return c;
             }
-            let c = enc.tokenizer().bpe.count(bytes) as u32;
-            if self.short.len() >= PIECE_CAP {
-                self.short.clear();
-            }
-            self.short.insert(key, c);
-            return c;
+            return remember(&mut self.short, key, encode());
         }
         if let Some(&c) = self.long.get(piece) {
             return c;
         }
-        let c = enc.tokenizer().bpe.count(bytes) as u32;
-        if self.long.len() >= PIECE_CAP {
-            self.long.clear();
-        }
-        self.long.insert(piece.into(), c);
-        c
+        remember(&mut self.long, piece.into(), encode())
     }
+}
+
+/// Keeps `count` for `key` (emptying the map first when it is full); returns `count`.
+fn remember<K: Hash + Eq>(map: &mut HashMap<K, u32, FixedState>, key: K, count: u32) -> u32 {
+    if map.len() >= PIECE_CAP {
+        map.clear();
+    }
+    map.insert(key, count);
+    count
 }
 
 thread_local! {
