@@ -50,8 +50,9 @@ pub struct ConvertArgs {
     /// Write a Hive-partitioned lake (`TABLE/course=X/month=YYYY-MM/part-*.parquet`).
     #[arg(long, value_name = "course,month", value_parser = |s: &str| parse_keys(s).map_err(|e| e.to_string()))]
     partition_by: Option<PartitionKeys>,
-    /// Add this run to an existing partitioned lake (new partitions; only partitions with
-    /// replaced versions are rewritten).
+    /// Add this run to a lake as its next version (created if missing): versions the lake
+    /// has are skipped, and only partitions with replaced versions are rewritten. Appends
+    /// may run at once; they take turns on the lake.
     #[arg(long)]
     append: bool,
 }
@@ -76,13 +77,8 @@ pub async fn run(a: ConvertArgs) -> Result<()> {
         out.flush().map_err(chatql::Error::Output)?;
     }
     if report.reading.read.rejects > 0 {
-        let at = if report.partitioned.is_some() {
-            "rejects/"
-        } else {
-            "rejects.parquet"
-        };
         eprintln!(
-            "chatql: {} record(s) rejected: see {}/{at}",
+            "chatql: {} record(s) rejected: see {}/rejects/",
             report.reading.read.rejects,
             a.output.display()
         );

@@ -8,7 +8,7 @@ use chatql::export::{
 };
 
 use super::progress::InputBar;
-use super::{emit, parse_date, DateArg, ReadArgs, RedactArgs};
+use super::{emit, parse_date, AsOfArgs, DateArg, ReadArgs, RedactArgs};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum FeedbackArg {
@@ -107,6 +107,8 @@ pub struct ExportArgs {
     force: bool,
     #[command(flatten)]
     read: ReadArgs,
+    #[command(flatten)]
+    as_of: AsOfArgs,
 }
 
 impl ExportArgs {
@@ -156,6 +158,7 @@ impl ExportArgs {
             force: self.force,
             sampling,
             ingest: self.read.ingest(None),
+            as_of: self.as_of.as_of,
         })
     }
 }

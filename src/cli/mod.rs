@@ -9,6 +9,7 @@ mod completions;
 mod convert;
 mod export;
 mod inspect;
+mod lake;
 mod progress;
 mod report;
 mod schema;
@@ -44,6 +45,12 @@ enum Command {
     Topics(topics::TopicsArgs),
     /// Show what input files hold: kinds, eras, keys at each level, type conflicts, rejects.
     Inspect(inspect::InspectArgs),
+    /// List a lake's versions: when, what each run read and added, and the files.
+    History(lake::HistoryArgs),
+    /// Delete the files of a lake that no version needs any more (after a retention period).
+    Vacuum(lake::VacuumArgs),
+    /// Make a lake written by chatql before 0.2 (manifest.json) a Delta lake, in place.
+    Upgrade(lake::UpgradeArgs),
     /// Print the tables and their columns.
     Schema(schema::SchemaArgs),
     /// Run a Ballista scheduler or executor, for `sql` and `report` with --remote.
@@ -77,6 +84,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Topics(a) => topics::run(a).await,
         Command::Inspect(a) => inspect::run(a).await,
         Command::Schema(a) => schema::run(a),
+        Command::History(a) => lake::history(a),
+        Command::Vacuum(a) => lake::vacuum(a),
+        Command::Upgrade(a) => lake::upgrade(a),
         Command::Cluster(c) => cluster::run(c).await,
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
@@ -155,6 +165,15 @@ struct TzArgs {
     /// date: an IANA name such as America/Chicago (default: UTC).
     #[arg(long, value_name = "ZONE", env = "CHATQL_TZ", default_value = "UTC", value_parser = Zone::parse)]
     tz: Zone,
+}
+
+/// `--as-of`: which version of a lake to read (`sql`, `report`, `export`).
+#[derive(Debug, Clone, clap::Args)]
+struct AsOfArgs {
+    /// Read the lake as it was at this version (see `chatql history`) or time
+    /// (2026-03-01T12:00:00Z, or a date: midnight UTC).
+    #[arg(long, value_name = "VERSION|TIME", value_parser = |s: &str| s.parse::<chatql::lake::AsOf>())]
+    as_of: Option<chatql::lake::AsOf>,
 }
 
 /// How raw exports are read (`convert`, `sql`, `report`, `export`, `topics`).

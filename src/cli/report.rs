@@ -10,7 +10,9 @@ use chatql::report::text::RowLimit;
 use chatql::report::{ReportFormat, ReportOptions};
 
 use super::progress::InputBar;
-use super::{emit, is_input, parse_date, terminal_width, DateArg, ReadArgs, RedactArgs, TzArgs};
+use super::{
+    emit, is_input, parse_date, terminal_width, AsOfArgs, DateArg, ReadArgs, RedactArgs, TzArgs,
+};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -39,6 +41,8 @@ pub struct ReportArgs {
     tz: TzArgs,
     #[command(flatten)]
     read: ReadArgs,
+    #[command(flatten)]
+    as_of: AsOfArgs,
     /// Only this course.
     #[arg(long, value_name = "NAME")]
     course: Option<String>,
@@ -115,6 +119,7 @@ pub async fn run(a: ReportArgs) -> Result<()> {
             ingest: a.read.ingest(a.threads),
             remote: a.remote.clone(),
             tz: a.tz.tz,
+            as_of: a.as_of.as_of,
             ..Default::default()
         },
         redact_key: a.redact.key()?,

@@ -8,7 +8,7 @@ use chatql::query::{run_statements, Catalog, CatalogOptions, QueryOptions};
 use chatql::render::{Format, RenderOptions};
 
 use super::progress::InputBar;
-use super::{is_input, parse_size, terminal_width, ReadArgs, TzArgs};
+use super::{is_input, parse_size, terminal_width, AsOfArgs, ReadArgs, TzArgs};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -47,6 +47,8 @@ pub struct SqlArgs {
     tz: TzArgs,
     #[command(flatten)]
     read: ReadArgs,
+    #[command(flatten)]
+    as_of: AsOfArgs,
     /// Run the queries on a Ballista cluster (`chatql cluster`); inputs must be converted
     /// folders the executors can read at the same path.
     #[arg(long, value_name = "df://HOST:PORT")]
@@ -93,6 +95,7 @@ pub async fn run(a: SqlArgs) -> Result<()> {
         keep_duplicates: a.keep_duplicates,
         remote: a.remote.clone(),
         tz: a.tz.tz,
+        as_of: a.as_of.as_of,
     };
     if opts.remote.is_some() && matches!(sql, Sql::Shell) {
         return Err(chatql::Error::Usage(

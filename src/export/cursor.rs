@@ -3,7 +3,7 @@
 //! likewise), across the files of a flat or partitioned lake. Memory stays bounded by one
 //! batch per table.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{
@@ -13,7 +13,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 
 use crate::error::{Error, Result};
 use crate::lake::parquet::open_reader;
-use crate::lake::table_files;
+use crate::lake::LakeSnapshot;
 use crate::table::col::{conversations as cv, documents as dc, messages as ms};
 use crate::table::Table;
 
@@ -28,14 +28,14 @@ struct Cursor {
 }
 
 impl Cursor {
-    fn open(dir: &Path, t: Table) -> Result<Cursor> {
-        let files = table_files(dir, t)?;
+    fn open(lake: &LakeSnapshot, t: Table) -> Result<Cursor> {
+        let files = lake.files(t);
         let mut c = Cursor {
             files: files.into_iter(),
             reader: None,
             batch: None,
             row: 0,
-            path: dir.join(t.name()),
+            path: lake.dir.join(t.name()),
         };
         c.open_next()?;
         Ok(c)
@@ -180,7 +180,7 @@ pub struct Document {
 
 /// Walks the conversations of a lake in order, calling `f` for each.
 pub fn for_each_conversation(
-    dir: &Path,
+    dir: &LakeSnapshot,
     mut f: impl FnMut(Conversation) -> Result<()>,
 ) -> Result<()> {
     let mut convos = Cursor::open(dir, Table::Conversations)?;
@@ -203,7 +203,10 @@ pub fn for_each_conversation(
 }
 
 /// Walks the documents of a lake in order, calling `f` for each.
-pub fn for_each_document(dir: &Path, mut f: impl FnMut(Document) -> Result<()>) -> Result<()> {
+pub fn for_each_document(
+    dir: &LakeSnapshot,
+    mut f: impl FnMut(Document) -> Result<()>,
+) -> Result<()> {
     let mut docs = Cursor::open(dir, Table::Documents)?;
     let mut chunks = Cursor::open(dir, Table::Chunks)?;
     while let Some(row) = docs.next()? {

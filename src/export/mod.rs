@@ -21,7 +21,7 @@ use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
 
 use crate::error::{Error, Result};
-use crate::lake::is_lake;
+use crate::lake::{is_lake, AsOf, LakeSnapshot};
 use crate::table::col::{conversations as cv, documents as dc, messages as ms};
 use crate::table::redact::Redactor;
 
@@ -123,6 +123,8 @@ pub struct ExportOptions {
     pub sampling: Option<Sampling>,
     /// How raw inputs are read (threads, longest record).
     pub ingest: crate::ingest::IngestOptions,
+    /// The lake version to read (the latest when `None`).
+    pub as_of: Option<AsOf>,
 }
 
 /// What was written and skipped.
@@ -237,6 +239,12 @@ pub async fn export(args: &[String], opts: &ExportOptions) -> Result<ExportRepor
             (vec![lake], Some(tmp))
         };
 
+    // Pinned here, so that the filter and the walk read the same version of each lake.
+    let as_of = if _tmp.is_some() { None } else { opts.as_of };
+    let lakes = lakes
+        .iter()
+        .map(|l| LakeSnapshot::load(l, as_of))
+        .collect::<Result<Vec<_>>>()?;
     let allowed = match &opts.filters.where_sql {
         Some(pred) => Some(where_set(&lakes, pred).await?),
         None => None,
@@ -254,7 +262,7 @@ pub async fn export(args: &[String], opts: &ExportOptions) -> Result<ExportRepor
 
 /// Writes the conversations (or documents) of `lakes` that pass the filters.
 fn write_lakes(
-    lakes: &[PathBuf],
+    lakes: &[LakeSnapshot],
     opts: &ExportOptions,
     allowed: Option<&HashSet<(String, i64)>>,
 ) -> Result<ExportReport> {
@@ -362,7 +370,7 @@ fn write_lakes(
 /// The annotation sample: each chosen conversation's id with its cell (a first pass over the
 /// lakes; see [`annotation`]).
 fn choose_sample(
-    lakes: &[PathBuf],
+    lakes: &[LakeSnapshot],
     opts: &ExportOptions,
     allowed: Option<&HashSet<(String, i64)>>,
     s: &Sampling,
@@ -393,13 +401,27 @@ fn choose_sample(
 }
 
 /// The (source_file, source_offset) of the conversations a SQL predicate selects.
-async fn where_set(lakes: &[PathBuf], pred: &str) -> Result<HashSet<(String, i64)>> {
-    let args: Vec<String> = lakes
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
+async fn where_set(lakes: &[LakeSnapshot], pred: &str) -> Result<HashSet<(String, i64)>> {
+    let mut out = HashSet::new();
+    // One catalog per lake, at the version the walk reads.
+    for lake in lakes {
+        let args = vec![lake.dir.to_string_lossy().into_owned()];
+        let opts = crate::query::CatalogOptions {
+            as_of: Some(AsOf::Version(lake.version)),
+            ..Default::default()
+        };
+        out.extend(where_set_of(&args, &opts, pred).await?);
+    }
+    Ok(out)
+}
+
+async fn where_set_of(
+    args: &[String],
+    opts: &crate::query::CatalogOptions,
+    pred: &str,
+) -> Result<HashSet<(String, i64)>> {
     let sql = format!("SELECT source_file, source_offset FROM conversations WHERE {pred}");
-    let mut cat = crate::query::Catalog::open(&args, &Default::default()).await?;
+    let mut cat = crate::query::Catalog::open(args, opts).await?;
     let mut out = HashSet::new();
     for (_, batches) in cat.run_sql(&sql).await? {
         for b in batches {

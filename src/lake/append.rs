@@ -1,220 +1,225 @@
-//! Appending a run to a partitioned lake (`convert --append`), and writing a new
-//! partitioned lake as its first run.
+//! Appending a run to a lake (`convert --append`), under the lake's writer lease.
 //!
-//! The run is deduplicated against the lake by the usual rule ([`crate::table::dedup`]),
-//! except that a tie keeps the lake's version. A version already in the lake is not written
-//! again; a newer version (a conversation that grew) rewrites only the partition that holds
-//! the old one, as file 0 of the run; every other file stays byte-identical.
+//! The run is deduplicated against the lake's current version by the usual rule
+//! ([`crate::table::dedup`]), except that a tie keeps the lake's version. A version already
+//! in the lake is not written again; a newer version (a conversation that grew) rewrites only
+//! the partition that holds the old one, as file 0 of the run, and the old files are
+//! removed in the same Delta commit; every other file stays as it was.
 //!
-//! Crash safety: a run's files are staged beside the lake, moved in, and only then is the
-//! manifest (which lists every run) replaced. Files of a run the manifest does not list are
-//! the remains of a crash and are deleted by the next append; files a listed run replaced but
-//! could not yet delete are deleted then too.
+//! Crash safety: files are moved into the lake before any commit, so a writer that dies
+//! before committing leaves only files no version names, and one that dies between its
+//! table commits leaves child versions the root never recorded. Readers ignore both
+//! ([`super::snapshot`]); the next writer, holding the lease, deletes the first and commits
+//! the second back to the recorded content ([`repair`]).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::parquet::file::properties::WriterProperties;
 
-use super::manifest::{Manifest, PartitionedManifest, PerFamily, Reading, Run, TableTotals};
-use super::parquet::{drop_versions, file_rows, open_reader, TableWriter};
-use super::partition::{part_name, run_of, split_flat, Key};
-use super::table_files;
+use super::commit::{add_for, commit_run, PartitionValues, TableChange};
+use super::delta::log::{decode_path, read_commit, versions};
+use super::delta::{commit, now_ms, Action, Add, CommitInfo, Committed, Remove, Snapshot};
+use super::parquet::{drop_versions, open_reader, TableWriter};
+use super::partition::{part_name, split_flat, Key, WrittenFile};
+use super::record::{PerFamily, Run};
+use super::snapshot::{LakeCommit, LakeSnapshot, ROOT};
 use crate::error::{Error, Result};
 use crate::table::dedup::{key_columns, Dedup, LevelFilter, CONVERSATION_CHAIN, DOCUMENT_CHAIN};
 use crate::table::Table;
 
-/// Lays out a finished flat conversion (`flat`, the staging folder of `convert`) as a run of
-/// a partitioned lake. For a new lake (`lake` = None) the partitions are written into `flat`
-/// itself, which then becomes the lake (the caller writes the manifest and renames it). For
-/// an append, they are staged in `flat` and moved into `lake`, and the lake's manifest gets
-/// the run. Returns the manifest after the run.
-pub fn write_run(
+/// Appends the finished flat conversion in `flat` (the staging folder of `convert`) to the
+/// lake in `lake` as its next version; the caller holds the lease. Returns the record
+/// committed and the lake's version.
+pub fn append_run(
     flat: &Path,
-    lake: Option<&Path>,
-    keys: &[Key],
+    lake: &Path,
     keep_duplicates: bool,
     props: &WriterProperties,
-    reading: Reading,
-) -> Result<PartitionedManifest> {
-    let mut manifest = match lake {
-        None => PartitionedManifest {
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-            schema_version: crate::table::SCHEMA_VERSION,
-            partition_by: keys.to_vec(),
-            runs: Vec::new(),
-            tables: Vec::new(),
-            updated_at: String::new(),
-        },
-        Some(l) => match Manifest::read(l)? {
-            Manifest::Partitioned(m) => {
-                recover(l, &m)?;
-                m
-            }
-            Manifest::Flat(_) => {
-                return Err(Error::Usage(format!(
-                    "--append: {} is a flat lake; only a lake written with --partition-by \
-                     can be appended to",
-                    l.display()
-                )))
-            }
-        },
-    };
-    let run = manifest.runs.len() as u32 + 1;
-    let mut already_in_lake = PerFamily::default();
-    let mut replaced_in_lake = PerFamily::default();
+    mut run: Run,
+) -> Result<(LakeCommit, u64)> {
+    repair(lake)?;
+    let snap = LakeSnapshot::load(lake, None)?;
+    let keys = snap.keys().to_vec();
+    let version = snap.version + 1;
+    let run_no = version as u32 + 1;
+    run.run = run_no;
     let staging = flat.join("partitions");
-    let mut removed: Vec<PathBuf> = Vec::new();
-    if let (Some(l), false) = (lake, keep_duplicates) {
+    let mut changes: HashMap<Table, TableChange> = HashMap::new();
+    let mut staged: Vec<(Table, WrittenFile)> = Vec::new();
+    if !keep_duplicates {
         for chain in [CONVERSATION_CHAIN, DOCUMENT_CHAIN] {
-            let (present, replaced, gone) = merge_family(flat, l, &staging, chain, run, props)?;
+            let merged = merge_family(flat, &snap, &staging, chain, run_no, props)?;
             let (a, r) = if chain[0] == Table::Conversations {
                 (
-                    &mut already_in_lake.conversations,
-                    &mut replaced_in_lake.conversations,
+                    &mut run.already_in_lake.conversations,
+                    &mut run.replaced_in_lake.conversations,
                 )
             } else {
                 (
-                    &mut already_in_lake.documents,
-                    &mut replaced_in_lake.documents,
+                    &mut run.already_in_lake.documents,
+                    &mut run.replaced_in_lake.documents,
                 )
             };
-            *a = present;
-            *r = replaced;
-            removed.extend(gone);
+            *a = merged.dropped;
+            *r = merged.replaced;
+            for (t, add) in merged.removed {
+                changes
+                    .entry(t)
+                    .or_default()
+                    .removes
+                    .push(Remove::of(&add, now_ms(), true));
+            }
+            staged.extend(merged.rewritten);
         }
     }
-    let written = split_flat(flat, &staging, keys, run, props)?;
-    for t in Table::ALL {
-        let d = staging.join(t.name());
-        std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+    for f in split_flat(flat, &staging, &keys, run_no, props)? {
+        staged.push((f.table, f));
     }
-    let target = lake.unwrap_or(flat);
-    let rel = |p: &Path, base: &Path| -> String {
-        p.strip_prefix(base)
-            .unwrap_or(p)
-            .to_string_lossy()
-            .into_owned()
-    };
-    let mut rows_added: BTreeMap<String, u64> = BTreeMap::new();
-    for (p, rows) in &written {
-        let path = rel(p, &staging);
-        let table = path.split('/').next().unwrap_or_default();
-        if let Some(t) = Table::from_name(table) {
-            *rows_added.entry(t.name().to_owned()).or_default() += rows;
+    run.rows_added = BTreeMap::new();
+    for (t, f) in &staged {
+        if f.seq > 0 {
+            *run.rows_added.entry(t.name().to_owned()).or_default() += f.rows;
         }
     }
-    // Everything staged: the split run, and the partitions merge_family rewrote (file 0).
-    let mut files_added = Vec::new();
-    for t in Table::ALL {
-        files_added.extend(table_files(&staging, *t)?.iter().map(|f| rel(f, &staging)));
-    }
-    files_added.sort();
-    let files_removed = removed.iter().map(|p| rel(p, target)).collect();
-
-    // Move the staged files into place.
-    for f in &files_added {
-        let from = staging.join(f);
-        let to = target.join(f);
+    // Move the staged files into the lake (invisible until committed), then commit.
+    for (t, f) in staged {
+        let rel = f
+            .path
+            .strip_prefix(staging.join(t.name()))
+            .map_err(|_| Error::Internal(format!("{} outside staging", f.path.display())))?
+            .to_owned();
+        let table_dir = lake.join(t.name());
+        let to = table_dir.join(&rel);
         if let Some(parent) = to.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
-        std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
-    }
-    for t in Table::ALL {
-        let d = target.join(t.name());
-        std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
-        let flat_file = target.join(t.file_name());
-        if lake.is_none() && flat_file.exists() {
-            std::fs::remove_file(&flat_file).map_err(|e| Error::io(&flat_file, e))?;
-        }
+        std::fs::rename(&f.path, &to).map_err(|e| Error::io(&to, e))?;
+        let add = add_for(&table_dir, &to, t, f.partition)?;
+        changes.entry(t).or_default().adds.push(add);
     }
     let _ = std::fs::remove_dir_all(&staging);
-
-    manifest.runs.push(Run {
-        reading,
-        run,
-        rows_added,
-        already_in_lake,
-        replaced_in_lake,
-        files_added,
-        files_removed,
-    });
-    // Totals from the files themselves (the removed files are about to go).
-    manifest.tables.clear();
-    for t in Table::ALL {
-        let mut totals = TableTotals {
-            name: t.name().to_owned(),
-            rows: 0,
-            files: 0,
-        };
-        for f in table_files(target, *t)? {
-            if removed.contains(&f) {
-                continue;
-            }
-            totals.rows += file_rows(&f)?;
-            totals.files += 1;
-        }
-        manifest.tables.push(totals);
-    }
-    manifest.updated_at = crate::model::format_timestamp_pg(crate::model::now_us());
-    if lake.is_some() {
-        Manifest::Partitioned(manifest.clone()).write(target)?;
-        for f in &removed {
-            std::fs::remove_file(f).map_err(|e| Error::io(f, e))?;
-        }
-    }
-    Ok(manifest)
+    let record = commit_run(lake, false, &keys, changes, run)?;
+    Ok((record, version))
 }
 
-/// Deletes what a crashed append left: files of runs the manifest does not list, and files
-/// a listed run replaced but had not deleted yet.
-fn recover(lake: &Path, manifest: &PartitionedManifest) -> Result<()> {
-    let known = manifest.runs.len() as u32;
+/// Brings the lake back to its last recorded version after a writer died: child versions
+/// committed after the root's record are undone by a new version with the recorded files,
+/// and files no version ever named are deleted. Only a lease holder may call this.
+pub fn repair(lake: &Path) -> Result<()> {
+    let snap = LakeSnapshot::load(lake, None)?;
     for t in Table::ALL {
-        for f in table_files(lake, *t)? {
-            if run_of(&f).is_some_and(|r| r > known) {
-                std::fs::remove_file(&f).map_err(|e| Error::io(&f, e))?;
+        let dir = lake.join(t.name());
+        let all = versions(&dir)?;
+        let latest = *all.last().expect("never empty");
+        let recorded = snap.table(*t).version;
+        let mut named: HashSet<String> = HashSet::new();
+        for v in &all {
+            for a in read_commit(&dir, *v)? {
+                if let Action::Add(add) = a {
+                    named.insert(decode_path(&add.path));
+                }
             }
         }
-    }
-    for f in manifest.runs.iter().flat_map(|r| &r.files_removed) {
-        let p = lake.join(f);
-        if p.is_file() {
-            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        if latest > recorded && *t != ROOT {
+            let now = Snapshot::load(&dir, None)?;
+            let want = snap.table(*t);
+            let keep: HashSet<&str> = want.files.iter().map(|a| a.path.as_str()).collect();
+            let have: HashSet<&str> = now.files.iter().map(|a| a.path.as_str()).collect();
+            let mut actions = vec![Action::CommitInfo(CommitInfo {
+                timestamp: Some(now_ms()),
+                operation: Some("RESTORE".into()),
+                operation_parameters: Some(
+                    [("version".to_owned(), serde_json::json!(recorded))]
+                        .into_iter()
+                        .collect(),
+                ),
+                engine_info: Some(format!("chatql/{}", env!("CARGO_PKG_VERSION"))),
+                is_blind_append: Some(false),
+                extra: Default::default(),
+            })];
+            for a in now.files.iter().filter(|a| !keep.contains(a.path.as_str())) {
+                actions.push(Action::Remove(Remove::of(a, now_ms(), true)));
+            }
+            for a in want
+                .files
+                .iter()
+                .filter(|a| !have.contains(a.path.as_str()))
+            {
+                actions.push(Action::Add(a.clone()));
+            }
+            if commit(&dir, latest + 1, &actions)? == Committed::Conflict {
+                return Err(Error::Write {
+                    path: dir,
+                    message: "another writer committed while this one held the lease".into(),
+                });
+            }
+        }
+        // Files of runs that never committed.
+        for entry in walkdir::WalkDir::new(&dir).min_depth(1) {
+            let Ok(entry) = entry else { continue };
+            let rel = entry.path().strip_prefix(&dir).unwrap_or(entry.path());
+            let rel = rel.to_string_lossy();
+            if entry.file_type().is_file()
+                && rel.ends_with(".parquet")
+                && !rel.starts_with("_delta_log")
+                && !named.contains(rel.as_ref())
+            {
+                let p = entry.path();
+                std::fs::remove_file(p).map_err(|e| Error::io(p, e))?;
+            }
         }
     }
     Ok(())
 }
 
-/// The files of a lake's table grouped by partition folder (relative), in read order.
-fn partition_files(lake: &Path, t: Table) -> Result<BTreeMap<String, Vec<PathBuf>>> {
-    let base = lake.join(t.name());
-    let mut out: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
-    for f in table_files(lake, t)? {
-        let rel = f
-            .parent()
-            .and_then(|p| p.strip_prefix(&base).ok())
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        out.entry(rel).or_default().push(f);
+/// The files of one table of a snapshot, grouped by partition folder (relative), in read
+/// order, with the partition's values.
+type Partitions = BTreeMap<String, (PartitionValues, Vec<(PathBuf, Add)>)>;
+
+fn partitions(snap: &Snapshot) -> Partitions {
+    let mut out: Partitions = BTreeMap::new();
+    for add in &snap.files {
+        let rel = decode_path(&add.path);
+        let folder = rel.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
+        let slot = out
+            .entry(folder)
+            .or_insert_with(|| (add.partition_values.clone(), Vec::new()));
+        slot.1.push((snap.file_path(add), add.clone()));
     }
-    Ok(out)
+    out
+}
+
+/// What deduplicating one family of a run against the lake did.
+struct Merged {
+    /// Run versions dropped (the lake has them, same or newer).
+    dropped: u64,
+    /// Lake versions the run replaced.
+    replaced: u64,
+    /// Lake files removed (their partitions rewritten).
+    removed: Vec<(Table, Add)>,
+    /// The rewrites, staged.
+    rewritten: Vec<(Table, WrittenFile)>,
 }
 
 /// Deduplicates one family of this run (in `flat`) against the lake. Versions already in
 /// the lake at least as new are dropped from the run; lake versions the run supersedes are
 /// dropped from their partitions, which are rewritten into `staging` as file 0 of the run.
-/// Returns (run versions dropped, lake versions replaced, lake files to remove).
 fn merge_family(
     flat: &Path,
-    lake: &Path,
+    snap: &LakeSnapshot,
     staging: &Path,
     chain: &[Table],
     run: u32,
     props: &WriterProperties,
-) -> Result<(u64, u64, Vec<PathBuf>)> {
+) -> Result<Merged> {
+    let mut merged = Merged {
+        dropped: 0,
+        replaced: 0,
+        removed: Vec::new(),
+        rewritten: Vec::new(),
+    };
     let parent = chain[0];
     let schema = parent.schema();
     let key_cols: Vec<&str> = key_columns(parent)
@@ -245,14 +250,14 @@ fn merge_family(
         }
     }
     if new_rows == 0 {
-        return Ok((0, 0, Vec::new()));
+        return Ok(merged);
     }
     let mut ranges: Vec<(String, u64, u64)> = Vec::new();
     let mut ordinal = new_rows;
-    let lake_parts = partition_files(lake, parent)?;
-    for (part, files) in &lake_parts {
+    let lake_parts = partitions(snap.table(parent));
+    for (part, (_, files)) in &lake_parts {
         let start = ordinal;
-        for f in files {
+        for (f, _) in files {
             for b in open_reader(f, Some(&key_cols))? {
                 let b = project(b.map_err(|e| Error::read(f, e))?)?;
                 ordinal += b.num_rows() as u64;
@@ -276,11 +281,10 @@ fn merge_family(
     if !new_losers.is_empty() {
         drop_versions(flat, chain, &new_losers, &super::parquet::staging_props())?;
     }
-    let mut removed = Vec::new();
-    let child_parts: Vec<BTreeMap<String, Vec<PathBuf>>> = chain[1..]
+    let child_parts: Vec<Partitions> = chain[1..]
         .iter()
-        .map(|t| partition_files(lake, *t))
-        .collect::<Result<_>>()?;
+        .map(|t| partitions(snap.table(*t)))
+        .collect();
     for (part, start, end) in ranges {
         let local: HashSet<u64> = old_losers
             .iter()
@@ -298,24 +302,50 @@ fn merge_family(
                 filter = LevelFilter::child(*t, filter);
                 child_parts[level - 1].get(&part)
             };
-            let Some(files) = files else { continue };
+            let Some((values, files)) = files else {
+                continue;
+            };
             let dir = staging.join(t.name()).join(&part);
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             let out = dir.join(part_name(run, 0));
             let mut w = TableWriter::create(&out, *t, props.clone())?;
-            for f in files {
+            for (f, add) in files {
                 for b in open_reader(f, None)? {
                     let kept = filter.filter(&b.map_err(|e| Error::read(f, e))?)?;
                     if kept.num_rows() > 0 {
                         w.write(&kept, &out)?;
                     }
                 }
-                removed.push(f.clone());
+                merged.removed.push((*t, add.clone()));
             }
-            if w.close(&out)? == 0 {
+            let rows = w.close(&out)?;
+            if rows == 0 {
                 std::fs::remove_file(&out).map_err(|e| Error::io(&out, e))?;
+            } else {
+                merged.rewritten.push((
+                    *t,
+                    WrittenFile {
+                        table: *t,
+                        path: out,
+                        rows,
+                        seq: 0,
+                        partition: values.clone(),
+                    },
+                ));
             }
         }
     }
-    Ok((new_losers.len() as u64, old_losers.len() as u64, removed))
+    merged.dropped = new_losers.len() as u64;
+    merged.replaced = old_losers.len() as u64;
+    Ok(merged)
+}
+
+/// Counts per family, for the record.
+pub fn no_family() -> PerFamily {
+    PerFamily::default()
+}
+
+/// The partition keys of the lake in `lake` (for `--append` checks).
+pub fn lake_keys(lake: &Path) -> Result<Vec<Key>> {
+    Ok(LakeSnapshot::load(lake, None)?.keys().to_vec())
 }

@@ -1,5 +1,6 @@
-//! `chatql convert`: exports in, a Parquet lake out (one zstd file per non-empty table and
-//! a `manifest.json`), written under a temporary name and renamed when complete.
+//! `chatql convert`: exports in, a lake out: one Delta table per table (`LAKE/<table>/`,
+//! zstd Parquet files and `_delta_log/`), written under a temporary name and renamed when
+//! complete, or appended to an existing lake under its writer lease ([`super::append`]).
 //!
 //! Deduplication ([`crate::table::dedup`]) costs nothing in the common case: ingest writes every
 //! version as it streams, and only if a duplicate turned up are the affected tables
@@ -12,17 +13,18 @@ use std::time::Instant;
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
 
+use super::commit::{add_for, commit_run, PartitionValues, TableChange};
 use super::fs::TempDir;
-use super::manifest::{
-    FlatManifest, InputReport, Manifest, PartitionedManifest, PerFamily, Reading, TableReport,
-};
+use super::lease::Lease;
 use super::parquet::{drop_versions, staging_props, writer_props, TableWriter};
-use super::partition::Key;
+use super::partition::{part_name, split_flat, Key};
+use super::record::{InputReport, PerFamily, Reading, Run, TableReport};
+use super::snapshot::{AsOf, LakeCommit, LakeSnapshot};
 use crate::error::{Error, Result};
 use crate::ingest::{ingest, IngestOptions, Inputs};
 use crate::table::dedup::{Dedup, CONVERSATION_CHAIN, DOCUMENT_CHAIN};
 use crate::table::redact::Redactor;
-use crate::table::{col, Table, SCHEMA_VERSION};
+use crate::table::{col, Table};
 
 /// Options of `convert`.
 #[derive(Debug, Clone)]
@@ -43,7 +45,7 @@ pub struct ConvertOptions {
     pub ingest: IngestOptions,
     /// Write a Hive-partitioned lake split by these keys ([`crate::lake::partition`]).
     pub partition_by: Option<Vec<Key>>,
-    /// Add to an existing partitioned lake instead of refusing it.
+    /// Add to an existing lake instead of refusing it.
     pub append: bool,
 }
 
@@ -116,8 +118,9 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
     let inputs = Inputs::expand(args)?;
     let tmp = TempDir::beside(out)?;
     let props = writer_props(opts.zstd_level)?;
-    // A partitioned run writes a flat stage first and splits it: the stage is read once.
-    let stage_props = if keys.is_some() {
+    // A partitioned run or an append writes a flat stage first and splits it: the stage is
+    // read once.
+    let stage_props = if keys.as_ref().is_some_and(|k| !k.is_empty()) || appending {
         staging_props()
     } else {
         props.clone()
@@ -209,7 +212,7 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
             TableReport {
                 name: t.name().to_owned(),
                 rows: n,
-                file: (n > 0).then(|| t.file_name()),
+                file: (n > 0).then(|| format!("{}/", t.name())),
             }
         })
         .collect();
@@ -220,72 +223,116 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
         output: out.clone(),
         partitioned: None,
     };
-    if let Some(keys) = keys {
-        let manifest = super::append::write_run(
-            tmp.path(),
-            appending.then_some(out.as_path()),
-            &keys,
-            opts.keep_duplicates,
-            &props,
-            report.reading.clone(),
-        )?;
-        report.set_run(&manifest);
-        if !appending {
-            Manifest::Partitioned(manifest).write(tmp.path())?;
-            tmp.commit(out)?;
-        }
+    let run = Run {
+        reading: report.reading.clone(),
+        run: 1,
+        rows_added: rows
+            .iter()
+            .map(|(t, n)| (t.name().to_owned(), *n))
+            .collect(),
+        already_in_lake: PerFamily::default(),
+        replaced_in_lake: PerFamily::default(),
+    };
+    let keys = keys.unwrap_or_default();
+    if appending {
+        let _lease = Lease::acquire(out, LEASE_WAIT)?;
+        let (record, version) =
+            super::append::append_run(tmp.path(), out, opts.keep_duplicates, &props, run)?;
+        let snap = LakeSnapshot::load(out, Some(AsOf::Version(version)))?;
+        report.set_run(&record, &snap);
     } else {
-        // A table emptied by deduplication leaves no file behind.
-        for t in Table::ALL {
-            let p = tmp.path().join(t.file_name());
-            if rows.get(t) == Some(&0) && p.exists() {
-                std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        let written = if keys.is_empty() {
+            // One file per table, moved into the table's folder.
+            let mut written = Vec::new();
+            for t in Table::ALL {
+                let from = tmp.path().join(t.file_name());
+                if !from.exists() {
+                    continue;
+                }
+                let n = rows.get(t).copied().unwrap_or(0);
+                if n == 0 {
+                    std::fs::remove_file(&from).map_err(|e| Error::io(&from, e))?;
+                    continue;
+                }
+                let dir = tmp.path().join(t.name());
+                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                let to = dir.join(part_name(1, 1));
+                std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+                written.push((*t, to, PartitionValues::new()));
             }
+            written
+        } else {
+            let files = split_flat(tmp.path(), tmp.path(), &keys, 1, &props)?;
+            for t in Table::ALL {
+                let p = tmp.path().join(t.file_name());
+                if p.exists() {
+                    std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+                }
+            }
+            files
+                .into_iter()
+                .map(|f| (f.table, f.path, f.partition))
+                .collect()
+        };
+        let mut changes: HashMap<Table, TableChange> = HashMap::new();
+        for (t, path, partition) in written {
+            let add = add_for(&tmp.path().join(t.name()), &path, t, partition)?;
+            changes.entry(t).or_default().adds.push(add);
         }
-        Manifest::Flat(report.flat_manifest()).write(tmp.path())?;
+        let record = commit_run(tmp.path(), true, &keys, changes, run)?;
+        if !keys.is_empty() {
+            let snap = LakeSnapshot::load(tmp.path(), None)?;
+            report.set_run(&record, &snap);
+        }
         tmp.commit(out)?;
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 
-impl ConvertReport {
-    /// The manifest of the flat lake this report describes.
-    fn flat_manifest(&self) -> FlatManifest {
-        let r = self.reading.clone();
-        FlatManifest {
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-            schema_version: SCHEMA_VERSION,
-            created_at: r.created_at,
-            inputs: r.inputs,
-            tables: self.tables.clone(),
-            duplicates: r.duplicates,
-            read: r.read,
-            skipped: r.skipped,
-        }
-    }
+/// How long an append waits for another writer of the lake.
+const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
-    /// Takes the rows added and the lake's totals from the manifest after this run.
-    fn set_run(&mut self, manifest: &PartitionedManifest) {
-        let Some(last) = manifest.runs.last() else {
-            return;
-        };
+impl ConvertReport {
+    /// Takes the rows added and the lake's totals from the record of this run.
+    fn set_run(&mut self, record: &LakeCommit, snap: &LakeSnapshot) {
+        let run = &record.run;
         for t in &mut self.tables {
-            t.rows = last.rows_added.get(&t.name).copied().unwrap_or(0);
+            t.rows = run.rows_added.get(&t.name).copied().unwrap_or(0);
             t.file = (t.rows > 0).then(|| format!("{}/", t.name));
         }
         self.partitioned = Some(PartitionedRun {
-            keys: manifest.partition_by.clone(),
-            run: last.run,
-            already_in_lake: last.already_in_lake,
-            replaced: last.replaced_in_lake,
-            lake_rows: manifest
-                .tables
+            keys: record.partition_by.clone(),
+            run: run.run,
+            already_in_lake: run.already_in_lake,
+            replaced: run.replaced_in_lake,
+            lake_rows: Table::ALL
                 .iter()
-                .map(|t| (t.name.clone(), t.rows))
+                .map(|t| (t.name().to_owned(), snap.rows(*t)))
                 .collect(),
         });
     }
+}
+
+/// Creates an empty lake at `out` split by `keys`, unless another writer just did.
+fn create_empty(out: &std::path::Path, keys: &[Key]) -> Result<()> {
+    let tmp = TempDir::beside(out)?;
+    let run = Run {
+        reading: Reading {
+            created_at: crate::model::format_timestamp_pg(crate::model::now_us()),
+            inputs: Vec::new(),
+            duplicates: PerFamily::default(),
+            read: Default::default(),
+            skipped: Vec::new(),
+        },
+        run: 1,
+        rows_added: Default::default(),
+        already_in_lake: PerFamily::default(),
+        replaced_in_lake: PerFamily::default(),
+    };
+    commit_run(tmp.path(), true, keys, HashMap::new(), run)?;
+    tmp.commit_new(out)?;
+    Ok(())
 }
 
 /// The partition keys to write with, and whether the run appends to an existing lake.
@@ -296,27 +343,25 @@ fn partition_plan(opts: &ConvertOptions) -> Result<(Option<Vec<Key>>, bool)> {
             "--append and --force exclude each other".into(),
         ));
     }
-    let existing = if opts.append && out.exists() {
+    if opts.append && !out.exists() {
+        // Appends may race to create the lake: one creates it empty, all then append.
+        create_empty(out, opts.partition_by.as_deref().unwrap_or_default())?;
+    }
+    let existing = if opts.append {
         if !super::is_lake(out) {
             return Err(Error::Usage(format!(
                 "--append: {} is not a folder written by `chatql convert`",
                 out.display()
             )));
         }
-        match Manifest::read(out)?.partition_keys() {
-            Some(k) => Some(k.to_vec()),
-            None => {
-                return Err(Error::Usage(format!(
-                    "--append: {} is a flat lake; only a lake written with --partition-by \
-                     can be appended to",
-                    out.display()
-                )))
-            }
-        }
+        Some(LakeSnapshot::load(out, None)?.keys().to_vec())
     } else {
         None
     };
-    let names = |k: &[Key]| k.iter().map(|k| k.name()).collect::<Vec<_>>().join(",");
+    let names = |k: &[Key]| match k {
+        [] => "none (one folder per table)".to_owned(),
+        k => k.iter().map(|k| k.name()).collect::<Vec<_>>().join(","),
+    };
     match (&opts.partition_by, existing) {
         (Some(a), Some(b)) if *a != b => Err(Error::Usage(format!(
             "--partition-by {} differs from the lake's {}",
@@ -325,9 +370,6 @@ fn partition_plan(opts: &ConvertOptions) -> Result<(Option<Vec<Key>>, bool)> {
         ))),
         (Some(_), Some(b)) | (None, Some(b)) => Ok((Some(b), true)),
         (Some(a), None) => Ok((Some(a.clone()), false)),
-        (None, None) if opts.append => Err(Error::Usage(
-            "--append to a new folder needs --partition-by".into(),
-        )),
         (None, None) => Ok((None, false)),
     }
 }

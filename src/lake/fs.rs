@@ -93,6 +93,25 @@ impl TempDir {
     }
 }
 
+impl TempDir {
+    /// Renames the finished folder to `out` unless something is there (another writer
+    /// was first): then the folder is dropped and `false` returned.
+    pub fn commit_new(mut self, out: &Path) -> Result<bool> {
+        if out.exists() {
+            return Ok(false);
+        }
+        // A rename onto a folder that is not empty fails, so of two racing writers one wins.
+        match std::fs::rename(&self.path, out) {
+            Ok(()) => {
+                self.committed = true;
+                Ok(true)
+            }
+            Err(_) if out.exists() => Ok(false),
+            Err(e) => Err(Error::io(out, e)),
+        }
+    }
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         if !self.committed {

@@ -18,10 +18,9 @@
 //! When an append brings a newer version of a conversation already in the lake, only the
 //! partition holding the old version is rewritten; every other old file stays as it was.
 //!
-//! Crash safety: a run's files are staged beside the lake, moved in, and only then is the
-//! manifest (which lists every run) replaced. Files of a run the manifest does not list are
-//! the remains of a crash and are deleted by the next append; files a listed run replaced but
-//! could not yet delete are deleted then too.
+//! Each file's partition values also go into its Delta `add` action
+//! ([`super::commit`]), which is what Delta readers and chatql take them from; the folder
+//! names are for plain Parquet readers of the folder.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -32,6 +31,7 @@ use datafusion::arrow::datatypes::{Int32Type, TimestampMicrosecondType};
 use datafusion::parquet::file::properties::WriterProperties;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
+use super::commit::PartitionValues;
 use super::parquet::{file_rows, open_reader, TableWriter};
 use crate::error::{Error, Result};
 use crate::table::dedup::{child_count_column, CONVERSATION_CHAIN, DOCUMENT_CHAIN};
@@ -141,19 +141,44 @@ pub fn month_of(us: Option<i64>) -> Option<String> {
     us.map(crate::model::format_month)
 }
 
-/// The relative folder of one partition (`course=X/month=Y`).
-fn partition_dir(keys: &[Key], course: Option<&str>, created: Option<i64>) -> String {
+/// The relative folder of one partition (`course=X/month=Y`) and its values (an empty
+/// course is null, as its folder says).
+fn partition_of(
+    keys: &[Key],
+    course: Option<&str>,
+    created: Option<i64>,
+) -> (String, PartitionValues) {
     let month = month_of(created);
-    keys.iter()
+    let mut values = PartitionValues::new();
+    let dir = keys
+        .iter()
         .map(|k| {
             let v = match k {
-                Key::Course => encode_value(course),
-                Key::Month => encode_value(month.as_deref()),
+                Key::Course => course.filter(|c| !c.is_empty()).map(str::to_owned),
+                Key::Month => month.clone(),
             };
-            format!("{}={v}", k.name())
+            let seg = format!("{}={}", k.name(), encode_value(v.as_deref()));
+            values.insert(k.name().to_owned(), v);
+            seg
         })
         .collect::<Vec<_>>()
-        .join("/")
+        .join("/");
+    (dir, values)
+}
+
+/// A file a run wrote, with what its `add` action needs.
+#[derive(Debug, Clone)]
+pub struct WrittenFile {
+    /// The table.
+    pub table: Table,
+    /// Where it is.
+    pub path: PathBuf,
+    /// Rows in it.
+    pub rows: u64,
+    /// Its number in the run's files of its partition (0: a rewrite of older rows).
+    pub seq: u32,
+    /// Its partition values.
+    pub partition: PartitionValues,
 }
 
 /// Bytes of rows buffered across all partitions before the largest buffers are written.
@@ -163,11 +188,13 @@ const BUFFER_BUDGET: usize = 256 << 20;
 struct FileJob {
     path: PathBuf,
     table: Table,
+    seq: u32,
+    partition: PartitionValues,
     batches: Vec<RecordBatch>,
 }
 
-/// Files a writer wrote, with their rows.
-type Written = Vec<(PathBuf, u64)>;
+/// Files a writer wrote.
+type Written = Vec<WrittenFile>;
 
 /// Encodes and compresses [`FileJob`]s on all cores (a file's name, and so its place in
 /// the partition's order, is fixed before it is handed over), collecting what was written.
@@ -194,7 +221,14 @@ impl<'scope> WriterPool<'scope> {
                         for b in &job.batches {
                             w.write(b, &job.path)?;
                         }
-                        written.push((job.path.clone(), w.close(&job.path)?));
+                        let rows = w.close(&job.path)?;
+                        written.push(WrittenFile {
+                            table: job.table,
+                            path: job.path,
+                            rows,
+                            seq: job.seq,
+                            partition: job.partition,
+                        });
                     }
                     Ok(written)
                 })
@@ -231,7 +265,7 @@ impl<'scope> WriterPool<'scope> {
         match first_error {
             Some(e) => Err(e),
             None => {
-                all.sort();
+                all.sort_by(|a, b| a.path.cmp(&b.path));
                 Ok(all)
             }
         }
@@ -264,7 +298,7 @@ impl<'a, 'p> Router<'a, 'p> {
     }
 
     /// Adds a batch whose row `i` goes to partition `pids[i]` (a folder of `parts`).
-    fn push(&mut self, batch: &RecordBatch, pids: &[u32], parts: &[String]) -> Result<()> {
+    fn push(&mut self, batch: &RecordBatch, pids: &[u32], parts: &[Part]) -> Result<()> {
         let mut groups: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
         for (i, p) in pids.iter().enumerate() {
             groups.entry(*p).or_default().push(i as u32);
@@ -293,23 +327,26 @@ impl<'a, 'p> Router<'a, 'p> {
         Ok(())
     }
 
-    fn flush(&mut self, pid: u32, parts: &[String]) -> Result<()> {
+    fn flush(&mut self, pid: u32, parts: &[Part]) -> Result<()> {
         let Some((batches, size)) = self.buffers.remove(&pid) else {
             return Ok(());
         };
         self.buffered -= size;
         let seq = self.seq.entry(pid).or_insert(0);
         *seq += 1;
-        let dir = self.root.join(self.table.name()).join(&parts[pid as usize]);
+        let part = &parts[pid as usize];
+        let dir = self.root.join(self.table.name()).join(&part.0);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         self.pool.send(FileJob {
             path: dir.join(part_name(self.run, *seq)),
             table: self.table,
+            seq: *seq,
+            partition: part.1.clone(),
             batches,
         })
     }
 
-    fn finish(mut self, parts: &[String]) -> Result<()> {
+    fn finish(mut self, parts: &[Part]) -> Result<()> {
         let mut pids: Vec<u32> = self.buffers.keys().copied().collect();
         pids.sort_unstable();
         for p in pids {
@@ -325,21 +362,19 @@ pub(super) fn part_name(run: u32, seq: u32) -> String {
     format!("part-r{run:05}-{seq:05}.parquet")
 }
 
-/// The run a file belongs to, from its name.
-pub(super) fn run_of(path: &Path) -> Option<u32> {
-    let name = path.file_name()?.to_str()?;
-    name.strip_prefix("part-r")?.get(..5)?.parse().ok()
-}
+/// A partition's folder and values.
+type Part = (String, PartitionValues);
 
 /// Splits the flat table files of `flat` (a folder `convert` wrote) into partitions under
-/// `root`, as files of run `run`. Returns the files written, with their rows.
+/// `root`, as files of run `run` (with no keys, one folder per table). Returns the files
+/// written.
 pub(super) fn split_flat(
     flat: &Path,
     root: &Path,
     keys: &[Key],
     run: u32,
     props: &WriterProperties,
-) -> Result<Vec<(PathBuf, u64)>> {
+) -> Result<Vec<WrittenFile>> {
     let mut written = std::thread::scope(|scope| {
         let pool = WriterPool::start(scope, props);
         let routed = route_chains(flat, root, keys, run, &pool);
@@ -355,7 +390,13 @@ pub(super) fn split_flat(
         let to = dir.join(part_name(run, 1));
         std::fs::rename(&rejects, &to).map_err(|e| Error::io(&to, e))?;
         let rows = file_rows(&to)?;
-        written.push((to, rows));
+        written.push(WrittenFile {
+            table: Table::Rejects,
+            path: to,
+            rows,
+            seq: 1,
+            partition: PartitionValues::new(),
+        });
     }
     Ok(written)
 }
@@ -371,7 +412,7 @@ fn route_chains(
 ) -> Result<()> {
     for chain in [CONVERSATION_CHAIN, DOCUMENT_CHAIN] {
         // Partition ids of the rows of the level above, with how many children each owns.
-        let mut parts: Vec<String> = Vec::new();
+        let mut parts: Vec<Part> = Vec::new();
         let mut index: HashMap<String, u32> = HashMap::new();
         let mut above: Vec<(u32, u64)> = Vec::new();
         for (level, t) in chain.iter().enumerate() {
@@ -404,13 +445,13 @@ fn route_chains(
                     for i in 0..batch.num_rows() {
                         let c = course.is_valid(i).then(|| course.value(i));
                         let at = created.is_valid(i).then(|| created.value(i));
-                        let dir = partition_dir(keys, c, at);
+                        let (dir, values) = partition_of(keys, c, at);
                         let pid = match index.get(&dir) {
                             Some(p) => *p,
                             None => {
                                 let p = parts.len() as u32;
                                 index.insert(dir.clone(), p);
-                                parts.push(dir);
+                                parts.push((dir, values));
                                 p
                             }
                         };

@@ -7,16 +7,12 @@
 //! tables' batches are kept.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::MemTable;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
@@ -25,9 +21,8 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use crate::error::{Error, Result};
 use crate::ingest::annotation::is_annotation_file;
 use crate::ingest::{ingest, IngestOptions, IngestSummary, Inputs};
-use crate::lake::is_lake;
-use crate::lake::manifest::Manifest;
 use crate::lake::partition::{encode_value, month_of, Key};
+use crate::lake::{is_lake, AsOf, LakeSnapshot};
 use crate::model::Zone;
 use crate::table::dedup::{dedup_in_memory, CONVERSATION_CHAIN, DOCUMENT_CHAIN};
 use crate::table::Table;
@@ -55,6 +50,9 @@ pub const VIEWS: &[View] = &[View {
 }];
 
 mod annotations;
+pub mod lake;
+
+use lake::LakeTable;
 
 use annotations::ANNOTATION_REJECTS;
 
@@ -72,12 +70,14 @@ pub struct CatalogOptions {
     pub remote: Option<String>,
     /// The zone whose wall-clock time every timestamp column shows (`--tz`); UTC by default.
     pub tz: Zone,
+    /// The version of the lakes to read (`--as-of`); the latest when `None`.
+    pub as_of: Option<AsOf>,
 }
 
 /// Where the tables' rows come from.
 enum Source {
-    /// Converted folders (`chatql convert` output).
-    Lakes(Vec<PathBuf>),
+    /// Converted folders (`chatql convert` output), each at one version.
+    Lakes(Vec<LakeSnapshot>),
     /// Raw exports, ingested when a statement first needs a table.
     Raw(Box<Inputs>),
     /// Nothing: empty tables.
@@ -156,7 +156,11 @@ impl Catalog {
         let source = if args.is_empty() {
             Source::Empty
         } else if lakes.len() == args.len() {
-            Source::Lakes(args.iter().map(PathBuf::from).collect())
+            Source::Lakes(
+                args.iter()
+                    .map(|a| LakeSnapshot::load(Path::new(a), opts.as_of))
+                    .collect::<Result<_>>()?,
+            )
         } else if lakes.is_empty() {
             Source::Raw(Box::new(Inputs::expand(args)?))
         } else {
@@ -164,6 +168,13 @@ impl Catalog {
                 "give either folders written by `chatql convert` or raw exports, not both".into(),
             ));
         };
+        if opts.as_of.is_some() && !matches!(source, Source::Lakes(_)) {
+            return Err(Error::Usage(
+                "--as-of reads an earlier version of a lake: give folders written by \
+                 `chatql convert`"
+                    .into(),
+            ));
+        }
         if let Some(url) = &opts.remote {
             if !notes.is_empty() {
                 return Err(Error::Usage(format!(
@@ -181,7 +192,7 @@ impl Catalog {
             ctx = remote_context(url, ctx).await?;
         }
         let partition_keys = match &source {
-            Source::Lakes(dirs) => lakes_partition_keys(dirs)?,
+            Source::Lakes(lakes) => lakes_partition_keys(lakes)?,
             _ => Vec::new(),
         };
         let mut cat = Catalog {
@@ -204,7 +215,7 @@ impl Catalog {
         }
         for t in Table::ALL {
             let provider: Arc<dyn datafusion::catalog::TableProvider> = match &cat.source {
-                Source::Lakes(dirs) => lake_table(dirs, *t, &cat.partition_keys)?,
+                Source::Lakes(lakes) => Arc::new(LakeTable::new(lakes, *t)?),
                 _ => Arc::new(MemTable::try_new(t.schema(), vec![vec![]])?),
             };
             cat.ctx.register_table(cat.physical(*t), provider)?;
@@ -615,12 +626,8 @@ fn mem_table(schema: SchemaRef, batches: Vec<RecordBatch>, parts: usize) -> Resu
 
 /// The partition keys the converted folders share (empty: flat lakes); an error when they
 /// differ.
-fn lakes_partition_keys(dirs: &[PathBuf]) -> Result<Vec<Key>> {
-    let mut layouts = Vec::new();
-    for d in dirs {
-        let m = Manifest::read(d)?;
-        layouts.push(m.partition_keys().map(<[Key]>::to_vec).unwrap_or_default());
-    }
+fn lakes_partition_keys(lakes: &[LakeSnapshot]) -> Result<Vec<Key>> {
+    let layouts: Vec<&[Key]> = lakes.iter().map(LakeSnapshot::keys).collect();
     if layouts.windows(2).any(|w| w[0] != w[1]) {
         return Err(Error::Usage(
             "the folders differ in layout (flat or partitioned, and by which keys); \
@@ -628,52 +635,5 @@ fn lakes_partition_keys(dirs: &[PathBuf]) -> Result<Vec<Key>> {
                 .into(),
         ));
     }
-    Ok(layouts.into_iter().next().unwrap_or_default())
-}
-
-/// A table over the Parquet files of one or more converted folders: one file per table
-/// (flat, `keys` empty), or a folder per table split into Hive partitions by `keys`, which
-/// become columns after the table's own (see [`crate::lake::partition`]).
-fn lake_table(
-    dirs: &[PathBuf],
-    t: Table,
-    keys: &[Key],
-) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
-    let mut urls = Vec::new();
-    for d in dirs {
-        let f = if keys.is_empty() {
-            d.join(t.file_name())
-        } else {
-            d.join(t.name())
-        };
-        if f.exists() {
-            let abs = std::fs::canonicalize(&f).map_err(|e| Error::io(&f, e))?;
-            let mut url = abs.to_string_lossy().into_owned();
-            if f.is_dir() {
-                url.push('/');
-            }
-            urls.push(ListingTableUrl::parse(url)?);
-        }
-    }
-    if urls.is_empty() && keys.is_empty() {
-        return Ok(Arc::new(MemTable::try_new(t.schema(), vec![vec![]])?));
-    }
-    let mut options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-    if !keys.is_empty() && t != Table::Rejects {
-        options = options.with_table_partition_cols(
-            keys.iter()
-                .map(|k| {
-                    (
-                        k.name().to_owned(),
-                        datafusion::arrow::datatypes::DataType::Utf8,
-                    )
-                })
-                .collect(),
-        );
-    }
-    let config = ListingTableConfig::new_with_multi_paths(urls)
-        .with_listing_options(options)
-        .with_schema(t.schema());
-    Ok(Arc::new(ListingTable::try_new(config)?))
+    Ok(layouts.first().map(|k| k.to_vec()).unwrap_or_default())
 }

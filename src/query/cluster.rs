@@ -11,6 +11,11 @@
 //!
 //! The client side is in [`crate::query::catalog`]: a catalog opened with a remote URL registers
 //! the same tables and views, and its queries run on the cluster.
+//!
+//! A lake's tables are [`LakeTable`]s (exactly the files of one Delta version, with their
+//! partition values), which Ballista's own codec does not know: [`LakeCodec`] carries them
+//! in the client's logical plan to the scheduler, which plans DataFusion's Parquet scan
+//! over those files; executors read the files themselves.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -20,7 +25,17 @@ use ballista_core::utils::default_session_builder;
 use datafusion::execution::{FunctionRegistry, SessionState};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use ballista_core::extension::SessionConfigExt;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::TableProvider;
+use datafusion::common::TableReference;
+use datafusion::datasource::file_format::FileFormatFactory;
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{Extension, LogicalPlan};
+use datafusion_proto::logical_plan::LogicalExtensionCodec;
+
 use crate::error::{Error, Result};
+use crate::query::catalog::lake::LakeTable;
 
 /// Registers chatql's functions (vector math, `email_domain`, JSON access) in `registry`.
 pub fn register_functions(registry: &mut dyn FunctionRegistry) -> datafusion::error::Result<()> {
@@ -44,6 +59,79 @@ pub fn function_registry() -> datafusion::error::Result<BallistaFunctionRegistry
     Ok(BallistaFunctionRegistry::from(&state))
 }
 
+/// Ballista's logical codec, plus chatql's lake tables.
+#[derive(Debug, Default)]
+pub struct LakeCodec {
+    inner: ballista_core::serde::BallistaLogicalExtensionCodec,
+}
+
+/// The first byte of an encoded [`LakeTable`] (JSON never starts with it).
+const LAKE_TAG: u8 = 0xC7;
+
+impl LogicalExtensionCodec for LakeCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[LogicalPlan],
+        ctx: &TaskContext,
+    ) -> datafusion::error::Result<Extension> {
+        self.inner.try_decode(buf, inputs, ctx)
+    }
+
+    fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> datafusion::error::Result<()> {
+        self.inner.try_encode(node, buf)
+    }
+
+    fn try_decode_table_provider(
+        &self,
+        buf: &[u8],
+        table_ref: &TableReference,
+        schema: SchemaRef,
+        ctx: &TaskContext,
+    ) -> datafusion::error::Result<Arc<dyn TableProvider>> {
+        match buf.split_first() {
+            Some((&LAKE_TAG, rest)) => {
+                Ok(Arc::new(LakeTable::decode(rest).map_err(|e| {
+                    datafusion::error::DataFusionError::External(Box::new(e))
+                })?))
+            }
+            _ => self
+                .inner
+                .try_decode_table_provider(buf, table_ref, schema, ctx),
+        }
+    }
+
+    fn try_encode_table_provider(
+        &self,
+        table_ref: &TableReference,
+        node: Arc<dyn TableProvider>,
+        buf: &mut Vec<u8>,
+    ) -> datafusion::error::Result<()> {
+        if let Some(lake) = node.downcast_ref::<LakeTable>() {
+            buf.push(LAKE_TAG);
+            buf.extend(lake.encode());
+            return Ok(());
+        }
+        self.inner.try_encode_table_provider(table_ref, node, buf)
+    }
+
+    fn try_decode_file_format(
+        &self,
+        buf: &[u8],
+        ctx: &TaskContext,
+    ) -> datafusion::error::Result<Arc<dyn FileFormatFactory>> {
+        self.inner.try_decode_file_format(buf, ctx)
+    }
+
+    fn try_encode_file_format(
+        &self,
+        buf: &mut Vec<u8>,
+        node: Arc<dyn FileFormatFactory>,
+    ) -> datafusion::error::Result<()> {
+        self.inner.try_encode_file_format(buf, node)
+    }
+}
+
 /// Turns `state` (a local session with the tables, views and functions) into one whose
 /// queries run on the scheduler at `url` (`df://HOST:PORT`).
 pub async fn remote_context(url: &str, mut state: SessionState) -> Result<SessionContext> {
@@ -62,6 +150,11 @@ pub async fn remote_context(url: &str, mut state: SessionState) -> Result<Sessio
     opt.enable_join_dynamic_filter_pushdown = false;
     opt.enable_aggregate_dynamic_filter_pushdown = false;
     opt.enable_topk_dynamic_filter_pushdown = false;
+    let config = state
+        .config()
+        .clone()
+        .with_ballista_logical_extension_codec(Arc::new(LakeCodec::default()));
+    *state.config_mut() = config;
     let mut ctx = SessionContext::remote_with_state(url, state).await?;
     // Ballista's upgrade replaces the session's function list with its own defaults.
     register_functions(&mut ctx)?;
@@ -121,6 +214,7 @@ pub async fn run_scheduler(opts: &SchedulerOptions) -> Result<()> {
         bind_host: addr.ip().to_string(),
         bind_port: port,
         external_host: opts.external_host.clone().unwrap_or(host),
+        override_logical_codec: Some(Arc::new(LakeCodec::default())),
         ..SchedulerConfig::default()
     }
     .with_override_session_builder(Arc::new(session_state));
@@ -180,6 +274,7 @@ pub async fn run_executor(opts: &ExecutorOptions) -> Result<()> {
         scheduler_port,
         work_dir: opts.work_dir.clone(),
         override_function_registry: Some(Arc::new(function_registry()?)),
+        override_logical_codec: Some(Arc::new(LakeCodec::default())),
         ..ExecutorProcessConfig::default()
     };
     if let Some(c) = opts.cores {

@@ -162,6 +162,7 @@ fn round_trip(records: &[Value], to: chatql::export::Target) -> Vec<Value> {
         force: true,
         sampling: None,
         ingest: Default::default(),
+        as_of: None,
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(chatql::export::export(

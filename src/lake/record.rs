@@ -1,7 +1,9 @@
-//! `manifest.json`, typed: what a lake holds and how it was made. A flat lake's manifest is
-//! the report of the one conversion that wrote it; a partitioned lake's lists every run
-//! (an append is a run) with the files it added and removed, which is also its log for
-//! crash recovery. Both read and write through these types, never a JSON tree edited by key.
+//! What a run read and did, typed: the record chatql keeps in each lake version's commit
+//! info ([`super::snapshot::LakeCommit`]) and prints after `convert`.
+//!
+//! Lakes of chatql before Delta tables kept it in a `manifest.json` ([`Manifest`]), which
+//! is still read, to upgrade such a lake ([`super::upgrade`]). Both read and write through
+//! these types, never a JSON tree edited by key.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,8 +14,8 @@ use super::partition::Key;
 use crate::error::{Error, Result};
 use crate::ingest::DecodeStats;
 
-/// The manifest's file name in a lake folder.
-pub const FILE: &str = "manifest.json";
+/// The file name of an older lake's manifest.
+pub const LEGACY_MANIFEST: &str = "manifest.json";
 
 /// One input file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,9 +98,17 @@ pub struct Run {
     pub already_in_lake: PerFamily,
     /// Older versions in the lake the run replaced.
     pub replaced_in_lake: PerFamily,
+}
+
+/// One run of an older partitioned lake's manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LegacyRun {
+    /// The run.
+    #[serde(flatten)]
+    pub run: Run,
     /// Files the run added (relative to the lake).
     pub files_added: Vec<String>,
-    /// Files the run removed (relative to the lake); deleted after the manifest is written.
+    /// Files the run removed (relative to the lake).
     pub files_removed: Vec<String>,
 }
 
@@ -123,7 +133,7 @@ pub struct PartitionedManifest {
     /// The partition keys, in folder order.
     pub partition_by: Vec<Key>,
     /// Every run, in order.
-    pub runs: Vec<Run>,
+    pub runs: Vec<LegacyRun>,
     /// Totals after the last run.
     #[serde(default)]
     pub tables: Vec<TableTotals>,
@@ -132,7 +142,7 @@ pub struct PartitionedManifest {
     pub updated_at: String,
 }
 
-/// A lake's manifest, of either layout.
+/// An older lake's manifest, of either layout.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Manifest {
@@ -143,24 +153,10 @@ pub enum Manifest {
 }
 
 impl Manifest {
-    /// Reads the manifest of the lake folder `lake`.
+    /// Reads the manifest of the older lake folder `lake`.
     pub fn read(lake: &Path) -> Result<Manifest> {
-        let path = lake.join(FILE);
+        let path = lake.join(LEGACY_MANIFEST);
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         serde_json::from_str(&text).map_err(|e| Error::read(&path, e))
-    }
-
-    /// The partition keys; `None` for a flat lake.
-    pub fn partition_keys(&self) -> Option<&[Key]> {
-        match self {
-            Manifest::Partitioned(m) => Some(&m.partition_by),
-            Manifest::Flat(_) => None,
-        }
-    }
-
-    /// Writes the manifest into the lake folder `lake`, atomically.
-    pub fn write(&self, lake: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).expect("serializable") + "\n";
-        super::fs::write_atomic(&lake.join(FILE), text.as_bytes())
     }
 }

@@ -1,0 +1,237 @@
+//! A lake's consistent version. Every table of a lake is a Delta table of its own
+//! (`LAKE/<table>/_delta_log`); a run commits the tables children first and
+//! `conversations` (the root) last, and the root's commit records the version of every
+//! table it saw ([`LakeCommit`]). A lake version is therefore a version of the root: reading
+//! it reads every other table at the version the root names, so a reader never sees half a
+//! run, even while one is being committed or after a writer died mid-way.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::delta::log::{history, is_table};
+use super::delta::{CommitInfo, Snapshot};
+use super::partition::Key;
+use super::record::Run;
+use crate::error::{Error, Result};
+use crate::table::Table;
+
+/// The table whose versions are the lake's.
+pub const ROOT: Table = Table::Conversations;
+
+/// The key of chatql's record in a root commit's `commitInfo`.
+pub const RECORD_KEY: &str = "chatql";
+
+/// chatql's record of a lake version, in the root table's `commitInfo`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LakeCommit {
+    /// chatql version that committed.
+    pub tool_version: String,
+    /// Table layout version ([`crate::table::SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// Partition keys, in folder order (empty: one folder per table).
+    pub partition_by: Vec<Key>,
+    /// The version of every table (the root's own included) this lake version reads.
+    pub tables: BTreeMap<String, u64>,
+    /// What the run that made this version read and did.
+    pub run: Run,
+}
+
+impl LakeCommit {
+    /// The record in a commit info, if chatql wrote it.
+    pub fn of(info: &CommitInfo) -> Option<Result<LakeCommit, serde_json::Error>> {
+        info.extra
+            .get(RECORD_KEY)
+            .map(|v| serde_json::from_value(v.clone()))
+    }
+}
+
+/// Which version to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    /// A lake version (0 is the conversion that created it).
+    Version(u64),
+    /// The last version committed at or before this time (ms since the epoch).
+    Time(i64),
+}
+
+impl std::str::FromStr for AsOf {
+    type Err = String;
+    fn from_str(s: &str) -> Result<AsOf, String> {
+        let s = s.trim();
+        if let Ok(v) = s.parse::<u64>() {
+            return Ok(AsOf::Version(v));
+        }
+        crate::model::parse_timestamp(s)
+            .map(|us| AsOf::Time(us / 1000))
+            .ok_or_else(|| {
+                format!("{s:?}: expected a version number or a time like 2026-03-01T12:00:00Z")
+            })
+    }
+}
+
+/// Whether `path` is a lake chatql wrote (of this layout or the older one).
+pub fn is_lake(path: &Path) -> bool {
+    is_table(&path.join(ROOT.name())) || is_legacy(path)
+}
+
+/// Whether `path` is a lake of chatql before Delta tables (a `manifest.json`, no log).
+pub fn is_legacy(path: &Path) -> bool {
+    path.join(super::record::LEGACY_MANIFEST).is_file() && !is_table(&path.join(ROOT.name()))
+}
+
+/// One version of every table of a lake.
+#[derive(Debug, Clone)]
+pub struct LakeSnapshot {
+    /// The lake's folder.
+    pub dir: PathBuf,
+    /// The lake version (the root's).
+    pub version: u64,
+    /// When it was committed (ms since the epoch).
+    pub timestamp: i64,
+    /// chatql's record of it.
+    pub record: LakeCommit,
+    tables: HashMap<Table, Snapshot>,
+}
+
+impl LakeSnapshot {
+    /// Reads the lake in `dir` at `as_of` (the latest version when `None`).
+    pub fn load(dir: &Path, as_of: Option<AsOf>) -> Result<LakeSnapshot> {
+        if is_legacy(dir) {
+            return Err(Error::Usage(format!(
+                "{} was written by an older chatql (manifest.json, no Delta log); \
+                 run `chatql upgrade {}` once to make it a Delta lake",
+                dir.display(),
+                dir.display()
+            )));
+        }
+        let root_dir = dir.join(ROOT.name());
+        if !is_table(&root_dir) {
+            return Err(Error::Usage(format!(
+                "{} is not a folder written by `chatql convert` (no {}/_delta_log)",
+                dir.display(),
+                ROOT.name()
+            )));
+        }
+        let version = match as_of {
+            None => None,
+            Some(AsOf::Version(v)) => Some(v),
+            Some(AsOf::Time(ms)) => Some(version_at(&root_dir, ms)?),
+        };
+        let root = Snapshot::load(&root_dir, version)?;
+        let info = root.commit.clone().unwrap_or(CommitInfo {
+            timestamp: None,
+            operation: None,
+            operation_parameters: None,
+            engine_info: None,
+            is_blind_append: None,
+            extra: Default::default(),
+        });
+        let record = match LakeCommit::of(&info) {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => {
+                return Err(Error::read(
+                    super::delta::log::commit_path(&root_dir, root.version),
+                    format!("chatql's record: {e}"),
+                ))
+            }
+            None => {
+                return Err(Error::read(
+                    super::delta::log::commit_path(&root_dir, root.version),
+                    "this version was not committed by chatql, so the versions of the \
+                     other tables that go with it are unknown",
+                ))
+            }
+        };
+        let mut tables = HashMap::new();
+        for t in Table::ALL {
+            if *t == ROOT {
+                continue;
+            }
+            let v = record.tables.get(t.name()).copied().ok_or_else(|| {
+                Error::read(
+                    super::delta::log::commit_path(&root_dir, root.version),
+                    format!("chatql's record names no version of {}", t.name()),
+                )
+            })?;
+            tables.insert(*t, Snapshot::load(&dir.join(t.name()), Some(v))?);
+        }
+        let version = root.version;
+        tables.insert(ROOT, root);
+        Ok(LakeSnapshot {
+            dir: dir.to_owned(),
+            version,
+            timestamp: info.timestamp.unwrap_or(0),
+            record,
+            tables,
+        })
+    }
+
+    /// The partition keys.
+    pub fn keys(&self) -> &[Key] {
+        &self.record.partition_by
+    }
+
+    /// The snapshot of table `t`.
+    pub fn table(&self, t: Table) -> &Snapshot {
+        &self.tables[&t]
+    }
+
+    /// Rows of table `t`, from the files' statistics (or footers, where a writer gave none).
+    pub fn rows(&self, t: Table) -> u64 {
+        let s = self.table(t);
+        s.files
+            .iter()
+            .map(|a| {
+                a.stats
+                    .as_deref()
+                    .and_then(|st| serde_json::from_str::<serde_json::Value>(st).ok())
+                    .and_then(|v| v["numRecords"].as_u64())
+                    .or_else(|| super::parquet::file_rows(&s.file_path(a)).ok())
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+
+    /// The local paths of table `t`'s files, in read order.
+    pub fn files(&self, t: Table) -> Vec<PathBuf> {
+        let s = self.table(t);
+        s.files.iter().map(|a| s.file_path(a)).collect()
+    }
+}
+
+/// The last root version committed at or before `ms`.
+fn version_at(root_dir: &Path, ms: i64) -> Result<u64> {
+    let mut found = None;
+    let mut first = None;
+    for (v, info) in history(root_dir)? {
+        let at = info.and_then(|i| i.timestamp).unwrap_or(0);
+        first.get_or_insert(at);
+        if at <= ms {
+            found = Some(v);
+        }
+    }
+    found.ok_or_else(|| {
+        Error::Usage(format!(
+            "the lake has no version at or before {} (its first is from {})",
+            crate::model::format_timestamp_pg(ms * 1000),
+            crate::model::format_timestamp_pg(first.unwrap_or(0) * 1000)
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_of_takes_a_version_or_a_time() {
+        assert_eq!("3".parse::<AsOf>(), Ok(AsOf::Version(3)));
+        assert_eq!(
+            "2026-03-01T00:00:01Z".parse::<AsOf>(),
+            Ok(AsOf::Time(1_772_323_201_000))
+        );
+        assert!("yesterday".parse::<AsOf>().is_err());
+    }
+}
