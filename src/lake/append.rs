@@ -100,7 +100,9 @@ pub fn append_run(
         changes.entry(t).or_default().adds.push(add);
     }
     let _ = std::fs::remove_dir_all(&staging);
+    super::commit::crash_point("moved");
     let record = commit_run(lake, false, &keys, changes, run)?;
+    super::commit::crash_point("committed");
     Ok((record, version))
 }
 

@@ -109,6 +109,16 @@ fn commit_info(mode: &str, t: Table, keys: &[Key], change: &TableChange) -> Comm
     }
 }
 
+/// The crash points of a run, for tests: with `CHATQL_CRASH_AT=POINT` in its environment a
+/// writer aborts there (no destructors, no cleanup: what a SIGKILL leaves). Points:
+/// `moved` (files in the lake, nothing committed), `commit:TABLE` (that table committed),
+/// `committed` (the root committed, the lease still held).
+pub fn crash_point(point: &str) {
+    if std::env::var("CHATQL_CRASH_AT").is_ok_and(|p| p == point) {
+        std::process::abort();
+    }
+}
+
 /// Commits a run to the lake in `lake`: a new lake (`create`, every table's version 0)
 /// or the next version of each table that changed. The caller holds the lake's lease (or,
 /// for a new lake, is the only one who can see the folder). Returns the record committed.
@@ -183,6 +193,9 @@ pub fn commit_run(
                      visible to chatql, run it again"
                 ),
             });
+        }
+        if !create {
+            crash_point(&format!("commit:{}", t.name()));
         }
     }
     Ok(record)

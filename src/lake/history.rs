@@ -47,6 +47,10 @@ pub struct TableTotals {
 /// A lake's history.
 #[derive(Debug, Clone, Serialize)]
 pub struct History {
+    /// Table layout version of the latest version.
+    pub schema_version: u32,
+    /// chatql version that committed the latest version.
+    pub tool_version: String,
     /// Partition keys (empty: one folder per table).
     pub partition_by: Vec<Key>,
     /// The latest version.
@@ -108,6 +112,8 @@ pub fn history(lake: &Path) -> Result<History> {
         })
         .collect();
     Ok(History {
+        schema_version: latest.record.schema_version,
+        tool_version: latest.record.tool_version.clone(),
         partition_by: latest.keys().to_vec(),
         version: latest.version,
         tables,

@@ -271,7 +271,7 @@ fn existing_output_is_refused_without_force() {
     assert!(!out.join("old.txt").exists());
     assert_eq!(scalar(&out, "select count(*) from conversations"), "3");
     assert!(
-        !out.join("documents.parquet").exists(),
+        !out.join("documents/part-r00001-00001.parquet").exists(),
         "empty tables get no file"
     );
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);

@@ -413,7 +413,7 @@ fn a_damaged_lake_file_is_a_read_error_naming_it() {
         .arg(&lake)
         .assert()
         .success();
-    let file = lake.join("messages.parquet");
+    let file = lake.join("messages/part-r00001-00001.parquet");
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
     let out = dir.join("out.jsonl");
@@ -424,7 +424,9 @@ fn a_damaged_lake_file_is_a_read_error_naming_it() {
         .assert()
         .code(1)
         .stderr(
-            predicate::str::contains("reading ").and(predicate::str::contains("messages.parquet")),
+            predicate::str::contains("reading ").and(predicate::str::contains(
+                "messages/part-r00001-00001.parquet",
+            )),
         );
     assert!(!out.exists());
 }

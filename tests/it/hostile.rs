@@ -45,7 +45,9 @@ fn empty_file_and_blank_lines() {
     assert_eq!(m["read"]["lines"], 3);
     assert_eq!(m["read"]["blank_lines"], 3);
     assert_eq!(m["read"]["conversations"], 0);
-    assert!(!lake.join("conversations.parquet").exists());
+    assert!(!lake
+        .join("conversations/part-r00001-00001.parquet")
+        .exists());
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod cli;
 mod convert;
 mod datasets;
 mod decoder;
+mod delta;
 mod export;
 mod hostile;
 mod ingest;

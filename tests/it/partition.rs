@@ -163,14 +163,40 @@ fn append_deduplicates_across_runs_and_rewrites_only_what_changed() {
             .all(|f| f.contains("/course=ECE120/month=2023-08/part-r00001-00001.parquet")),
         "{removed:?}"
     );
+    // Every old file is untouched; the removed ones stay on disk for readers of version 0
+    // until a vacuum past the retention period deletes them.
     let after = file_hashes(&lake);
     for (file, hash) in &before {
-        if removed.contains(&file.as_str()) {
-            assert!(!after.contains_key(file), "{file} should be gone");
-        } else {
-            assert_eq!(after.get(file), Some(hash), "{file} was rewritten");
-        }
+        assert_eq!(after.get(file), Some(hash), "{file} was rewritten");
     }
+    assert_eq!(
+        sql_csv("select count(*) n from conversations", &lake),
+        "n\n21\n"
+    );
+    let vacuum = |extra: &[&str]| {
+        let out = chatql().args(["vacuum", l]).args(extra).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let kept = vacuum(&[]);
+    assert!(
+        kept.contains("deleted 0 file(s), 0 bytes; kept 3 removed"),
+        "{kept}"
+    );
+    let dry = vacuum(&["--retain-hours", "0", "--dry-run"]);
+    assert!(dry.contains("would delete 3 file(s)"), "{dry}");
+    assert!(removed.iter().all(|f| lake.join(f).exists()));
+    vacuum(&["--retain-hours", "0"]);
+    assert!(removed.iter().all(|f| !lake.join(f).exists()));
+    // Version 0 can no longer be read whole; the latest still can.
+    assert_eq!(
+        sql_csv("select count(*) n from conversations", &lake),
+        "n\n21\n"
+    );
 
     // A third run of the same inputs adds nothing and touches nothing.
     chatql()
@@ -249,14 +275,14 @@ fn a_two_run_lake_answers_like_a_flat_conversion_of_everything() {
 #[test]
 fn an_append_clears_what_a_crashed_run_left() {
     let (lake, _) = two_run_lake("crash");
-    // A run 3 that moved a file in but died before writing the manifest.
+    // A run 3 that moved a file in but died before committing it.
     let part = lake.join("conversations/course=ECE120/month=2023-10");
     let orphan = part.join("part-r00003-00001.parquet");
     std::fs::copy(part.join("part-r00001-00001.parquet"), &orphan).unwrap();
     assert_eq!(
         sql_csv("select count(*) n from conversations", &lake),
-        "n\n22\n",
-        "the orphan is visible until cleared"
+        "n\n21\n",
+        "a file no version names is invisible"
     );
     chatql()
         .args(["convert", &testdata("broken.jsonl"), "-o"])
@@ -284,7 +310,11 @@ fn partition_options_are_checked() {
         assert!(e.contains(needle), "{args:?}: {e}");
     };
     let f = flat.to_str().unwrap();
-    err(&[&input, "-o", f, "--append"], 2, "is a flat lake");
+    err(
+        &[&input, "-o", f, "--append", "--partition-by", "month"],
+        2,
+        "differs from the lake's none",
+    );
     err(
         &[&input, "-o", f, "--append", "--force"],
         2,
@@ -292,7 +322,13 @@ fn partition_options_are_checked() {
     );
     let new = dir.join("new");
     let n = new.to_str().unwrap();
-    err(&[&input, "-o", n, "--append"], 2, "needs --partition-by");
+    let other = dir.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    err(
+        &[&input, "-o", other.to_str().unwrap(), "--append"],
+        2,
+        "is not a folder written by `chatql convert`",
+    );
     err(
         &[&input, "-o", n, "--partition-by", "year"],
         2,

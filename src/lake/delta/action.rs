@@ -176,7 +176,7 @@ pub struct CommitInfo {
 }
 
 /// One line of a commit file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Action {
     /// `protocol`.
     #[serde(rename = "protocol")]
@@ -211,12 +211,31 @@ pub fn encode(actions: &[Action]) -> String {
     out
 }
 
+/// Parses one line: a known action must have its required fields; any other is kept.
+fn decode_line(line: &str) -> Result<Action, String> {
+    let map: Map<String, Value> = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let Some((kind, body)) = map.iter().next().filter(|_| map.len() == 1) else {
+        return Ok(Action::Other(map));
+    };
+    let body = body.clone();
+    let typed = |e: serde_json::Error| format!("{kind}: {e}");
+    Ok(match kind.as_str() {
+        "protocol" => Action::Protocol(serde_json::from_value(body).map_err(typed)?),
+        "metaData" => Action::Metadata(serde_json::from_value(body).map_err(typed)?),
+        "add" => Action::Add(serde_json::from_value(body).map_err(typed)?),
+        "remove" => Action::Remove(serde_json::from_value(body).map_err(typed)?),
+        "txn" => Action::Txn(serde_json::from_value(body).map_err(typed)?),
+        "commitInfo" => Action::CommitInfo(serde_json::from_value(body).map_err(typed)?),
+        _ => Action::Other(map),
+    })
+}
+
 /// Parses a commit file's text; the error names the 1-based line.
 pub fn decode(text: &str) -> Result<Vec<Action>, (usize, String)> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| (i + 1, e.to_string())))
+        .map(|(i, l)| decode_line(l).map_err(|e| (i + 1, e)))
         .collect()
 }
 
