@@ -106,7 +106,7 @@ pub struct VacuumArgs {
 }
 
 pub fn vacuum(a: VacuumArgs) -> Result<()> {
-    if !(a.retain_hours >= 0.0) {
+    if a.retain_hours.is_nan() || a.retain_hours < 0.0 {
         return Err(chatql::Error::Usage("--retain-hours must be 0 or more".into()).into());
     }
     let retention = Duration::from_secs_f64(a.retain_hours * 3600.0);

@@ -22,8 +22,8 @@ use super::commit::{add_for, commit_run, PartitionValues, TableChange};
 use super::delta::log::{decode_path, read_commit, versions};
 use super::delta::{commit, now_ms, Action, Add, CommitInfo, Committed, Remove, Snapshot};
 use super::parquet::{drop_versions, open_reader, TableWriter};
-use super::partition::{part_name, split_flat, Key, WrittenFile};
-use super::record::{PerFamily, Run};
+use super::partition::{part_name, split_flat, WrittenFile};
+use super::record::Run;
 use super::snapshot::{LakeCommit, LakeSnapshot, ROOT};
 use crate::error::{Error, Result};
 use crate::table::dedup::{key_columns, Dedup, LevelFilter, CONVERSATION_CHAIN, DOCUMENT_CHAIN};
@@ -340,14 +340,4 @@ fn merge_family(
     merged.dropped = new_losers.len() as u64;
     merged.replaced = old_losers.len() as u64;
     Ok(merged)
-}
-
-/// Counts per family, for the record.
-pub fn no_family() -> PerFamily {
-    PerFamily::default()
-}
-
-/// The partition keys of the lake in `lake` (for `--append` checks).
-pub fn lake_keys(lake: &Path) -> Result<Vec<Key>> {
-    Ok(LakeSnapshot::load(lake, None)?.keys().to_vec())
 }

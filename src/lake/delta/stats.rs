@@ -66,7 +66,7 @@ pub fn file_stats(schema: &Schema, meta: &ParquetMetaData) -> String {
     let mut max = Map::new();
     let mut nulls = Map::new();
     let descr = meta.file_metadata().schema_descr();
-    for (i, f) in schema.fields().iter().enumerate() {
+    for f in schema.fields().iter() {
         // Leaf column of a top-level primitive field: its path is the field's name alone.
         let Some(leaf) = (0..descr.num_columns()).find(|c| {
             let p = descr.column(*c);
@@ -74,7 +74,6 @@ pub fn file_stats(schema: &Schema, meta: &ParquetMetaData) -> String {
         }) else {
             continue;
         };
-        let _ = i;
         let mut null_count = Some(0u64);
         let mut lo: Option<Value> = None;
         let mut hi: Option<Value> = None;
