@@ -29,13 +29,13 @@ struct Cursor {
 
 impl Cursor {
     fn open(lake: &LakeSnapshot, t: Table) -> Result<Cursor> {
-        let files = lake.files(t);
+        let files = lake.files(t)?;
         let mut c = Cursor {
             files: files.into_iter(),
             reader: None,
             batch: None,
             row: 0,
-            path: lake.dir.join(t.name()),
+            path: PathBuf::from(lake.location()).join(t.name()),
         };
         c.open_next()?;
         Ok(c)

@@ -214,7 +214,7 @@ pub async fn export(args: &[String], opts: &ExportOptions) -> Result<ExportRepor
     for p in std::iter::once(opts.output.clone())
         .chain(opts.split.map(|_| validation_path(&opts.output)))
     {
-        if p.exists() && !opts.force {
+        if crate::store::exists(&p)? && !opts.force {
             return Err(Error::OutputExists(p));
         }
     }

@@ -42,9 +42,15 @@ pub struct Output {
 }
 
 impl Output {
-    /// Creates the temporary file beside `path`.
+    /// Creates the temporary file beside `path` (for `s3://bucket/key`, in the temporary
+    /// folder: it is uploaded by `commit`).
     pub fn create(path: &Path) -> Result<Output> {
-        let tmp = temp_beside(path)?;
+        let tmp = if crate::store::is_remote(path) {
+            crate::store::Remote::open(path)?;
+            tempfile::NamedTempFile::new().map_err(|e| Error::io(std::env::temp_dir(), e))?
+        } else {
+            temp_beside(path)?
+        };
         let file = tmp.reopen().map_err(|e| Error::io(path, e))?;
         let buf = BufWriter::with_capacity(1 << 20, file);
         let name = path.to_string_lossy().to_ascii_lowercase();
@@ -86,7 +92,14 @@ impl Output {
         } = self;
         writer.flush().map_err(|e| Error::io(&path, e))?;
         drop(writer); // finishes gzip / zstd frames
-        persist(tmp, &path)?;
+        if crate::store::is_remote(&path) {
+            // A multipart upload: the object appears only complete, or not at all.
+            let r = crate::store::Remote::open(&path)?;
+            let bucket = crate::store::Remote::open(Path::new(&r.base))?;
+            bucket.upload(tmp.path(), &r.prefix)?;
+        } else {
+            persist(tmp, &path)?;
+        }
         Ok(path)
     }
 }

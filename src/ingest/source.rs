@@ -2,7 +2,6 @@
 //! members of `.zip` archives as downloaded. Everything ends up as a `Read` of decompressed
 //! bytes; nothing is extracted to disk.
 
-use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -114,7 +113,13 @@ impl Inputs {
         let mut inputs = Inputs::default();
         for arg in args {
             let path = Path::new(arg);
-            if path.is_dir() {
+            if crate::store::is_remote(path) {
+                let found = crate::store::objects(path)?;
+                let single = found.len() == 1;
+                for (p, size) in found {
+                    inputs.add_sized(&p, size, single)?;
+                }
+            } else if path.is_dir() {
                 let mut found: Vec<PathBuf> = walkdir::WalkDir::new(path)
                     .follow_links(true)
                     .into_iter()
@@ -151,17 +156,21 @@ impl Inputs {
     }
 
     fn add(&mut self, path: &Path, explicit: bool) -> Result<()> {
-        let name = path.to_string_lossy().into_owned();
         let size = std::fs::metadata(path)
             .map_err(|e| Error::io(path, e))?
             .len();
+        self.add_sized(path, size, explicit)
+    }
+
+    fn add_sized(&mut self, path: &Path, size: u64, explicit: bool) -> Result<()> {
+        let name = path.to_string_lossy().into_owned();
         let input = self.files.len();
         if is_zip(&name) {
             self.files.push(InputFile {
                 path: path.to_owned(),
                 size,
             });
-            let file = File::open(path).map_err(|e| Error::io(path, e))?;
+            let file = crate::store::open_read(path)?;
             let archive =
                 zip::ZipArchive::new(BufReader::new(file)).map_err(|e| Error::Archive {
                     path: path.to_owned(),
@@ -236,7 +245,7 @@ impl<R: Read> Read for HashingReader<'_, R> {
 
 /// SHA-256 of a whole file, as lowercase hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut f = crate::store::open_read(path)?;
     let mut hasher = Sha256::new();
     io::copy(&mut f, &mut hasher).map_err(|e| Error::io(path, e))?;
     Ok(hex::encode(hasher.finalize()))
@@ -286,7 +295,7 @@ impl Source {
     ) -> Result<(T, Option<String>)> {
         match &self.location {
             Location::File(path, c) => {
-                let file = File::open(path).map_err(|e| Error::io(path, e))?;
+                let file = crate::store::open_read(path)?;
                 let mut hashed = HashingReader {
                     inner: file,
                     hasher: Sha256::new(),
@@ -300,7 +309,7 @@ impl Source {
                 Ok((out, Some(hex::encode(hashed.hasher.finalize()))))
             }
             Location::ZipMember(path, index, c) => {
-                let file = File::open(path).map_err(|e| Error::io(path, e))?;
+                let file = crate::store::open_read(path)?;
                 let mut archive =
                     zip::ZipArchive::new(BufReader::new(file)).map_err(|e| Error::Archive {
                         path: path.to_owned(),

@@ -13,7 +13,8 @@
 //! the second back to the recorded content ([`repair`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::parquet::file::properties::WriterProperties;
@@ -24,7 +25,7 @@ use super::delta::{commit, now_ms, Action, Add, CommitInfo, Committed, Remove, S
 use super::parquet::{drop_versions, open_reader, TableWriter};
 use super::partition::{part_name, split_flat, WrittenFile};
 use super::record::Run;
-use super::snapshot::{LakeCommit, LakeSnapshot, ROOT};
+use super::snapshot::{LakeCommit, LakeSnapshot, RemoteLake, ROOT};
 use crate::error::{Error, Result};
 use crate::table::dedup::{key_columns, Dedup, LevelFilter, CONVERSATION_CHAIN, DOCUMENT_CHAIN};
 use crate::table::Table;
@@ -35,12 +36,16 @@ use crate::table::Table;
 pub fn append_run(
     flat: &Path,
     lake: &Path,
+    remote: Option<Arc<RemoteLake>>,
     keep_duplicates: bool,
     props: &WriterProperties,
     mut run: Run,
 ) -> Result<(LakeCommit, u64)> {
     repair(lake)?;
-    let snap = LakeSnapshot::load(lake, None)?;
+    let snap = match remote {
+        Some(r) => LakeSnapshot::load_mirror(lake, None, r)?,
+        None => LakeSnapshot::load(lake, None)?,
+    };
     let keys = snap.keys().to_vec();
     let version = snap.version + 1;
     let run_no = version as u32 + 1;
@@ -108,7 +113,8 @@ pub fn append_run(
 
 /// Brings the lake back to its last recorded version after a writer died: child versions
 /// committed after the root's record are undone by a new version with the recorded files,
-/// and files no version ever named are deleted. Only a lease holder may call this.
+/// and files no version ever named are deleted. Only a lease holder may call this. (For a
+/// lake in object storage, `lake` is the mirror of its logs.)
 pub fn repair(lake: &Path) -> Result<()> {
     let snap = LakeSnapshot::load(lake, None)?;
     for t in Table::ALL {
@@ -178,7 +184,7 @@ pub fn repair(lake: &Path) -> Result<()> {
 
 /// The files of one table of a snapshot, grouped by partition folder (relative), in read
 /// order, with the partition's values.
-type Partitions = BTreeMap<String, (PartitionValues, Vec<(PathBuf, Add)>)>;
+type Partitions = BTreeMap<String, (PartitionValues, Vec<Add>)>;
 
 fn partitions(snap: &Snapshot) -> Partitions {
     let mut out: Partitions = BTreeMap::new();
@@ -188,7 +194,7 @@ fn partitions(snap: &Snapshot) -> Partitions {
         let slot = out
             .entry(folder)
             .or_insert_with(|| (add.partition_values.clone(), Vec::new()));
-        slot.1.push((snap.file_path(add), add.clone()));
+        slot.1.push(add.clone());
     }
     out
 }
@@ -259,7 +265,8 @@ fn merge_family(
     let lake_parts = partitions(snap.table(parent));
     for (part, (_, files)) in &lake_parts {
         let start = ordinal;
-        for (f, _) in files {
+        for add in files {
+            let f = &snap.local_file(parent, add)?;
             for b in open_reader(f, Some(&key_cols))? {
                 let b = project(b.map_err(|e| Error::read(f, e))?)?;
                 ordinal += b.num_rows() as u64;
@@ -311,7 +318,8 @@ fn merge_family(
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             let out = dir.join(part_name(run, 0));
             let mut w = TableWriter::create(&out, *t, props.clone())?;
-            for (f, add) in files {
+            for add in files {
+                let f = &snap.local_file(*t, add)?;
                 for b in open_reader(f, None)? {
                     let kept = filter.filter(&b.map_err(|e| Error::read(f, e))?)?;
                     if kept.num_rows() > 0 {

@@ -110,11 +110,15 @@ fn commit_info(mode: &str, t: Table, keys: &[Key], change: &TableChange) -> Comm
 }
 
 /// The crash points of a run, for tests: with `CHATQL_CRASH_AT=POINT` in its environment a
-/// writer aborts there (no destructors, no cleanup: what a SIGKILL leaves). Points:
+/// writer sends itself SIGKILL there (no destructors, no cleanup). Points:
 /// `moved` (files in the lake, nothing committed), `commit:TABLE` (that table committed),
 /// `committed` (the root committed, the lease still held).
 pub fn crash_point(point: &str) {
     if std::env::var("CHATQL_CRASH_AT").is_ok_and(|p| p == point) {
+        let pid = std::process::id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid])
+            .status();
         std::process::abort();
     }
 }

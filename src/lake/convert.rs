@@ -19,12 +19,14 @@ use super::lease::Lease;
 use super::parquet::{drop_versions, staging_props, writer_props, TableWriter};
 use super::partition::{part_name, split_flat, Key};
 use super::record::{InputReport, PerFamily, Reading, Run, TableReport};
-use super::snapshot::{AsOf, LakeCommit, LakeSnapshot};
+use super::snapshot::{AsOf, LakeCommit, LakeSnapshot, RemoteLake};
 use crate::error::{Error, Result};
 use crate::ingest::{ingest, IngestOptions, Inputs};
+use crate::store::{is_remote, Remote};
 use crate::table::dedup::{Dedup, CONVERSATION_CHAIN, DOCUMENT_CHAIN};
 use crate::table::redact::Redactor;
 use crate::table::{col, Table};
+use std::sync::Arc;
 
 /// Options of `convert`.
 #[derive(Debug, Clone)]
@@ -111,12 +113,31 @@ impl ConvertReport {
 pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> {
     let started = Instant::now();
     let out = &opts.output;
+    let remote = if is_remote(out) {
+        if opts.force {
+            return Err(Error::Usage(format!(
+                "{}: --force cannot replace a lake in object storage; delete it first",
+                out.display()
+            )));
+        }
+        Some(Remote::open(out)?)
+    } else {
+        None
+    };
     let (keys, appending) = partition_plan(opts)?;
-    if out.exists() && !opts.force && !appending {
+    let exists = match &remote {
+        Some(_) => super::is_lake(out),
+        None => out.exists(),
+    };
+    if exists && !opts.force && !appending {
         return Err(Error::OutputExists(out.clone()));
     }
     let inputs = Inputs::expand(args)?;
-    let tmp = TempDir::beside(out)?;
+    // A lake in object storage is written locally first, under the temporary folder.
+    let tmp = match &remote {
+        Some(_) => TempDir::beside(&std::env::temp_dir().join("chatql-lake"))?,
+        None => TempDir::beside(out)?,
+    };
     let props = writer_props(opts.zstd_level)?;
     // A partitioned run or an append writes a flat stage first and splits it: the stage is
     // read once.
@@ -234,10 +255,34 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
         replaced_in_lake: PerFamily::default(),
     };
     let keys = keys.unwrap_or_default();
-    if appending {
+    if let (true, Some(remote)) = (appending, &remote) {
+        let _lease = Lease::acquire_remote(remote, LEASE_WAIT)?;
+        let mirror = tmp.path().join("mirror");
+        super::remote::mirror_logs(remote, &mirror)?;
+        let before = super::remote::log_files(&mirror)?;
+        let lake = Arc::new(RemoteLake::new(remote.clone()));
+        let (record, version) = super::append::append_run(
+            tmp.path(),
+            &mirror,
+            Some(lake.clone()),
+            opts.keep_duplicates,
+            &props,
+            run,
+        )?;
+        if !super::remote::publish(&mirror, remote, &before)? {
+            return Err(Error::Write {
+                path: out.clone(),
+                message: "another writer committed while this run held the lake's lease \
+                          (a writer other than chatql?); nothing of this run is visible"
+                    .into(),
+            });
+        }
+        let snap = LakeSnapshot::load_mirror(&mirror, Some(AsOf::Version(version)), lake)?;
+        report.set_run(&record, &snap);
+    } else if appending {
         let _lease = Lease::acquire(out, LEASE_WAIT)?;
         let (record, version) =
-            super::append::append_run(tmp.path(), out, opts.keep_duplicates, &props, run)?;
+            super::append::append_run(tmp.path(), out, None, opts.keep_duplicates, &props, run)?;
         let snap = LakeSnapshot::load(out, Some(AsOf::Version(version)))?;
         report.set_run(&record, &snap);
     } else {
@@ -284,7 +329,14 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
             let snap = LakeSnapshot::load(tmp.path(), None)?;
             report.set_run(&record, &snap);
         }
-        tmp.commit(out)?;
+        match &remote {
+            Some(r) => {
+                if !super::remote::publish(tmp.path(), r, &Default::default())? {
+                    return Err(Error::OutputExists(out.clone()));
+                }
+            }
+            None => tmp.commit(out)?,
+        }
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
@@ -316,7 +368,15 @@ impl ConvertReport {
 
 /// Creates an empty lake at `out` split by `keys`, unless another writer just did.
 fn create_empty(out: &std::path::Path, keys: &[Key]) -> Result<()> {
-    let tmp = TempDir::beside(out)?;
+    let remote = if is_remote(out) {
+        Some(Remote::open(out)?)
+    } else {
+        None
+    };
+    let tmp = match &remote {
+        Some(_) => TempDir::beside(&std::env::temp_dir().join("chatql-lake"))?,
+        None => TempDir::beside(out)?,
+    };
     let run = Run {
         reading: Reading {
             created_at: crate::model::format_timestamp_pg(crate::model::now_us()),
@@ -331,7 +391,15 @@ fn create_empty(out: &std::path::Path, keys: &[Key]) -> Result<()> {
         replaced_in_lake: PerFamily::default(),
     };
     commit_run(tmp.path(), true, keys, HashMap::new(), run)?;
-    tmp.commit_new(out)?;
+    match remote {
+        // Of racing creators one gets each commit; empty versions 0 are alike.
+        Some(r) => {
+            super::remote::publish(tmp.path(), &r, &Default::default())?;
+        }
+        None => {
+            tmp.commit_new(out)?;
+        }
+    }
     Ok(())
 }
 
@@ -343,7 +411,12 @@ fn partition_plan(opts: &ConvertOptions) -> Result<(Option<Vec<Key>>, bool)> {
             "--append and --force exclude each other".into(),
         ));
     }
-    if opts.append && !out.exists() {
+    let missing = if is_remote(out) {
+        !super::is_lake(out)
+    } else {
+        !out.exists()
+    };
+    if opts.append && missing {
         // Appends may race to create the lake: one creates it empty, all then append.
         create_empty(out, opts.partition_by.as_deref().unwrap_or_default())?;
     }

@@ -64,6 +64,8 @@ pub struct History {
 /// Reads the history of the lake in `lake`.
 pub fn history(lake: &Path) -> Result<History> {
     let latest = LakeSnapshot::load(lake, None)?;
+    // A lake in object storage is read from the mirror of its logs.
+    let lake = latest.dir.as_path();
     let mut runs = Vec::new();
     let mut seen: BTreeMap<String, u64> = BTreeMap::new();
     for (v, info) in log_history(&lake.join(ROOT.name()))? {

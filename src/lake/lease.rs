@@ -36,9 +36,18 @@ struct Holder {
     since: String,
 }
 
+/// Where a lease is held.
+#[derive(Clone)]
+enum Place {
+    /// A file in a local lake.
+    File(PathBuf),
+    /// An object in a lake in object storage.
+    Object(crate::store::Remote),
+}
+
 /// A held lease; released on drop.
 pub struct Lease {
-    path: PathBuf,
+    place: Place,
     stop: Arc<AtomicBool>,
     beat: Option<std::thread::JoinHandle<()>>,
 }
@@ -71,7 +80,7 @@ impl Lease {
                     let text = serde_json::to_string(&me).expect("serializable");
                     f.write_all(text.as_bytes())
                         .map_err(|e| Error::io(&path, e))?;
-                    return Ok(Lease::hold(path));
+                    return Ok(Lease::hold(Place::File(path)));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(Error::io(&path, e)),
@@ -98,27 +107,79 @@ impl Lease {
         }
     }
 
-    fn hold(path: PathBuf) -> Lease {
+    /// Takes the lease of the lake in object storage at `remote`: the object
+    /// `_chatql_lease.json`, created only if absent. Its holder rewrites it every few seconds;
+    /// one not rewritten for [`STALE`] is abandoned (hosts differ, so no process check).
+    pub fn acquire_remote(remote: &crate::store::Remote, wait: Duration) -> Result<Lease> {
+        let me = Holder {
+            host: host(),
+            pid: std::process::id(),
+            since: crate::model::format_timestamp_pg(crate::model::now_us()),
+        };
+        let text = serde_json::to_vec(&me).expect("serializable");
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            if remote.put_if_absent(FILE, text.clone())? {
+                return Ok(Lease::hold(Place::Object(remote.clone())));
+            }
+            if remote.age(FILE)?.is_some_and(|age| age > STALE) {
+                remote.delete(FILE)?;
+                continue;
+            }
+            if started.elapsed() > wait {
+                let who = remote.get(FILE).unwrap_or_default();
+                return Err(Error::Write {
+                    path: PathBuf::from(&remote.url),
+                    message: format!(
+                        "another chatql is writing this lake ({}); waited {} s. If no \
+                         writer is running, delete {}/{FILE}",
+                        String::from_utf8_lossy(&who).trim(),
+                        wait.as_secs(),
+                        remote.url
+                    ),
+                });
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    fn hold(place: Place) -> Lease {
         let stop = Arc::new(AtomicBool::new(false));
         let beat = {
-            let (stop, path) = (stop.clone(), path.clone());
+            let (stop, place) = (stop.clone(), place.clone());
             std::thread::spawn(move || {
                 let mut last = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(Duration::from_millis(100));
                     if last.elapsed() >= BEAT {
                         last = Instant::now();
-                        if let Ok(f) = std::fs::OpenOptions::new().append(true).open(&path) {
-                            let _ = f.set_modified(SystemTime::now());
-                        }
+                        refresh(&place);
                     }
                 }
             })
         };
         Lease {
-            path,
+            place,
             stop,
             beat: Some(beat),
+        }
+    }
+}
+
+/// Tells other writers the holder is alive.
+fn refresh(place: &Place) {
+    match place {
+        Place::File(path) => {
+            if let Ok(f) = std::fs::OpenOptions::new().append(true).open(path) {
+                let _ = f.set_modified(SystemTime::now());
+            }
+        }
+        Place::Object(remote) => {
+            if let Ok(text) = remote.get(FILE) {
+                let _ = remote.put(FILE, text);
+            }
         }
     }
 }
@@ -129,7 +190,14 @@ impl Drop for Lease {
         if let Some(b) = self.beat.take() {
             let _ = b.join();
         }
-        let _ = std::fs::remove_file(&self.path);
+        match &self.place {
+            Place::File(path) => {
+                let _ = std::fs::remove_file(path);
+            }
+            Place::Object(remote) => {
+                let _ = remote.delete(FILE);
+            }
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub mod lease;
 pub mod parquet;
 pub mod partition;
 pub mod record;
+pub mod remote;
 pub mod snapshot;
 pub mod upgrade;
 pub mod vacuum;

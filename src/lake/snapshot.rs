@@ -7,14 +7,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::delta::log::{history, is_table};
-use super::delta::{CommitInfo, Snapshot};
+use super::delta::log::{decode_path, history, is_table};
+use super::delta::{Add, CommitInfo, Snapshot};
 use super::partition::Key;
 use super::record::Run;
 use crate::error::{Error, Result};
+use crate::store::Remote;
 use crate::table::Table;
 
 /// The table whose versions are the lake's.
@@ -71,8 +73,14 @@ impl std::str::FromStr for AsOf {
     }
 }
 
-/// Whether `path` is a lake chatql wrote (of this layout or the older one).
+/// Whether `path` is a lake chatql wrote (of this layout or the older one); for a place in
+/// object storage, whether its root table has a version 0.
 pub fn is_lake(path: &Path) -> bool {
+    if crate::store::is_remote(path) {
+        return Remote::open(path)
+            .and_then(|r| r.exists(&format!("{}/_delta_log/{:020}.json", ROOT.name(), 0)))
+            .unwrap_or(false);
+    }
     is_table(&path.join(ROOT.name())) || is_legacy(path)
 }
 
@@ -81,11 +89,32 @@ pub fn is_legacy(path: &Path) -> bool {
     path.join(super::record::LEGACY_MANIFEST).is_file() && !is_table(&path.join(ROOT.name()))
 }
 
+/// A lake in object storage and the local mirror of its logs.
+#[derive(Debug)]
+pub struct RemoteLake {
+    /// Where the lake is.
+    pub remote: Remote,
+    /// The mirror, when this snapshot made it (removed with the last snapshot using it).
+    _mirror: Option<tempfile::TempDir>,
+}
+
+impl RemoteLake {
+    /// The lake at `remote`, read through a mirror its caller keeps.
+    pub fn new(remote: Remote) -> RemoteLake {
+        RemoteLake {
+            remote,
+            _mirror: None,
+        }
+    }
+}
+
 /// One version of every table of a lake.
 #[derive(Debug, Clone)]
 pub struct LakeSnapshot {
-    /// The lake's folder.
+    /// The lake's folder (for a lake in object storage: the local mirror of its logs).
     pub dir: PathBuf,
+    /// The lake in object storage this snapshot reads, if it is one.
+    pub remote: Option<Arc<RemoteLake>>,
     /// The lake version (the root's).
     pub version: u64,
     /// When it was committed (ms since the epoch).
@@ -96,8 +125,45 @@ pub struct LakeSnapshot {
 }
 
 impl LakeSnapshot {
-    /// Reads the lake in `dir` at `as_of` (the latest version when `None`).
+    /// Reads the lake in `dir` (a folder or `s3://bucket/prefix`) at `as_of` (the latest
+    /// version when `None`).
     pub fn load(dir: &Path, as_of: Option<AsOf>) -> Result<LakeSnapshot> {
+        if crate::store::is_remote(dir) {
+            let remote = Remote::open(dir)?;
+            if !is_lake(dir) {
+                return Err(Error::Usage(format!(
+                    "{} is not a lake written by `chatql convert` (no {}/_delta_log)",
+                    remote.url,
+                    ROOT.name()
+                )));
+            }
+            let mirror = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            super::remote::mirror_logs(&remote, mirror.path())?;
+            let path = mirror.path().to_owned();
+            return Self::load_mirror(
+                &path,
+                as_of,
+                Arc::new(RemoteLake {
+                    remote,
+                    _mirror: Some(mirror),
+                }),
+            );
+        }
+        Self::load_local(dir, as_of)
+    }
+
+    /// Reads a lake in object storage through the mirror of its logs in `mirror`.
+    pub fn load_mirror(
+        mirror: &Path,
+        as_of: Option<AsOf>,
+        remote: Arc<RemoteLake>,
+    ) -> Result<LakeSnapshot> {
+        let mut s = Self::load_local(mirror, as_of)?;
+        s.remote = Some(remote);
+        Ok(s)
+    }
+
+    fn load_local(dir: &Path, as_of: Option<AsOf>) -> Result<LakeSnapshot> {
         if is_legacy(dir) {
             return Err(Error::Usage(format!(
                 "{} was written by an older chatql (manifest.json, no Delta log); \
@@ -161,6 +227,7 @@ impl LakeSnapshot {
         tables.insert(ROOT, root);
         Ok(LakeSnapshot {
             dir: dir.to_owned(),
+            remote: None,
             version,
             timestamp: info.timestamp.unwrap_or(0),
             record,
@@ -194,10 +261,38 @@ impl LakeSnapshot {
             .sum()
     }
 
-    /// The local paths of table `t`'s files, in read order.
-    pub fn files(&self, t: Table) -> Vec<PathBuf> {
-        let s = self.table(t);
-        s.files.iter().map(|a| s.file_path(a)).collect()
+    /// Where the lake is, as given (a folder, or `s3://bucket/prefix`).
+    pub fn location(&self) -> String {
+        match &self.remote {
+            Some(r) => r.remote.url.clone(),
+            None => self.dir.display().to_string(),
+        }
+    }
+
+    /// A local path of data file `add` of table `t` (fetched into the mirror, for a lake in
+    /// object storage).
+    pub fn local_file(&self, t: Table, add: &Add) -> Result<PathBuf> {
+        match &self.remote {
+            Some(r) => {
+                let rel = format!("{}/{}", t.name(), decode_path(&add.path));
+                let to = self.dir.join(&rel);
+                if !to.exists() {
+                    r.remote.download(&rel, &to)?;
+                }
+                Ok(to)
+            }
+            None => Ok(self.table(t).file_path(add)),
+        }
+    }
+
+    /// Local paths of table `t`'s files, in read order (fetched, for a lake in object
+    /// storage).
+    pub fn files(&self, t: Table) -> Result<Vec<PathBuf>> {
+        self.table(t)
+            .files
+            .iter()
+            .map(|a| self.local_file(t, a))
+            .collect()
     }
 }
 

@@ -191,6 +191,14 @@ impl Catalog {
             }
             ctx = remote_context(url, ctx).await?;
         }
+        #[cfg(feature = "s3")]
+        if let Source::Lakes(lakes) = &source {
+            for r in lakes.iter().filter_map(|l| l.remote.as_ref()) {
+                let url =
+                    datafusion::execution::object_store::ObjectStoreUrl::parse(&r.remote.base)?;
+                ctx.register_object_store(url.as_ref(), r.remote.store());
+            }
+        }
         let partition_keys = match &source {
             Source::Lakes(lakes) => lakes_partition_keys(lakes)?,
             _ => Vec::new(),

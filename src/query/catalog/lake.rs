@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::lake::commit::partition_columns;
+use crate::lake::delta::log::decode_path;
 use crate::lake::LakeSnapshot;
 use crate::table::Table;
 
@@ -45,6 +46,10 @@ struct LakeFile {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LakeTable {
     table: String,
+    /// The object store the files are in: empty for the local file system, else
+    /// `s3://bucket` (paths are then keys in the bucket).
+    #[serde(default)]
+    store: String,
     partition_cols: Vec<String>,
     files: Vec<LakeFile>,
     #[serde(skip)]
@@ -60,13 +65,34 @@ impl LakeTable {
             .map(str::to_owned)
             .collect();
         let mut files = Vec::new();
+        let mut store: Option<String> = None;
         for lake in lakes {
             let snap = lake.table(t);
+            let base = lake
+                .remote
+                .as_ref()
+                .map_or_else(String::new, |r| r.remote.base.clone());
+            if store.get_or_insert_with(|| base.clone()) != &base {
+                return Err(Error::Usage(
+                    "the lakes are in different stores (a folder and a bucket, or two \
+                     buckets); query them one at a time"
+                        .into(),
+                ));
+            }
             for add in &snap.files {
-                let path = snap.file_path(add);
-                let abs = std::path::absolute(&path).map_err(|e| Error::io(&path, e))?;
+                let path = match &lake.remote {
+                    Some(r) => r
+                        .remote
+                        .key(&format!("{}/{}", t.name(), decode_path(&add.path)))
+                        .to_string(),
+                    None => {
+                        let path = snap.file_path(add);
+                        let abs = std::path::absolute(&path).map_err(|e| Error::io(&path, e))?;
+                        abs.to_string_lossy().into_owned()
+                    }
+                };
                 files.push(LakeFile {
-                    path: abs.to_string_lossy().into_owned(),
+                    path,
                     size: add.size,
                     partition: partition_cols
                         .iter()
@@ -77,6 +103,7 @@ impl LakeTable {
         }
         let mut table = LakeTable {
             table: t.name().to_owned(),
+            store: store.unwrap_or_default(),
             partition_cols,
             files,
             schema: None,
@@ -174,9 +201,14 @@ impl TableProvider for LakeTable {
         for f in order {
             let g = (0..groups).min_by_key(|g| load[*g]).unwrap_or(0);
             load[g] += f.size;
-            let path = datafusion::object_store::path::Path::from_absolute_path(&f.path)
-                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-            let mut pf = PartitionedFile::new(path.to_string(), f.size);
+            let path = if self.store.is_empty() {
+                datafusion::object_store::path::Path::from_absolute_path(&f.path)
+                    .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?
+                    .to_string()
+            } else {
+                f.path.clone()
+            };
+            let mut pf = PartitionedFile::new(path, f.size);
             pf.partition_values = f
                 .partition
                 .iter()
@@ -189,7 +221,12 @@ impl TableProvider for LakeTable {
             .filter(|g| !g.is_empty())
             .map(FileGroup::new)
             .collect();
-        let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
+        let url = if self.store.is_empty() {
+            ObjectStoreUrl::local_filesystem()
+        } else {
+            ObjectStoreUrl::parse(&self.store)?
+        };
+        let config = FileScanConfigBuilder::new(url, source)
             .with_file_groups(file_groups)
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)

@@ -1,0 +1,92 @@
+//! Lakes in object storage (`s3://bucket/lake`, feature `s3`). The lake code works on
+//! local folders; a remote lake is handled through a local mirror of its Delta logs, which
+//! every reader and writer reads versions from exactly as on disk:
+//! - reading ([`mirror_logs`]): the logs are copied, data files are not; queries read them
+//!   from the store, and a writer fetches only the files it must rewrite;
+//! - writing ([`publish`]): a run is written into the mirror as into a local lake, then
+//!   its data files are uploaded (multipart), then its commit files, each created only if
+//!   absent (`If-None-Match: *`), children first and the root last. Until the root's commit
+//!   is there, no reader sees the run; a writer that dies leaves only files no version names.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::delta::log::{decode_path, log_dir, read_commit};
+use super::delta::Action;
+use crate::error::{Error, Result};
+use crate::store::Remote;
+use crate::table::Table;
+
+/// The commit files of every table under `lake` (a local lake or mirror), as paths
+/// relative to it (`conversations/_delta_log/00000000000000000003.json`).
+pub fn log_files(lake: &Path) -> Result<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
+    for t in Table::ALL {
+        let dir = log_dir(&lake.join(t.name()));
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries {
+            let e = e.map_err(|e| Error::io(&dir, e))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".json") && !name.starts_with('.') {
+                out.insert(format!("{}/_delta_log/{name}", t.name()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Copies every table's Delta log of the lake at `remote` into `mirror`.
+pub fn mirror_logs(remote: &Remote, mirror: &Path) -> Result<()> {
+    for t in Table::ALL {
+        for (path, _) in remote.list(&format!("{}/_delta_log", t.name()))? {
+            if path.ends_with(".json") {
+                let to = mirror.join(&path);
+                if !to.exists() {
+                    remote.download(&path, &to)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Uploads what a run wrote into `mirror` since its logs were `before`: the data files its
+/// new commits add, then the commit files, children first and the root last. `Ok(false)`
+/// when another writer had committed one of these versions first (nothing of this run is
+/// then visible).
+pub fn publish(mirror: &Path, remote: &Remote, before: &BTreeSet<String>) -> Result<bool> {
+    let now = log_files(mirror)?;
+    let new: Vec<&String> = now.difference(before).collect();
+    // Data files first.
+    for rel in &new {
+        let (table, rest) = rel.split_once('/').expect("table/_delta_log/N.json");
+        let version: u64 = rest
+            .trim_start_matches("_delta_log/")
+            .trim_end_matches(".json")
+            .parse()
+            .map_err(|_| Error::Internal(format!("not a commit file: {rel}")))?;
+        for a in read_commit(&mirror.join(table), version)? {
+            if let Action::Add(add) = a {
+                let file = format!("{table}/{}", decode_path(&add.path));
+                let local = mirror.join(&file);
+                if local.exists() {
+                    remote.upload(&local, &file)?;
+                }
+            }
+        }
+    }
+    // Commits: children before parents, the root last; a table's versions in order.
+    for t in Table::ALL.iter().rev() {
+        let prefix = format!("{}/", t.name());
+        for rel in new.iter().filter(|r| r.starts_with(&prefix)) {
+            let local = mirror.join(rel.as_str());
+            let bytes = std::fs::read(&local).map_err(|e| Error::io(&local, e))?;
+            if !remote.put_if_absent(rel, bytes)? {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
