@@ -532,3 +532,56 @@ pub fn exists(location: &Path) -> Result<bool> {
     let bucket = Remote::open(Path::new(&r.base))?;
     bucket.exists(&r.prefix)
 }
+
+/// DataFusion's object-store registry, plus S3 buckets made on first use from the AWS
+/// environment: what a session (and a Ballista scheduler or executor) reads `s3://` files
+/// with, without each bucket being registered up front.
+#[cfg(feature = "s3")]
+#[derive(Debug, Default)]
+pub struct Registry {
+    inner: datafusion::execution::object_store::DefaultObjectStoreRegistry,
+}
+
+#[cfg(feature = "s3")]
+impl datafusion::execution::object_store::ObjectStoreRegistry for Registry {
+    fn register_store(
+        &self,
+        url: &url::Url,
+        store: Arc<dyn object_store::ObjectStore>,
+    ) -> Option<Arc<dyn object_store::ObjectStore>> {
+        self.inner.register_store(url, store)
+    }
+
+    fn get_store(
+        &self,
+        url: &url::Url,
+    ) -> datafusion::error::Result<Arc<dyn object_store::ObjectStore>> {
+        match self.inner.get_store(url) {
+            Ok(s) => Ok(s),
+            Err(e) if url.scheme() == "s3" => {
+                let base = format!("s3://{}", url.host_str().unwrap_or_default());
+                let store = Remote::open(Path::new(&base))
+                    .map_err(|err| {
+                        datafusion::error::DataFusionError::External(Box::new(err))
+                            .context(e.to_string())
+                    })?
+                    .store();
+                self.inner.register_store(url, store.clone());
+                Ok(store)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A registry that also makes S3 stores on first use (feature `s3`), or DataFusion's own.
+pub fn registry() -> std::sync::Arc<dyn datafusion::execution::object_store::ObjectStoreRegistry> {
+    #[cfg(feature = "s3")]
+    {
+        Arc::new(Registry::default())
+    }
+    #[cfg(not(feature = "s3"))]
+    {
+        std::sync::Arc::new(datafusion::execution::object_store::DefaultObjectStoreRegistry::new())
+    }
+}

@@ -384,3 +384,96 @@ fn a_missing_bucket_or_a_dead_server_is_a_clear_error_and_writes_nothing() {
     assert!(started.elapsed() < Duration::from_secs(60));
     assert!(String::from_utf8_lossy(&out.stderr).contains("s3://gone/lake"));
 }
+
+/// A Ballista cluster reads a lake in S3 with no shared file system: the scheduler plans
+/// from the lake's files in the bucket, executors read them from the bucket, the client
+/// sends no data.
+#[cfg(feature = "cluster")]
+#[test]
+fn a_cluster_reads_a_lake_in_s3_itself() {
+    let Some(m) = start_moto() else { return };
+    m.bucket("cluster");
+    let s3 = "s3://cluster/lake";
+    m.run(&[
+        "convert",
+        "-q",
+        &testdata(""),
+        "-o",
+        s3,
+        "--partition-by",
+        "course,month",
+    ]);
+    let free = || {
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let wait = |port: u16| {
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "nothing on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    struct Kill(Vec<Child>);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            for c in &mut self.0 {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let sched = free();
+    let mut procs = Kill(Vec::new());
+    procs.0.push(
+        m.chatql()
+            .args([
+                "cluster",
+                "scheduler",
+                "--bind",
+                &format!("127.0.0.1:{sched}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait(sched);
+    let (flight, grpc) = (free(), free());
+    procs.0.push(
+        m.chatql()
+            .args([
+                "cluster",
+                "executor",
+                "--scheduler",
+                &format!("127.0.0.1:{sched}"),
+            ])
+            .args([
+                "--bind",
+                &format!("127.0.0.1:{flight}"),
+                "--grpc-port",
+                &grpc.to_string(),
+            ])
+            .args(["--cores", "2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait(flight);
+    wait(grpc);
+    let remote = format!("df://127.0.0.1:{sched}");
+    for sql in QUERIES {
+        assert_eq!(
+            csv(&m, sql, s3, &["--remote", &remote]),
+            csv(&m, sql, s3, &[]),
+            "{sql}"
+        );
+    }
+}

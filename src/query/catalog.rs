@@ -136,7 +136,9 @@ impl Catalog {
             .with_information_schema(true)
             .with_target_partitions(opts.ingest.threads.max(1));
         config.options_mut().sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
-        let mut runtime = RuntimeEnvBuilder::new();
+        // Files in S3 (lakes in a bucket) are read with stores made on first use.
+        let mut runtime =
+            RuntimeEnvBuilder::new().with_object_store_registry(crate::store::registry());
         if let Some(limit) = opts.memory_limit {
             runtime = runtime.with_memory_limit(limit, 1.0);
         }

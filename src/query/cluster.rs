@@ -22,6 +22,8 @@ use std::sync::Arc;
 
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::utils::default_session_builder;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::{FunctionRegistry, SessionState};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -46,9 +48,16 @@ pub fn register_functions(registry: &mut dyn FunctionRegistry) -> datafusion::er
     Ok(())
 }
 
-/// A scheduler session: Ballista's defaults plus chatql's functions.
+/// A scheduler session: Ballista's defaults plus chatql's functions, and object stores made
+/// on first use (a lake in S3 is planned here: its files' store must be known).
 pub fn session_state(config: SessionConfig) -> datafusion::error::Result<SessionState> {
-    let mut state = default_session_builder(config)?;
+    let state = default_session_builder(config)?;
+    let runtime = RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
+        .with_object_store_registry(crate::store::registry())
+        .build_arc()?;
+    let mut state = SessionStateBuilder::new_from_existing(state)
+        .with_runtime_env(runtime)
+        .build();
     register_functions(&mut state)?;
     Ok(state)
 }
@@ -265,6 +274,7 @@ pub async fn run_executor(opts: &ExecutorOptions) -> Result<()> {
         }
         None => host,
     };
+    let work_dir = opts.work_dir.clone();
     let mut config = ExecutorProcessConfig {
         bind_host: addr.ip().to_string(),
         external_host: Some(external.clone()),
@@ -275,6 +285,15 @@ pub async fn run_executor(opts: &ExecutorOptions) -> Result<()> {
         work_dir: opts.work_dir.clone(),
         override_function_registry: Some(Arc::new(function_registry()?)),
         override_logical_codec: Some(Arc::new(LakeCodec::default())),
+        // Executors read a lake in S3 themselves, with the AWS environment they run in.
+        override_runtime_producer: Some(Arc::new(move |_| {
+            let mut b =
+                RuntimeEnvBuilder::new().with_object_store_registry(crate::store::registry());
+            if let Some(dir) = &work_dir {
+                b = b.with_temp_file_path(dir.clone());
+            }
+            b.build_arc()
+        })),
         ..ExecutorProcessConfig::default()
     };
     if let Some(c) = opts.cores {
