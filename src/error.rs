@@ -86,6 +86,15 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// Object storage refused or failed a request (missing bucket, refused key, a server
+    /// gone): fatal, never a reject, since the data is there but out of reach.
+    #[error("{url}: {message}")]
+    Store {
+        /// The object or prefix (`s3://bucket/key`).
+        url: String,
+        /// What happened.
+        message: String,
+    },
     /// A fault of chatql itself, not of the input or the options (please report it).
     #[error("internal error: {0}")]
     Internal(String),

@@ -105,6 +105,9 @@ impl Remote {
     pub fn download(&self, _rel: &str, _to: &Path) -> Result<()> {
         self.none()
     }
+    pub fn download_many(&self, _files: &[(String, std::path::PathBuf)]) -> Result<()> {
+        self.none()
+    }
     pub fn put_if_absent(&self, _rel: &str, _bytes: Vec<u8>) -> Result<bool> {
         self.none()
     }
@@ -157,8 +160,8 @@ mod imp {
             }
             _ => e.to_string(),
         };
-        Error::Write {
-            path: PathBuf::from(url),
+        Error::Store {
+            url: url.to_owned(),
             message: format!("{what}: {hint}"),
         }
     }
@@ -318,6 +321,36 @@ mod imp {
             .map_err(|e| store_error("reading", &self.at(rel), e))
         }
 
+        async fn fetch_to(&self, rel: &str, to: &Path) -> Result<()> {
+            let got = self
+                .store
+                .get(&self.key(rel))
+                .await
+                .map_err(|e| store_error("reading", &self.at(rel), e))?;
+            let bytes = got
+                .bytes()
+                .await
+                .map_err(|e| store_error("reading", &self.at(rel), e))?;
+            std::fs::write(to, &bytes).map_err(|e| Error::io(to, e))
+        }
+
+        /// Copies each `(rel, to)` object to its local file, sixteen requests at a time
+        /// (a lake's log is many small files).
+        pub fn download_many(&self, files: &[(String, PathBuf)]) -> Result<()> {
+            use futures::StreamExt;
+            for (_, to) in files {
+                if let Some(d) = to.parent() {
+                    std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+                }
+            }
+            let results: Vec<Result<()>> = block_on(
+                futures::stream::iter(files.iter().map(|(rel, to)| self.fetch_to(rel, to)))
+                    .buffer_unordered(16)
+                    .collect(),
+            );
+            results.into_iter().collect()
+        }
+
         /// Writes `bytes` to `rel` if nothing is there; false if something was.
         pub fn put_if_absent(&self, rel: &str, bytes: Vec<u8>) -> Result<bool> {
             let opts = PutOptions::from(PutMode::Create);
@@ -435,6 +468,7 @@ impl std::io::Read for RangeReader {
                 .remote
                 .get_range(&self.rel, self.pos..end)
                 .map_err(std::io::Error::other)?;
+            // (the io::Error carries the Error::Store, which ingest treats as fatal)
             self.buf_start = self.pos;
             if self.buf.is_empty() {
                 return Err(std::io::Error::new(

@@ -42,6 +42,10 @@ impl Drop for Moto {
 }
 
 fn start_moto() -> Option<Moto> {
+    start_moto_with(&[])
+}
+
+fn start_moto_with(env: &[(&str, &str)]) -> Option<Moto> {
     let have = Command::new("moto_server")
         .arg("--help")
         .stdout(Stdio::null())
@@ -63,6 +67,7 @@ fn start_moto() -> Option<Moto> {
         .port();
     let child = Command::new("moto_server")
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -476,4 +481,127 @@ fn a_cluster_reads_a_lake_in_s3_itself() {
             "{sql}"
         );
     }
+}
+
+#[test]
+fn a_wrong_key_is_refused_quickly_and_clearly() {
+    // moto checks keys once its first N requests (here none) are past.
+    let Some(m) = start_moto_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]) else {
+        return;
+    };
+    let dir = scratch("key");
+    let out_file = dir.join("out.jsonl");
+    let lake = dir.join("lake");
+    for args in [
+        vec![
+            "sql",
+            "select count(*) from conversations",
+            "s3://any/exports/",
+        ],
+        vec![
+            "convert",
+            "-q",
+            "s3://any/exports/x.jsonl",
+            "-o",
+            lake.to_str().unwrap(),
+        ],
+        vec![
+            "export",
+            "s3://any/lake",
+            "--to",
+            "openai",
+            "-o",
+            out_file.to_str().unwrap(),
+        ],
+    ] {
+        let (out, took) = m.fails(&args);
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(e.contains("s3://any/"), "{args:?}: {e}");
+        assert!(
+            e.contains("InvalidAccessKeyId") || e.contains("access denied") || e.contains("403"),
+            "{args:?}: {e}"
+        );
+        assert!(!e.contains("testing"), "the secret is never printed: {e}");
+        assert!(took < Duration::from_secs(30), "{args:?} took {took:?}");
+    }
+    assert!(!out_file.exists());
+    assert!(!lake.exists());
+}
+
+/// A one-object S3 endpoint that answers the HEAD and the first ranged GET, then goes away
+/// (closes and stops listening): a server lost in the middle of a read.
+fn serve_then_vanish(body: Vec<u8>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let total = 64u64 << 20; // claims more than it will ever send
+        for served in 0..2 {
+            let Ok((mut s, _)) = listener.accept() else {
+                return;
+            };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let head = String::from_utf8_lossy(&req).to_string();
+            let common = "Last-Modified: Sat, 28 Nov 2026 12:00:00 GMT\r\nETag: \"e\"\r\n";
+            if head.starts_with("HEAD") {
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {total}\r\n{common}Connection: close\r\n\r\n"
+                );
+            } else {
+                let n = body.len();
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 206 Partial Content\r\nContent-Length: {n}\r\n\
+                     Content-Range: bytes 0-{}/{total}\r\n{common}Connection: close\r\n\r\n",
+                    n - 1
+                );
+                let _ = s.write_all(&body);
+            }
+            let _ = served;
+        }
+        // Gone: the listener closes here.
+    });
+    port
+}
+
+#[test]
+fn a_server_that_goes_away_mid_read_is_an_error_and_leaves_no_lake() {
+    let line = std::fs::read_to_string(testdata("convos-2023-r.jsonl")).unwrap();
+    let mut first = Vec::new();
+    while first.len() < (8 << 20) {
+        first.extend_from_slice(line.as_bytes());
+    }
+    first.truncate(8 << 20);
+    let port = serve_then_vanish(first);
+    let dir = scratch("gone-mid");
+    let lake = dir.join("lake");
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_chatql"))
+        .args([
+            "convert",
+            "-q",
+            "s3://big/export.jsonl",
+            "-o",
+            lake.to_str().unwrap(),
+        ])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "the read should fail: {e}");
+    assert!(e.contains("s3://big/export.jsonl"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert!(!lake.exists(), "no lake is left behind");
 }

@@ -72,6 +72,9 @@ pub(crate) fn read_json_chunks(
                     }
                 }
                 let at = offset + whole as u64;
+                if let Some(store) = store_error(&e) {
+                    return Err(store);
+                }
                 return Err(Error::ReadFailed {
                     file: name.to_owned(),
                     line: line + lines,
@@ -218,4 +221,29 @@ fn is_multiline_document(head: &[u8]) -> bool {
     let mut stream = serde_json::Deserializer::from_slice(&head[start..end])
         .into_iter::<serde::de::IgnoredAny>();
     matches!(stream.next(), Some(Err(e)) if e.is_eof())
+}
+
+/// The object-storage failure an I/O error carries, if it is one (a read of a remote input
+/// that failed: fatal, not a reject).
+pub fn store_error(e: &std::io::Error) -> Option<Error> {
+    match e.get_ref()?.downcast_ref::<Error>()? {
+        Error::Store { url, message } => Some(Error::Store {
+            url: url.clone(),
+            message: message.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// The object-storage failure behind `e`, however it was wrapped on the way up: fatal,
+/// where other read failures are rejects.
+pub fn fatal_store_error(e: &Error) -> Option<Error> {
+    match e {
+        Error::Store { url, message } => Some(Error::Store {
+            url: url.clone(),
+            message: message.clone(),
+        }),
+        Error::Io { source, .. } => store_error(source),
+        _ => None,
+    }
 }

@@ -227,6 +227,9 @@ fn read_sources(
                 }
             }
             Ok((Ok(false), _)) => return Ok(Vec::new()),
+            Ok((Err(e), _)) | Err(e) if super::lines::fatal_store_error(&e).is_some() => {
+                return Err(super::lines::fatal_store_error(&e).expect("checked"));
+            }
             Ok((Err(e), _)) | Err(e) => {
                 // Where reading stopped is in the error when the stream broke mid-way.
                 let (line, offset, reason) = match e {

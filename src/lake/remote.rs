@@ -39,17 +39,16 @@ pub fn log_files(lake: &Path) -> Result<BTreeSet<String>> {
 
 /// Copies every table's Delta log of the lake at `remote` into `mirror`.
 pub fn mirror_logs(remote: &Remote, mirror: &Path) -> Result<()> {
+    let mut wanted = Vec::new();
     for t in Table::ALL {
         for (path, _) in remote.list(&format!("{}/_delta_log", t.name()))? {
-            if path.ends_with(".json") {
-                let to = mirror.join(&path);
-                if !to.exists() {
-                    remote.download(&path, &to)?;
-                }
+            let to = mirror.join(&path);
+            if path.ends_with(".json") && !to.exists() {
+                wanted.push((path, to));
             }
         }
     }
-    Ok(())
+    remote.download_many(&wanted)
 }
 
 /// Uploads what a run wrote into `mirror` since its logs were `before`: the data files its

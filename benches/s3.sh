@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# A lake in object storage against the same lake on disk: convert, a report and a scan,
+# each timed with its peak memory, on a generated export (the one compare.sh makes), with
+# an S3-compatible server on loopback (moto, from pip: an in-memory Python server, so the
+# S3 figures are an upper bound of what a real store costs the client).
+#
+#   benches/s3.sh [SIZE_MB]       (default 500; needs `pip install 'moto[server]'`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE="${1:-500}"
+cargo build --release --quiet --features s3 --bin chatql --example generate
+BIN="${CARGO_TARGET_DIR:-target}/release/chatql"
+GEN="${CARGO_TARGET_DIR:-target}/release/examples/generate"
+WORK="${BENCH_DIR:-/tmp/chatql-bench}"
+mkdir -p "$WORK"
+INPUT="$WORK/convos.jsonl"
+[ -s "$INPUT" ] || "$GEN" conversations "$SIZE" "$INPUT" --seed 1
+"$BIN" --version >/dev/null
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+moto_server -H 127.0.0.1 -p "$PORT" >/dev/null 2>&1 &
+MOTO=$!
+trap 'kill $MOTO 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -s "http://127.0.0.1:$PORT" >/dev/null && break; sleep 0.1; done
+curl -s -X PUT "http://127.0.0.1:$PORT/bench" >/dev/null
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 \
+  AWS_ENDPOINT_URL="http://127.0.0.1:$PORT" AWS_ALLOW_HTTP=true AWS_EC2_METADATA_DISABLED=true
+
+# Runs a command; prints "seconds peak_MiB".
+measure() {
+  local out
+  /usr/bin/time -f '%e %M' -o "$WORK/s3-time.txt" "$@" >/dev/null 2>"$WORK/s3-err.txt" \
+    || { cat "$WORK/s3-err.txt" >&2; exit 1; }
+  out=$(cat "$WORK/s3-time.txt")
+  awk '{printf "%.2f s, %d MiB", $1, $2/1024}' <<<"$out"
+}
+
+rm -rf "$WORK/s3-local-lake"
+printf '| job | lake on disk | lake in S3 (moto, loopback) |\n|---|---|---|\n'
+a=$(measure "$BIN" convert -q "$INPUT" -o "$WORK/s3-local-lake" --partition-by course,month)
+b=$(measure "$BIN" convert -q "$INPUT" -o s3://bench/lake --partition-by course,month)
+printf '| convert %s MB, partitioned | %s | %s |\n' "$(( $(stat -c %s "$INPUT") >> 20 ))" "$a" "$b"
+a=$(measure "$BIN" report overview "$WORK/s3-local-lake" --format json)
+b=$(measure "$BIN" report overview s3://bench/lake --format json)
+printf '| report overview | %s | %s |\n' "$a" "$b"
+a=$(measure "$BIN" report "$WORK/s3-local-lake" --format json)
+b=$(measure "$BIN" report s3://bench/lake --format json)
+printf '| every report | %s | %s |\n' "$a" "$b"
+q="select count(*), sum(length(text)) from contexts"
+a=$(measure "$BIN" sql "$q" "$WORK/s3-local-lake")
+b=$(measure "$BIN" sql "$q" s3://bench/lake)
+printf '| sql: scan of contexts text | %s | %s |\n' "$a" "$b"
+# The same answers.
+diff <("$BIN" sql "$q" "$WORK/s3-local-lake" --format csv) <("$BIN" sql "$q" s3://bench/lake --format csv)
