@@ -364,11 +364,39 @@ fn a_missing_bucket_or_a_dead_server_is_a_clear_error_and_writes_nothing() {
     let out = Command::new(env!("CARGO_BIN_EXE_chatql"))
         .args(["sql", "select 1", "s3://b/lake"])
         .env_remove("AWS_ACCESS_KEY_ID")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no AWS credentials"));
+    // Credentials from a profile of the shared files, as the AWS CLI reads them.
+    let dir = scratch("profile");
+    std::fs::write(
+        dir.join("credentials"),
+        "[other]\naws_access_key_id = x\n[lab]\naws_access_key_id = testing\n\
+         aws_secret_access_key = testing\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("config"), "[profile lab]\nregion = us-east-1\n").unwrap();
+    m.bucket("profile");
+    let out = m
+        .chatql()
+        .args(["convert", "-q", &input, "-o", "s3://profile/lake"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_REGION")
+        .env("AWS_PROFILE", "lab")
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("credentials"))
+        .env("AWS_CONFIG_FILE", dir.join("config"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The server goes away: a clear error, soon.
     m.bucket("gone");
     let port = m.port;

@@ -1,0 +1,255 @@
+//! Object storage (`s3://bucket/prefix`; feature `s3`): the few operations inputs and lakes
+//! need from a store, blocking, over the `object_store` crate (the one DataFusion reads S3
+//! with): list, ranged reads (`RangeReader`, which streams an input and lets a zip be read
+//! in place), put-if-absent (a Delta commit), multipart upload, delete.
+//!
+//! The lake code works on local folders: a lake in a store is read through a local mirror of
+//! its logs (data files are fetched only when a writer must read one; queries read them from
+//! the store directly) and written by writing locally and uploading (see
+//! the lake's `remote` module).
+//!
+//! Credentials and endpoint come from the standard AWS environment (`AWS_ACCESS_KEY_ID`,
+//! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
+//! `AWS_ALLOW_HTTP`), else the shared files' profile (`profile.rs`); requests are retried
+//! briefly, so a wrong key or a missing bucket fails in seconds. Without a key, the
+//! instance's role is asked for one unless `AWS_EC2_METADATA_DISABLED=true`.
+//!
+//! `s3.rs` is the client and its operations, `range.rs` the ranged reader of one object.
+
+use std::path::Path;
+#[cfg(feature = "s3")]
+use std::sync::{Arc, OnceLock};
+
+use crate::error::{Error, Result};
+
+#[cfg(feature = "s3")]
+mod profile;
+#[cfg(feature = "s3")]
+mod range;
+#[cfg(feature = "s3")]
+mod s3;
+
+#[cfg(feature = "s3")]
+pub use range::RangeReader;
+
+/// Whether `location` names a place in object storage rather than a local path.
+pub fn is_remote(location: &Path) -> bool {
+    location
+        .to_str()
+        .is_some_and(|s| s.starts_with("s3://") || s.starts_with("s3a://"))
+}
+
+/// The runtime object-store requests run on (the lake code is blocking; these calls may
+/// come from inside another runtime's threads, so each runs on this one).
+#[cfg(feature = "s3")]
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("chatql-store")
+            .enable_all()
+            .build()
+            .expect("a runtime for object storage")
+    })
+}
+
+/// Runs `fut` to completion on the store runtime, from any thread.
+#[cfg(feature = "s3")]
+pub fn block_on<F>(fut: F) -> F::Output
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    if tokio::runtime::Handle::try_current().is_err() {
+        return runtime().block_on(fut);
+    }
+    std::thread::scope(|s| {
+        s.spawn(|| runtime().block_on(fut))
+            .join()
+            .expect("a store request panicked")
+    })
+}
+
+/// A lake's place in object storage.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    /// `s3://bucket/prefix` as given (no trailing slash).
+    pub url: String,
+    /// `s3://bucket`, the store's URL for DataFusion.
+    pub base: String,
+    /// The key prefix (may be empty).
+    pub prefix: String,
+    #[cfg(feature = "s3")]
+    store: Arc<dyn object_store::ObjectStore>,
+}
+
+/// Without the `s3` feature a [`Remote`] cannot be made ([`Remote::open`] fails with the
+/// reason), so these are never called; they keep the callers feature-free.
+#[cfg(not(feature = "s3"))]
+#[allow(missing_docs, clippy::unused_self)]
+impl Remote {
+    /// Without the `s3` feature: a clear error.
+    pub fn open(location: &Path) -> Result<Remote> {
+        Err(Error::Usage(format!(
+            "{}: this chatql was built without the `s3` feature \
+             (cargo install --path . --features s3)",
+            location.display()
+        )))
+    }
+    fn none<T>(&self) -> Result<T> {
+        Remote::open(Path::new(&self.url)).map(|_| unreachable!())
+    }
+    pub fn list(&self, _rel: &str) -> Result<Vec<(String, u64)>> {
+        self.none()
+    }
+    pub fn exists(&self, _rel: &str) -> Result<bool> {
+        self.none()
+    }
+    pub fn size(&self, _rel: &str) -> Result<u64> {
+        self.none()
+    }
+    pub fn get(&self, _rel: &str) -> Result<Vec<u8>> {
+        self.none()
+    }
+    pub fn download(&self, _rel: &str, _to: &Path) -> Result<()> {
+        self.none()
+    }
+    pub fn download_many(&self, _files: &[(String, std::path::PathBuf)]) -> Result<()> {
+        self.none()
+    }
+    pub fn put_if_absent(&self, _rel: &str, _bytes: Vec<u8>) -> Result<bool> {
+        self.none()
+    }
+    pub fn put(&self, _rel: &str, _bytes: Vec<u8>) -> Result<()> {
+        self.none()
+    }
+    pub fn upload(&self, _from: &Path, _rel: &str) -> Result<()> {
+        self.none()
+    }
+    pub fn delete(&self, _rel: &str) -> Result<()> {
+        self.none()
+    }
+    pub fn age(&self, _rel: &str) -> Result<Option<std::time::Duration>> {
+        self.none()
+    }
+    pub fn key(&self, rel: &str) -> String {
+        rel.to_owned()
+    }
+}
+
+/// A reader that can also seek (a zip archive needs both).
+pub trait ReadSeek: std::io::Read + std::io::Seek + Send {}
+impl<T: std::io::Read + std::io::Seek + Send> ReadSeek for T {}
+
+/// Opens a local file or a remote object (`s3://bucket/key`) for reading.
+pub fn open_read(location: &Path) -> Result<Box<dyn ReadSeek>> {
+    if !is_remote(location) {
+        let f = std::fs::File::open(location).map_err(|e| Error::io(location, e))?;
+        return Ok(Box::new(f));
+    }
+    #[cfg(feature = "s3")]
+    {
+        let r = Remote::open(location)?;
+        let key = r.prefix.clone();
+        let bucket = Remote::open(Path::new(&r.base))?;
+        let size = bucket.size(&key)?;
+        Ok(Box::new(RangeReader::new(bucket, &key, size)))
+    }
+    #[cfg(not(feature = "s3"))]
+    {
+        Remote::open(location).map(|_| unreachable!())
+    }
+}
+
+/// The objects `location` names: the object itself, or every object under it as a prefix
+/// (`s3://bucket/exports/`), as `s3://bucket/key` with their sizes, in key order.
+pub fn objects(location: &Path) -> Result<Vec<(std::path::PathBuf, u64)>> {
+    #[cfg(feature = "s3")]
+    {
+        let r = Remote::open(location)?;
+        let bucket = Remote::open(Path::new(&r.base))?;
+        if !r.prefix.is_empty() {
+            if let Ok(size) = bucket.size(&r.prefix) {
+                return Ok(vec![(location.to_owned(), size)]);
+            }
+        }
+        let mut found: Vec<(std::path::PathBuf, u64)> = bucket
+            .list(&r.prefix)?
+            .into_iter()
+            .map(|(k, size)| (std::path::PathBuf::from(format!("{}/{k}", r.base)), size))
+            .collect();
+        found.sort();
+        if found.is_empty() {
+            return Err(Error::NotFound(r.url));
+        }
+        Ok(found)
+    }
+    #[cfg(not(feature = "s3"))]
+    {
+        Remote::open(location).map(|_| unreachable!())
+    }
+}
+
+/// Whether the file or object `location` exists.
+pub fn exists(location: &Path) -> Result<bool> {
+    if !is_remote(location) {
+        return Ok(location.exists());
+    }
+    let r = Remote::open(location)?;
+    let bucket = Remote::open(Path::new(&r.base))?;
+    bucket.exists(&r.prefix)
+}
+
+/// DataFusion's object-store registry, plus S3 buckets made on first use from the AWS
+/// environment: what a session (and a Ballista scheduler or executor) reads `s3://` files
+/// with, without each bucket being registered up front.
+#[cfg(feature = "s3")]
+#[derive(Debug, Default)]
+pub struct Registry {
+    inner: datafusion::execution::object_store::DefaultObjectStoreRegistry,
+}
+
+#[cfg(feature = "s3")]
+impl datafusion::execution::object_store::ObjectStoreRegistry for Registry {
+    fn register_store(
+        &self,
+        url: &url::Url,
+        store: Arc<dyn object_store::ObjectStore>,
+    ) -> Option<Arc<dyn object_store::ObjectStore>> {
+        self.inner.register_store(url, store)
+    }
+
+    fn get_store(
+        &self,
+        url: &url::Url,
+    ) -> datafusion::error::Result<Arc<dyn object_store::ObjectStore>> {
+        match self.inner.get_store(url) {
+            Ok(s) => Ok(s),
+            Err(e) if url.scheme() == "s3" => {
+                let base = format!("s3://{}", url.host_str().unwrap_or_default());
+                let store = Remote::open(Path::new(&base))
+                    .map_err(|err| {
+                        datafusion::error::DataFusionError::External(Box::new(err))
+                            .context(e.to_string())
+                    })?
+                    .store();
+                self.inner.register_store(url, store.clone());
+                Ok(store)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A registry that also makes S3 stores on first use (feature `s3`), or DataFusion's own.
+pub fn registry() -> std::sync::Arc<dyn datafusion::execution::object_store::ObjectStoreRegistry> {
+    #[cfg(feature = "s3")]
+    {
+        Arc::new(Registry::default())
+    }
+    #[cfg(not(feature = "s3"))]
+    {
+        std::sync::Arc::new(datafusion::execution::object_store::DefaultObjectStoreRegistry::new())
+    }
+}

@@ -1,0 +1,309 @@
+//! The S3 side of [`Remote`] (feature `s3`): the client, made once per bucket from the AWS
+//! environment and shared files, and each operation as a blocking call.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::path::Path as Key;
+use object_store::{
+    ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
+    WriteMultipart,
+};
+
+use super::{block_on, profile, Remote};
+use crate::error::{Error, Result};
+
+/// Stores already built, by bucket: one client (and connection pool) per bucket.
+fn stores() -> &'static std::sync::Mutex<std::collections::HashMap<String, Arc<dyn ObjectStore>>> {
+    static S: OnceLock<std::sync::Mutex<std::collections::HashMap<String, Arc<dyn ObjectStore>>>> =
+        OnceLock::new();
+    S.get_or_init(Default::default)
+}
+
+fn store_error(what: &str, url: &str, e: object_store::Error) -> Error {
+    let hint = match &e {
+        object_store::Error::NotFound { .. } => "not found".to_owned(),
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => {
+            format!("access denied (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY): {e}")
+        }
+        _ => e.to_string(),
+    };
+    Error::Store {
+        url: url.to_owned(),
+        message: format!("{what}: {hint}"),
+    }
+}
+
+impl Remote {
+    /// The store of `location` (`s3://bucket/prefix`), from the AWS environment.
+    pub fn open(location: &Path) -> Result<Remote> {
+        let url = location
+            .to_str()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .replacen("s3a://", "s3://", 1);
+        let rest = url.strip_prefix("s3://").unwrap_or(&url);
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(Error::Usage(format!("{url}: no bucket name")));
+        }
+        let base = format!("s3://{bucket}");
+        let mut cache = stores().lock().expect("not poisoned");
+        let store = match cache.get(&base) {
+            Some(s) => s.clone(),
+            None => {
+                let metadata_off = std::env::var("AWS_EC2_METADATA_DISABLED")
+                    .is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+                let has_key = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
+                // The shared files' profile (AWS_PROFILE, else `default`), below the
+                // environment: what the AWS CLI and SDKs read.
+                let profile = if has_key {
+                    Vec::new()
+                } else {
+                    profile::settings()
+                };
+                let profile_key = profile.iter().any(|(k, _)| k == "aws_access_key_id");
+                if !has_key && !profile_key && metadata_off {
+                    return Err(Error::Usage(format!(
+                        "{url}: no AWS credentials (set AWS_ACCESS_KEY_ID and \
+                         AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials; \
+                         AWS_EC2_METADATA_DISABLED forbids asking the instance)"
+                    )));
+                }
+                let retry = RetryConfig {
+                    max_retries: 2,
+                    retry_timeout: Duration::from_secs(10),
+                    ..Default::default()
+                };
+                let client = ClientOptions::new()
+                    .with_connect_timeout(Duration::from_secs(5))
+                    .with_timeout(Duration::from_secs(120));
+                // Timeouts first, then the environment (which may allow plain HTTP,
+                // name an endpoint, ...), as `AmazonS3Builder::from_env` reads it.
+                let mut builder = AmazonS3Builder::new()
+                    .with_client_options(client)
+                    .with_retry(retry);
+                for (key, value) in profile {
+                    if let Ok(k) = key.parse::<AmazonS3ConfigKey>() {
+                        builder = builder.with_config(k, value);
+                    }
+                }
+                for (key, value) in std::env::vars() {
+                    if key.starts_with("AWS_") {
+                        if let Ok(k) = key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
+                            builder = builder.with_config(k, value);
+                        }
+                    }
+                }
+                let s3 = builder
+                    .with_bucket_name(bucket)
+                    .build()
+                    .map_err(|e| Error::Usage(format!("{url}: {e}")))?;
+                let s: Arc<dyn ObjectStore> = Arc::new(s3);
+                cache.insert(base.clone(), s.clone());
+                s
+            }
+        };
+        Ok(Remote {
+            url: url.clone(),
+            base,
+            prefix: prefix.trim_matches('/').to_owned(),
+            store,
+        })
+    }
+
+    /// The store, for DataFusion's registry.
+    pub fn store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+
+    /// The key of `rel` (a `/`-separated path under the lake).
+    pub fn key(&self, rel: &str) -> Key {
+        let rel = rel.trim_start_matches('/');
+        if self.prefix.is_empty() {
+            Key::from(rel)
+        } else {
+            Key::from(format!("{}/{rel}", self.prefix))
+        }
+    }
+
+    fn at(&self, rel: &str) -> String {
+        format!("{}/{}", self.url, rel.trim_start_matches('/'))
+    }
+
+    /// The objects under `rel` (recursively): path relative to the lake, and size.
+    pub fn list(&self, rel: &str) -> Result<Vec<(String, u64)>> {
+        let prefix = self.key(rel);
+        let strip = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let metas: Vec<object_store::ObjectMeta> =
+            block_on(self.store.list(Some(&prefix)).try_collect())
+                .map_err(|e| store_error("listing", &self.at(rel), e))?;
+        Ok(metas
+            .into_iter()
+            .map(|m| {
+                let k = m.location.to_string();
+                (k.strip_prefix(&strip).unwrap_or(&k).to_owned(), m.size)
+            })
+            .collect())
+    }
+
+    /// The size of `rel`.
+    pub fn size(&self, rel: &str) -> Result<u64> {
+        block_on(self.store.head(&self.key(rel)))
+            .map(|m| m.size)
+            .map_err(|e| store_error("reading", &self.at(rel), e))
+    }
+
+    /// Whether `rel` exists.
+    pub fn exists(&self, rel: &str) -> Result<bool> {
+        match block_on(self.store.head(&self.key(rel))) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(store_error("reading", &self.at(rel), e)),
+        }
+    }
+
+    /// The bytes of `rel`.
+    pub fn get(&self, rel: &str) -> Result<Vec<u8>> {
+        block_on(async { self.store.get(&self.key(rel)).await?.bytes().await })
+            .map(|b| b.to_vec())
+            .map_err(|e| store_error("reading", &self.at(rel), e))
+    }
+
+    /// Bytes `range` of `rel`.
+    pub fn get_range(&self, rel: &str, range: std::ops::Range<u64>) -> Result<Vec<u8>> {
+        block_on(self.store.get_range(&self.key(rel), range))
+            .map(|b| b.to_vec())
+            .map_err(|e| store_error("reading", &self.at(rel), e))
+    }
+
+    /// Copies `rel` to the local file `to` (streamed, not held).
+    pub fn download(&self, rel: &str, to: &Path) -> Result<()> {
+        use std::io::Write;
+        if let Some(d) = to.parent() {
+            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+        }
+        let mut file = std::fs::File::create(to).map_err(|e| Error::io(to, e))?;
+        block_on(async {
+            let mut stream = self.store.get(&self.key(rel)).await?.into_stream();
+            while let Some(chunk) = stream.try_next().await? {
+                file.write_all(&chunk)
+                    .map_err(|e| object_store::Error::Generic {
+                        store: "local",
+                        source: Box::new(e),
+                    })?;
+            }
+            Ok::<_, object_store::Error>(())
+        })
+        .map_err(|e| store_error("reading", &self.at(rel), e))
+    }
+
+    async fn fetch_to(&self, rel: &str, to: &Path) -> Result<()> {
+        let got = self
+            .store
+            .get(&self.key(rel))
+            .await
+            .map_err(|e| store_error("reading", &self.at(rel), e))?;
+        let bytes = got
+            .bytes()
+            .await
+            .map_err(|e| store_error("reading", &self.at(rel), e))?;
+        std::fs::write(to, &bytes).map_err(|e| Error::io(to, e))
+    }
+
+    /// Copies each `(rel, to)` object to its local file, sixteen requests at a time
+    /// (a lake's log is many small files).
+    pub fn download_many(&self, files: &[(String, PathBuf)]) -> Result<()> {
+        use futures::StreamExt;
+        for (_, to) in files {
+            if let Some(d) = to.parent() {
+                std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+            }
+        }
+        let results: Vec<Result<()>> = block_on(
+            futures::stream::iter(files.iter().map(|(rel, to)| self.fetch_to(rel, to)))
+                .buffer_unordered(16)
+                .collect(),
+        );
+        results.into_iter().collect()
+    }
+
+    /// Writes `bytes` to `rel` if nothing is there; false if something was.
+    pub fn put_if_absent(&self, rel: &str, bytes: Vec<u8>) -> Result<bool> {
+        let opts = PutOptions::from(PutMode::Create);
+        match block_on(
+            self.store
+                .put_opts(&self.key(rel), PutPayload::from(bytes), opts),
+        ) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Ok(false),
+            Err(e) => Err(store_error("writing", &self.at(rel), e)),
+        }
+    }
+
+    /// Writes `bytes` to `rel`, replacing what is there.
+    pub fn put(&self, rel: &str, bytes: Vec<u8>) -> Result<()> {
+        block_on(self.store.put(&self.key(rel), PutPayload::from(bytes)))
+            .map(|_| ())
+            .map_err(|e| store_error("writing", &self.at(rel), e))
+    }
+
+    /// Uploads the local file `from` to `rel` in parts; the object appears only when
+    /// every part is there, and an upload that fails is aborted.
+    pub fn upload(&self, from: &Path, rel: &str) -> Result<()> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(from).map_err(|e| Error::io(from, e))?;
+        let key = self.key(rel);
+        block_on(async {
+            let upload = self.store.put_multipart(&key).await?;
+            let mut w = WriteMultipart::new_with_chunk_size(upload, 8 << 20);
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = match file.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = w.abort().await;
+                        return Err(object_store::Error::Generic {
+                            store: "local",
+                            source: Box::new(e),
+                        });
+                    }
+                };
+                w.wait_for_capacity(4).await?;
+                w.write(&buf[..n]);
+            }
+            w.finish().await.map(|_| ())
+        })
+        .map_err(|e| store_error("uploading", &self.at(rel), e))
+    }
+
+    /// Deletes `rel` (no error if it is gone).
+    pub fn delete(&self, rel: &str) -> Result<()> {
+        match block_on(self.store.delete(&self.key(rel))) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(store_error("deleting", &self.at(rel), e)),
+        }
+    }
+
+    /// The age of `rel`'s last write, if it exists.
+    pub fn age(&self, rel: &str) -> Result<Option<Duration>> {
+        match block_on(self.store.head(&self.key(rel))) {
+            Ok(m) => {
+                let age = chrono::Utc::now().signed_duration_since(m.last_modified);
+                Ok(Some(age.to_std().unwrap_or_default()))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(store_error("reading", &self.at(rel), e)),
+        }
+    }
+}
