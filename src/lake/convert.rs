@@ -392,9 +392,23 @@ fn create_empty(out: &std::path::Path, keys: &[Key]) -> Result<()> {
     };
     commit_run(tmp.path(), true, keys, HashMap::new(), run)?;
     match remote {
-        // Of racing creators one gets each commit; empty versions 0 are alike.
+        // Of racing creators one gets each commit (empty versions 0 are alike); one that
+        // lost waits for the winner's root commit, the last it makes.
         Some(r) => {
-            super::remote::publish(tmp.path(), &r, &Default::default())?;
+            if !super::remote::publish(tmp.path(), &r, &Default::default())? {
+                let started = Instant::now();
+                while !super::is_lake(out) {
+                    if started.elapsed() > std::time::Duration::from_secs(60) {
+                        return Err(Error::Write {
+                            path: out.to_owned(),
+                            message: "another writer began creating this lake and has not \
+                                      finished in 60 s"
+                                .into(),
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            }
         }
         None => {
             tmp.commit_new(out)?;
