@@ -45,8 +45,16 @@ fn start_moto() -> Option<Moto> {
     start_moto_with(&[])
 }
 
+/// The moto server command: `python3 -m moto.server` (found wherever pip put the package,
+/// even when its `moto_server` script is not on the PATH).
+fn moto() -> Command {
+    let mut c = Command::new("python3");
+    c.args(["-m", "moto.server"]);
+    c
+}
+
 fn start_moto_with(env: &[(&str, &str)]) -> Option<Moto> {
-    let have = Command::new("moto_server")
+    let have = moto()
         .arg("--help")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -65,7 +73,7 @@ fn start_moto_with(env: &[(&str, &str)]) -> Option<Moto> {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new("moto_server")
+    let child = moto()
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .envs(env.iter().copied())
         .stdout(Stdio::null())
