@@ -122,17 +122,7 @@ impl Moto {
     }
 
     fn chatql(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_chatql"));
-        c.env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env(
-                "AWS_ENDPOINT_URL",
-                format!("http://127.0.0.1:{}", self.port),
-            )
-            .env("AWS_ALLOW_HTTP", "true")
-            .env("AWS_EC2_METADATA_DISABLED", "true");
-        c
+        chatql_at(self.port)
     }
 
     /// Runs chatql with `args`; asserts success; stdout.
@@ -152,6 +142,18 @@ impl Moto {
         assert!(!out.status.success(), "{args:?} should fail");
         (out, started.elapsed())
     }
+}
+
+/// chatql with the AWS environment of a store on loopback port `port`.
+fn chatql_at(port: u16) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_chatql"));
+    c.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    c
 }
 
 const QUERIES: &[&str] = &[
@@ -409,15 +411,8 @@ fn a_missing_bucket_or_a_dead_server_is_a_clear_error_and_writes_nothing() {
     m.bucket("gone");
     let port = m.port;
     drop(m);
-    let mut c = Command::new(env!("CARGO_BIN_EXE_chatql"));
-    c.env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
-        .env("AWS_ALLOW_HTTP", "true")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
     let started = Instant::now();
-    let out = c
+    let out = chatql_at(port)
         .args(["convert", "-q", &input, "-o", "s3://gone/lake"])
         .output()
         .unwrap();
@@ -619,7 +614,7 @@ fn a_server_that_goes_away_mid_read_is_an_error_and_leaves_no_lake() {
     let dir = scratch("gone-mid");
     let lake = dir.join("lake");
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_chatql"))
+    let out = chatql_at(port)
         .args([
             "convert",
             "-q",
@@ -627,12 +622,6 @@ fn a_server_that_goes_away_mid_read_is_an_error_and_leaves_no_lake() {
             "-o",
             lake.to_str().unwrap(),
         ])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
-        .env("AWS_ALLOW_HTTP", "true")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .unwrap();
     let e = String::from_utf8_lossy(&out.stderr);
