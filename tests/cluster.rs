@@ -5,95 +5,20 @@
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::procs::Cluster;
 use common::{chatql, scratch, testdata};
 
-/// Scheduler and executor processes, stopped on drop.
-struct Cluster {
-    children: Vec<Child>,
-    url: String,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for(port: u16) {
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "nothing listens on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
+/// Two executors of one task slot each, so stages spread over both and their
+/// intermediate results cross between them.
 fn start_cluster() -> Cluster {
-    let bin = env!("CARGO_BIN_EXE_chatql");
-    let sched = free_port();
-    let mut cluster = Cluster {
-        children: Vec::new(),
-        url: format!("df://127.0.0.1:{sched}"),
-    };
-    cluster.children.push(
-        Command::new(bin)
-            .args([
-                "cluster",
-                "scheduler",
-                "--bind",
-                &format!("127.0.0.1:{sched}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for(sched);
-    // Two executors of one task slot each, so stages spread over both and their
-    // intermediate results cross between them.
-    for _ in 0..2 {
-        let (flight, grpc) = (free_port(), free_port());
-        cluster.children.push(
-            Command::new(bin)
-                .args([
-                    "cluster",
-                    "executor",
-                    "--scheduler",
-                    &format!("127.0.0.1:{sched}"),
-                    "--bind",
-                    &format!("127.0.0.1:{flight}"),
-                    "--grpc-port",
-                    &grpc.to_string(),
-                    "--cores",
-                    "1",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        wait_for(flight);
-        wait_for(grpc);
-    }
-    cluster
+    Cluster::start(
+        || std::process::Command::new(env!("CARGO_BIN_EXE_chatql")),
+        2,
+        1,
+    )
 }
 
 /// Runs chatql with `args`; stdout, failing the test on a non-zero exit.

@@ -9,24 +9,13 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn testdata(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
+mod common;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chatql-s3-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use common::procs::{free_port, python_has, Cluster};
+use common::{scratch, testdata};
 
 /// A moto server on a free loopback port, stopped on drop.
 struct Moto {
@@ -54,25 +43,10 @@ fn moto() -> Command {
 }
 
 fn start_moto_with(env: &[(&str, &str)]) -> Option<Moto> {
-    let have = moto()
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have {
-        assert!(
-            std::env::var_os("CHATQL_REQUIRE_S3").is_none(),
-            "moto_server is not installed (pip install 'moto[server]')"
-        );
-        eprintln!("skipped: moto_server is not installed");
+    if !python_has("import moto.server", "CHATQL_REQUIRE_S3", "moto[server]") {
         return None;
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let child = moto()
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .envs(env.iter().copied())
@@ -439,72 +413,8 @@ fn a_cluster_reads_a_lake_in_s3_itself() {
         "--partition-by",
         "course,month",
     ]);
-    let free = || {
-        TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let wait = |port: u16| {
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "nothing on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
-    struct Kill(Vec<Child>);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            for c in &mut self.0 {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-        }
-    }
-    let sched = free();
-    let mut procs = Kill(Vec::new());
-    procs.0.push(
-        m.chatql()
-            .args([
-                "cluster",
-                "scheduler",
-                "--bind",
-                &format!("127.0.0.1:{sched}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait(sched);
-    let (flight, grpc) = (free(), free());
-    procs.0.push(
-        m.chatql()
-            .args([
-                "cluster",
-                "executor",
-                "--scheduler",
-                &format!("127.0.0.1:{sched}"),
-            ])
-            .args([
-                "--bind",
-                &format!("127.0.0.1:{flight}"),
-                "--grpc-port",
-                &grpc.to_string(),
-            ])
-            .args(["--cores", "2"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait(flight);
-    wait(grpc);
-    let remote = format!("df://127.0.0.1:{sched}");
+    let cluster = Cluster::start(|| m.chatql(), 1, 2);
+    let remote = cluster.url.clone();
     for sql in QUERIES {
         assert_eq!(
             csv(&m, sql, s3, &["--remote", &remote]),

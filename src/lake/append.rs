@@ -20,7 +20,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::parquet::file::properties::WriterProperties;
 
 use super::commit::{add_for, commit_run, PartitionValues, TableChange};
-use super::delta::log::{decode_path, read_commit, versions};
+use super::delta::log::decode_path;
 use super::delta::{commit, now_ms, Action, Add, CommitInfo, Committed, Remove, Snapshot};
 use super::parquet::{drop_versions, open_reader, TableWriter};
 use super::partition::{part_name, split_flat, WrittenFile};
@@ -41,11 +41,8 @@ pub fn append_run(
     props: &WriterProperties,
     mut run: Run,
 ) -> Result<(LakeCommit, u64)> {
-    repair(lake)?;
-    let snap = match remote {
-        Some(r) => LakeSnapshot::load_mirror(lake, None, r)?,
-        None => LakeSnapshot::load(lake, None)?,
-    };
+    let mut snap = repair(lake)?;
+    snap.remote = remote;
     let keys = snap.keys().to_vec();
     let version = snap.version + 1;
     let run_no = version as u32 + 1;
@@ -114,24 +111,19 @@ pub fn append_run(
 /// Brings the lake back to its last recorded version after a writer died: child versions
 /// committed after the root's record are undone by a new version with the recorded files,
 /// and files no version ever named are deleted. Only a lease holder may call this. (For a
-/// lake in object storage, `lake` is the mirror of its logs.)
-pub fn repair(lake: &Path) -> Result<()> {
+/// lake in object storage, `lake` is the mirror of its logs.) Returns the lake's latest
+/// version, as repaired.
+pub fn repair(lake: &Path) -> Result<LakeSnapshot> {
     let snap = LakeSnapshot::load(lake, None)?;
     for t in Table::ALL {
         let dir = lake.join(t.name());
-        let all = versions(&dir)?;
-        let latest = *all.last().expect("never empty");
+        let now = Snapshot::load(&dir, None)?;
+        let latest = now.version;
         let recorded = snap.table(*t).version;
-        let mut named: HashSet<String> = HashSet::new();
-        for v in &all {
-            for a in read_commit(&dir, *v)? {
-                if let Action::Add(add) = a {
-                    named.insert(decode_path(&add.path));
-                }
-            }
-        }
+        // Every file a version named is live in the latest or was removed by a later one.
+        let mut named: HashSet<String> = now.removed.keys().cloned().collect();
+        named.extend(now.files.iter().map(|a| decode_path(&a.path)));
         if latest > recorded && *t != ROOT {
-            let now = Snapshot::load(&dir, None)?;
             let want = snap.table(*t);
             let keep: HashSet<&str> = want.files.iter().map(|a| a.path.as_str()).collect();
             let have: HashSet<&str> = now.files.iter().map(|a| a.path.as_str()).collect();
@@ -179,7 +171,7 @@ pub fn repair(lake: &Path) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(snap)
 }
 
 /// The files of one table of a snapshot, grouped by partition folder (relative), in read

@@ -59,58 +59,74 @@ fn host() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-impl Lease {
-    /// Takes the lease of the lake in `lake`, waiting up to `wait` for another writer.
-    pub fn acquire(lake: &Path, wait: Duration) -> Result<Lease> {
-        let path = lake.join(FILE);
-        let me = Holder {
-            host: host(),
-            pid: std::process::id(),
-            since: crate::model::format_timestamp_pg(crate::model::now_us()),
-        };
-        let started = Instant::now();
-        let mut pause = Duration::from_millis(20);
-        loop {
-            match std::fs::OpenOptions::new()
+impl Place {
+    /// Creates the lease if absent; whether this call created it.
+    fn take(&self, text: &[u8]) -> Result<bool> {
+        match self {
+            Place::File(path) => match std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
-                .open(&path)
+                .open(path)
             {
                 Ok(mut f) => {
-                    let text = serde_json::to_string(&me).expect("serializable");
-                    f.write_all(text.as_bytes())
-                        .map_err(|e| Error::io(&path, e))?;
-                    return Ok(Lease::hold(Place::File(path)));
+                    f.write_all(text).map_err(|e| Error::io(path, e))?;
+                    Ok(true)
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::io(&path, e)),
-            }
-            if let Some(holder) = abandoned(&path) {
-                break_lease(&path, &holder)?;
-                continue;
-            }
-            if started.elapsed() > wait {
-                let who = std::fs::read_to_string(&path).unwrap_or_default();
-                return Err(Error::Write {
-                    path: lake.to_owned(),
-                    message: format!(
-                        "another chatql is writing this lake ({}); waited {} s. If no \
-                         writer is running, delete {}",
-                        who.trim(),
-                        wait.as_secs(),
-                        path.display()
-                    ),
-                });
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(500));
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(Error::io(path, e)),
+            },
+            Place::Object(remote) => remote.put_if_absent(FILE, text.to_vec()),
         }
     }
 
+    /// Breaks the lease if its holder is gone; whether it did.
+    fn break_abandoned(&self) -> Result<bool> {
+        match self {
+            Place::File(path) => match abandoned(path) {
+                Some(holder) => break_lease(path, &holder).map(|()| true),
+                None => Ok(false),
+            },
+            // Hosts differ, so there is no process check: only the refresh time tells.
+            Place::Object(remote) => {
+                if remote.age(FILE)?.is_some_and(|age| age > STALE) {
+                    remote.delete(FILE)?;
+                    return Ok(true);
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    /// The lease's location and its holder, for the message of a writer that gave up.
+    fn describe(&self) -> (PathBuf, String, String) {
+        match self {
+            Place::File(path) => (
+                path.parent().unwrap_or(path).to_owned(),
+                std::fs::read_to_string(path).unwrap_or_default(),
+                path.display().to_string(),
+            ),
+            Place::Object(remote) => (
+                PathBuf::from(&remote.url),
+                String::from_utf8_lossy(&remote.get(FILE).unwrap_or_default()).into_owned(),
+                format!("{}/{FILE}", remote.url),
+            ),
+        }
+    }
+}
+
+impl Lease {
+    /// Takes the lease of the lake in `lake`, waiting up to `wait` for another writer.
+    pub fn acquire(lake: &Path, wait: Duration) -> Result<Lease> {
+        Lease::acquire_at(Place::File(lake.join(FILE)), wait)
+    }
+
     /// Takes the lease of the lake in object storage at `remote`: the object
-    /// `_chatql_lease.json`, created only if absent. Its holder rewrites it every few seconds;
-    /// one not rewritten for [`STALE`] is abandoned (hosts differ, so no process check).
+    /// `_chatql_lease.json`, created only if absent.
     pub fn acquire_remote(remote: &crate::store::Remote, wait: Duration) -> Result<Lease> {
+        Lease::acquire_at(Place::Object(remote.clone()), wait)
+    }
+
+    fn acquire_at(place: Place, wait: Duration) -> Result<Lease> {
         let me = Holder {
             host: host(),
             pid: std::process::id(),
@@ -118,30 +134,28 @@ impl Lease {
         };
         let text = serde_json::to_vec(&me).expect("serializable");
         let started = Instant::now();
-        let mut pause = Duration::from_millis(50);
+        let mut pause = Duration::from_millis(20);
         loop {
-            if remote.put_if_absent(FILE, text.clone())? {
-                return Ok(Lease::hold(Place::Object(remote.clone())));
+            if place.take(&text)? {
+                return Ok(Lease::hold(place));
             }
-            if remote.age(FILE)?.is_some_and(|age| age > STALE) {
-                remote.delete(FILE)?;
+            if place.break_abandoned()? {
                 continue;
             }
             if started.elapsed() > wait {
-                let who = remote.get(FILE).unwrap_or_default();
+                let (lake, who, at) = place.describe();
                 return Err(Error::Write {
-                    path: PathBuf::from(&remote.url),
+                    path: lake,
                     message: format!(
                         "another chatql is writing this lake ({}); waited {} s. If no \
-                         writer is running, delete {}/{FILE}",
-                        String::from_utf8_lossy(&who).trim(),
+                         writer is running, delete {at}",
+                        who.trim(),
                         wait.as_secs(),
-                        remote.url
                     ),
                 });
             }
             std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_secs(1));
+            pause = (pause * 2).min(Duration::from_millis(500));
         }
     }
 

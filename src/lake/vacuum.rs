@@ -4,13 +4,13 @@
 //! runs that never committed. Runs under the writer lease, after a [`repair`]; a lake in
 //! object storage is vacuumed the same way, through the mirror of its logs.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::append::repair;
-use super::delta::log::{decode_path, read_commit, versions};
-use super::delta::{now_ms, Action, Snapshot};
+use super::delta::log::decode_path;
+use super::delta::{now_ms, Snapshot};
 use super::lease::Lease;
 use crate::error::{Error, Result};
 use crate::store::{is_remote, Remote};
@@ -110,19 +110,9 @@ fn sweep(logs: &Path, files: &Files, retention: Duration, dry_run: bool) -> Resu
     let mut out = Vacuumed::default();
     for t in Table::ALL {
         let dir = logs.join(t.name());
-        let live: HashSet<String> = Snapshot::load(&dir, None)?
-            .files
-            .iter()
-            .map(|a| decode_path(&a.path))
-            .collect();
-        let mut removed_at: HashMap<String, i64> = HashMap::new();
-        for v in versions(&dir)? {
-            for a in read_commit(&dir, v)? {
-                if let Action::Remove(r) = a {
-                    removed_at.insert(decode_path(&r.path), r.deletion_timestamp.unwrap_or(0));
-                }
-            }
-        }
+        let latest = Snapshot::load(&dir, None)?;
+        let live: HashSet<String> = latest.files.iter().map(|a| decode_path(&a.path)).collect();
+        let removed_at = &latest.removed;
         for (rel, size) in files.list(*t)? {
             if live.contains(&rel) {
                 continue;

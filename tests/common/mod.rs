@@ -3,6 +3,8 @@
 //! the Parquet files), run SQL through the binary, decode bytes in pieces.
 #![allow(dead_code)]
 
+pub mod procs;
+
 use std::path::{Path, PathBuf};
 
 use std::collections::BTreeMap;

@@ -368,16 +368,11 @@ fn sample_options_are_checked() {
 fn the_datasets_library_loads_kto_and_dpo_files() {
     // `.ci/run` installs `datasets` and sets CHATQL_REQUIRE_DATASETS; elsewhere the check
     // runs when the package is there.
-    let have = std::process::Command::new("python3")
-        .args(["-c", "import datasets"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
-        assert!(
-            std::env::var_os("CHATQL_REQUIRE_DATASETS").is_none(),
-            "python3 -c 'import datasets' failed"
-        );
-        eprintln!("skipped: the Python package datasets is not installed");
+    if !crate::common::procs::python_has(
+        "import datasets",
+        "CHATQL_REQUIRE_DATASETS",
+        "the Python package datasets",
+    ) {
         return;
     }
     let dir = scratch("hf");

@@ -38,16 +38,11 @@ fn counts(lake: &Path) -> String {
 /// Runs a Python script; `None` when `deltalake`/`polars` are missing (an error under
 /// `CHATQL_REQUIRE_DELTALAKE`, which `.ci/run` sets).
 fn python(script: &str) -> Option<String> {
-    let have = Command::new("python3")
-        .args(["-c", "import deltalake, polars"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
-        assert!(
-            std::env::var_os("CHATQL_REQUIRE_DELTALAKE").is_none(),
-            "python3 -c 'import deltalake, polars' failed"
-        );
-        eprintln!("skipped: the Python packages deltalake and polars are not installed");
+    if !crate::common::procs::python_has(
+        "import deltalake, polars",
+        "CHATQL_REQUIRE_DELTALAKE",
+        "the Python packages deltalake and polars",
+    ) {
         return None;
     }
     let out = Command::new("python3")

@@ -87,6 +87,9 @@ pub struct Snapshot {
     pub metadata: Metadata,
     /// Its data files, in read order (path components in name order).
     pub files: Vec<Add>,
+    /// The files earlier versions named and this one no longer does (decoded relative
+    /// paths), with when they were removed (ms since the epoch; 0 when not recorded).
+    pub removed: BTreeMap<String, i64>,
     /// The commit info of this version's commit.
     pub commit: Option<CommitInfo>,
 }
@@ -112,6 +115,7 @@ impl Snapshot {
         let mut protocol = None;
         let mut metadata = None;
         let mut files: BTreeMap<String, Add> = BTreeMap::new();
+        let mut removed: BTreeMap<String, i64> = BTreeMap::new();
         let mut commit = None;
         for v in 0..=target {
             for a in read_commit(dir, v)? {
@@ -119,10 +123,12 @@ impl Snapshot {
                     Action::Protocol(p) => protocol = Some(p),
                     Action::Metadata(m) => metadata = Some(m),
                     Action::Add(a) => {
+                        removed.remove(&decode_path(&a.path));
                         files.insert(a.path.clone(), a);
                     }
                     Action::Remove(r) => {
                         files.remove(&r.path);
+                        removed.insert(decode_path(&r.path), r.deletion_timestamp.unwrap_or(0));
                     }
                     Action::CommitInfo(c) if v == target => commit = Some(c),
                     _ => {}
@@ -156,6 +162,7 @@ impl Snapshot {
             protocol,
             metadata,
             files,
+            removed,
             commit,
         })
     }
