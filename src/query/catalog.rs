@@ -6,7 +6,7 @@
 //! (views expanded to the tables they read) are loaded in one ingest pass, and only those
 //! tables' batches are kept.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,11 +20,10 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 
 use crate::error::{Error, Result};
 use crate::ingest::annotation::is_annotation_file;
-use crate::ingest::{ingest, IngestOptions, IngestSummary, Inputs};
+use crate::ingest::{IngestOptions, IngestSummary, Inputs};
 use crate::lake::partition::{encode_value, month_of, Key};
 use crate::lake::{is_lake, AsOf, LakeSnapshot};
 use crate::model::Zone;
-use crate::table::dedup::{dedup_in_memory, CONVERSATION_CHAIN, DOCUMENT_CHAIN};
 use crate::table::Table;
 
 /// A view chatql defines: name, SQL, the tables it reads, and what it is for.
@@ -51,6 +50,7 @@ pub const VIEWS: &[View] = &[View {
 
 mod annotations;
 pub mod lake;
+pub mod raw;
 
 use lake::LakeTable;
 
@@ -103,6 +103,10 @@ pub struct Catalog {
     tz: Zone,
     /// Annotation files were given: `rejects` also shows their unreadable rows.
     annotations: bool,
+    /// Bytes of raw tables held in memory before they go to files ([`raw`]).
+    raw_budget: usize,
+    /// The folder of those files, made when first needed.
+    spool: Option<tempfile::TempDir>,
 }
 
 /// Which conversations (and documents) a report looks at.
@@ -217,6 +221,9 @@ impl Catalog {
             remote: opts.remote.is_some(),
             tz: opts.tz,
             annotations: !notes.is_empty(),
+            // Under `--memory-limit`, a quarter of it for the tables read from raw exports.
+            raw_budget: opts.memory_limit.map_or(raw::DEFAULT_BUDGET, |l| l / 4),
+            spool: None,
         };
         if cat.annotations {
             let empty = MemTable::try_new(Table::Rejects.schema(), vec![vec![]])?;
@@ -323,7 +330,7 @@ impl Catalog {
 
     /// Makes sure the tables are loaded (one ingest pass for all that are missing).
     pub async fn load(&mut self, tables: &BTreeSet<Table>) -> Result<()> {
-        let mut missing: BTreeSet<Table> = tables
+        let missing: BTreeSet<Table> = tables
             .iter()
             .filter(|t| !self.loaded.contains(t))
             .copied()
@@ -339,46 +346,49 @@ impl Catalog {
                 "tables must be loaded before a restriction".into(),
             ));
         }
-        if !self.keep_duplicates {
-            // A child table is deduplicated through its parents: load the chain above it.
-            for chain in [CONVERSATION_CHAIN, DOCUMENT_CHAIN] {
-                if let Some(deepest) = chain.iter().rposition(|t| missing.contains(t)) {
-                    missing.extend(chain[..=deepest].iter().copied());
-                }
-            }
-        }
         let inputs = (**inputs).clone();
         let opts = self.ingest.clone();
         let keep = missing.clone();
         let dedup = !self.keep_duplicates;
-        let (batches, summary) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let mut batches: HashMap<Table, Vec<RecordBatch>> =
-                keep.iter().map(|t| (*t, Vec::new())).collect();
-            let summary = ingest(&inputs, &opts, |d| {
-                for (t, b) in d.batches {
-                    if let Some(v) = batches.get_mut(&t) {
-                        v.push(b);
-                    }
-                }
-                Ok(())
-            })?;
-            if dedup {
-                dedup_in_memory(&mut batches)?;
+        let budget = self.raw_budget;
+        let spool = match &self.spool {
+            Some(d) => d.path().to_owned(),
+            None => {
+                let d = tempfile::Builder::new()
+                    .prefix("chatql-tables-")
+                    .tempdir()
+                    .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+                let p = d.path().to_owned();
+                self.spool = Some(d);
+                p
             }
-            Ok((batches, summary))
+        };
+        let kept = tokio::task::spawn_blocking(move || {
+            raw::read_tables(&inputs, &opts, &keep, dedup, budget, &spool)
         })
         .await
         .map_err(|e| Error::Internal(format!("ingest task failed: {e}")))??;
         let parts = self.ingest.threads.max(1);
         let mut fresh = Vec::new();
-        for (t, list) in batches {
+        for (t, held) in kept.tables {
             let physical = self.physical(t);
             self.ctx.deregister_table(physical.as_str())?;
-            self.ctx
-                .register_table(physical, Arc::new(mem_table(t.schema(), list, parts)?))?;
+            match held {
+                raw::Held::Memory(list) => {
+                    self.ctx
+                        .register_table(physical, Arc::new(mem_table(t.schema(), list, parts)?))?;
+                }
+                raw::Held::Files(spool) => {
+                    let dir = format!("{}/", spool.dir.display());
+                    self.ctx
+                        .register_arrow(&physical, &dir, Default::default())
+                        .await?;
+                }
+            }
             self.loaded.insert(t);
             fresh.push(t);
         }
+        let summary = kept.summary;
         self.last_ingest = Some(summary);
         self.localize(&fresh).await?;
         self.create_views().await

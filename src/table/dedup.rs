@@ -183,8 +183,24 @@ impl<'a> LevelFilter<'a> {
 
     /// The next batch of the table, without the rows of lost versions.
     pub fn filter(&mut self, batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
-        let mut mask = Vec::with_capacity(batch.num_rows());
-        for _ in 0..batch.num_rows() {
+        let counts = self
+            .count_col
+            .map(|c| batch.column(c).as_primitive::<Int32Type>());
+        let mask = self.mask(batch.num_rows(), counts);
+        filter_record_batch(batch, &BooleanArray::from(mask))
+    }
+
+    /// Passes the next rows of the table when only their child counts were kept (`counts`,
+    /// the table's count column): the rows of the table below are then filtered as if these
+    /// had been.
+    pub fn pass(&mut self, counts: &PrimitiveArray<Int32Type>) {
+        self.mask(counts.len(), Some(counts));
+    }
+
+    /// Which of the next `rows` rows to keep; records how many children each owns.
+    fn mask(&mut self, rows: usize, counts: Option<&PrimitiveArray<Int32Type>>) -> Vec<bool> {
+        let mut mask = Vec::with_capacity(rows);
+        for _ in 0..rows {
             let keep = match self.losers {
                 Some(l) => !l.contains(&self.ordinal),
                 None => {
@@ -199,8 +215,7 @@ impl<'a> LevelFilter<'a> {
             mask.push(keep);
             self.ordinal += 1;
         }
-        if let Some(c) = self.count_col {
-            let counts = batch.column(c).as_primitive::<Int32Type>();
+        if let Some(counts) = counts {
             for (i, keep) in mask.iter().enumerate() {
                 let n = if counts.is_valid(i) {
                     counts.value(i).max(0) as u64
@@ -210,44 +225,6 @@ impl<'a> LevelFilter<'a> {
                 self.next_runs.push((*keep, n));
             }
         }
-        filter_record_batch(batch, &BooleanArray::from(mask))
+        mask
     }
-}
-
-/// Deduplicates in-memory tables: `tables` holds the batches of some tables, in ingest
-/// order. The chains' parents must be present for their children to be filtered.
-pub fn dedup_in_memory(
-    tables: &mut HashMap<Table, Vec<RecordBatch>>,
-) -> Result<(u64, u64), ArrowError> {
-    let mut dropped = (0, 0);
-    for (chain, slot) in [(CONVERSATION_CHAIN, 0), (DOCUMENT_CHAIN, 1)] {
-        let Some(parents) = tables.get(&chain[0]) else {
-            continue;
-        };
-        let mut d = Dedup::default();
-        for b in parents {
-            d.offer_batch(chain[0], b);
-        }
-        if d.losers().is_empty() {
-            continue;
-        }
-        if slot == 0 {
-            dropped.0 = d.losers().len() as u64;
-        } else {
-            dropped.1 = d.losers().len() as u64;
-        }
-        let mut filter = LevelFilter::top(chain[0], d.losers());
-        for (level, t) in chain.iter().enumerate() {
-            if level > 0 {
-                filter = LevelFilter::child(*t, filter);
-            }
-            let Some(batches) = tables.get_mut(t) else {
-                break;
-            };
-            for b in batches.iter_mut() {
-                *b = filter.filter(b)?;
-            }
-        }
-    }
-    Ok(dropped)
 }

@@ -363,3 +363,68 @@ fn remote_without_the_cluster_feature_is_a_usage_error() {
         );
     }
 }
+
+/// Raw exports larger than the memory budget (a quarter of `--memory-limit`) are queried
+/// from files instead of memory, with the same answers: two overlapping exports (the same
+/// file twice, and the testdata's own overlaps), deduplicated, through every table.
+#[test]
+fn raw_tables_past_the_memory_budget_give_the_same_answers() {
+    let dir = scratch("raw-spool");
+    let a = dir.join("a.jsonl");
+    let mut f = std::fs::File::create(&a).unwrap();
+    crate::synthetic::write_conversations(
+        &mut f,
+        12 << 20,
+        5,
+        crate::synthetic::ConvoLayout::Mixed,
+    )
+    .unwrap();
+    drop(f);
+    std::fs::copy(&a, dir.join("again.jsonl")).unwrap();
+    for name in [
+        "convos-2023-r.jsonl",
+        "ECE110-convos.zip",
+        "ECE120_documents.jsonl",
+    ] {
+        std::fs::copy(testdata(name), dir.join(name)).unwrap();
+    }
+    let input = dir.to_str().unwrap();
+    let queries = [
+        "select count(*), count(distinct convo_id) from conversations",
+        "select count(*), sum(length(content)), count(distinct convo_id) from messages",
+        "select count(*), sum(length(text)), count(distinct readable_filename) from contexts",
+        "select course_name, count(*) from conversations group by 1 order by 1",
+        "select count(*), count(distinct course_name) from turns",
+        "select count(*), sum(chunk_count) from documents",
+        "select count(*) from chunks",
+    ];
+    for q in queries {
+        let run = |limit: Option<&str>| {
+            let mut cmd = chatql();
+            cmd.args(["sql", q, input, "--format", "csv"]);
+            if let Some(l) = limit {
+                cmd.args(["--memory-limit", l]);
+            }
+            let out = cmd.output().unwrap();
+            assert!(
+                out.status.success(),
+                "{q}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let memory = run(None);
+        assert_eq!(run(Some("24M")), memory, "{q}");
+        if q.contains("distinct convo_id) from conversations") {
+            let row: Vec<u64> = memory
+                .lines()
+                .nth(1)
+                .unwrap()
+                .split(',')
+                .map(|v| v.parse().unwrap())
+                .collect();
+            assert!(row[0] > 50, "{memory}");
+            assert_eq!(row[0], row[1], "one version of each conversation: {memory}");
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! Raw exports as tables, in bounded memory: one ingest pass keeps only the tables a
+//! statement reads. Their batches stay in memory while they are small; past a budget every
+//! kept table goes to Arrow IPC files in a temporary folder, which DataFusion then scans
+//! batch by batch, so a 30 GB export is queried without holding it.
+//!
+//! Deduplication needs no parent table in full: the parents' keys are ranked as they stream
+//! by ([`Dedup`]), and of each level between a chain's parent and the deepest table read only
+//! the child counts are kept, which is all [`LevelFilter`] needs to drop a lost version's
+//! rows below. Kept rows are then filtered in their ingest order; a spooled table is
+//! rewritten once, and only when a duplicate turned up.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::array::{AsArray, PrimitiveArray, RecordBatch};
+use datafusion::arrow::datatypes::Int32Type;
+use datafusion::arrow::ipc::reader::FileReader;
+use datafusion::arrow::ipc::writer::FileWriter;
+
+use crate::error::{Error, Result};
+use crate::ingest::{ingest, IngestOptions, IngestSummary, Inputs};
+use crate::table::dedup::{
+    child_count_column, Dedup, LevelFilter, CONVERSATION_CHAIN, DOCUMENT_CHAIN,
+};
+use crate::table::Table;
+
+/// Batches of the kept tables held in memory before all of them go to files.
+pub const DEFAULT_BUDGET: usize = 256 << 20;
+
+/// The rows of one table read from raw exports.
+pub enum Held {
+    /// In memory, in ingest order.
+    Memory(Vec<RecordBatch>),
+    /// In Arrow IPC files (`part-N.arrow`) of a folder; batch `i` is in file `i % N`.
+    Files(Spool),
+}
+
+/// One table's Arrow IPC files: batches dealt round-robin over a few files, so a scan
+/// reads them in parallel and a reader taking one batch from each in turn gets them back
+/// in ingest order.
+pub struct Spool {
+    /// The folder of the files.
+    pub dir: PathBuf,
+    writers: Vec<FileWriter<BufWriter<File>>>,
+    paths: Vec<PathBuf>,
+    next: usize,
+}
+
+impl Spool {
+    fn create(dir: PathBuf, table: Table, files: usize) -> Result<Spool> {
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let mut writers = Vec::new();
+        let mut paths = Vec::new();
+        for i in 0..files.max(1) {
+            let path = dir.join(format!("part-{i}.arrow"));
+            let f = File::create(&path).map_err(|e| Error::io(&path, e))?;
+            writers.push(
+                FileWriter::try_new(BufWriter::new(f), &table.schema())
+                    .map_err(|e| Error::write(&path, e))?,
+            );
+            paths.push(path);
+        }
+        Ok(Spool {
+            dir,
+            writers,
+            paths,
+            next: 0,
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let i = self.next % self.writers.len();
+        self.next += 1;
+        self.writers[i]
+            .write(batch)
+            .map_err(|e| Error::write(&self.paths[i], e))
+    }
+
+    /// Finishes the files; they can be read from then on.
+    fn finish(&mut self) -> Result<()> {
+        for (w, p) in self.writers.iter_mut().zip(&self.paths) {
+            w.finish().map_err(|e| Error::write(p, e))?;
+        }
+        Ok(())
+    }
+
+    /// Reads the finished files back in the order the batches were written.
+    fn read(&self, mut each: impl FnMut(RecordBatch) -> Result<()>) -> Result<()> {
+        let mut readers = self
+            .paths
+            .iter()
+            .map(|p| {
+                let f = File::open(p).map_err(|e| Error::io(p, e))?;
+                FileReader::try_new(std::io::BufReader::new(f), None).map_err(|e| Error::read(p, e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for i in 0..self.next {
+            let k = i % readers.len();
+            let b = readers[k]
+                .next()
+                .ok_or_else(|| Error::Internal(format!("{} ended early", self.paths[k].display())))?
+                .map_err(|e| Error::read(&self.paths[k], e))?;
+            each(b)?;
+        }
+        Ok(())
+    }
+}
+
+/// What one pass over raw exports kept.
+pub struct Kept {
+    /// The rows of each table asked for, deduplicated unless told otherwise.
+    pub tables: HashMap<Table, Held>,
+    /// What was read.
+    pub summary: IngestSummary,
+}
+
+/// Reads `inputs` once, keeping the rows of `wanted`: in memory up to `budget` bytes of
+/// batches, else in files under `spool` (spread over `files` files per table).
+pub fn read_tables(
+    inputs: &Inputs,
+    opts: &IngestOptions,
+    wanted: &BTreeSet<Table>,
+    dedup: bool,
+    budget: usize,
+    spool: &Path,
+) -> Result<Kept> {
+    let files = opts.threads.max(1);
+    // Of each chain, the levels above the deepest table read, whose counts filter it.
+    let mut counted: HashSet<Table> = HashSet::new();
+    if dedup {
+        for chain in [CONVERSATION_CHAIN, DOCUMENT_CHAIN] {
+            if let Some(deepest) = chain.iter().rposition(|t| wanted.contains(t)) {
+                counted.extend(chain[..deepest].iter().copied());
+            }
+        }
+    }
+    let mut held: HashMap<Table, Held> = wanted
+        .iter()
+        .map(|t| (*t, Held::Memory(Vec::new())))
+        .collect();
+    let mut counts: HashMap<Table, Vec<PrimitiveArray<Int32Type>>> = HashMap::new();
+    let mut dedups: HashMap<Table, Dedup> = HashMap::new();
+    let mut in_memory = 0usize;
+    let summary = ingest(inputs, opts, |d| {
+        for (t, b) in d.batches {
+            if dedup && (t == CONVERSATION_CHAIN[0] || t == DOCUMENT_CHAIN[0]) {
+                let parent_read = counted.contains(&t) || wanted.contains(&t);
+                if parent_read {
+                    dedups.entry(t).or_default().offer_batch(t, &b);
+                }
+            }
+            if counted.contains(&t) && !wanted.contains(&t) {
+                if let Some(c) = child_count_column(t) {
+                    counts
+                        .entry(t)
+                        .or_default()
+                        .push(b.column(c).as_primitive::<Int32Type>().clone());
+                }
+            }
+            match held.get_mut(&t) {
+                Some(Held::Memory(v)) => {
+                    in_memory += b.get_array_memory_size();
+                    v.push(b);
+                }
+                Some(Held::Files(s)) => s.write(&b)?,
+                None => {}
+            }
+        }
+        if in_memory > budget {
+            in_memory = 0;
+            for (t, h) in held.iter_mut() {
+                if let Held::Memory(batches) = h {
+                    let mut s = Spool::create(spool.join(t.name()), *t, files)?;
+                    for b in batches.drain(..) {
+                        s.write(&b)?;
+                    }
+                    *h = Held::Files(s);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    for h in held.values_mut() {
+        if let Held::Files(s) = h {
+            s.finish()?;
+        }
+    }
+    if dedup {
+        for chain in [CONVERSATION_CHAIN, DOCUMENT_CHAIN] {
+            let Some(d) = dedups.get(&chain[0]) else {
+                continue;
+            };
+            if d.losers().is_empty() {
+                continue;
+            }
+            let mut filter = LevelFilter::top(chain[0], d.losers());
+            for (level, t) in chain.iter().enumerate() {
+                if level > 0 {
+                    filter = LevelFilter::child(*t, filter);
+                }
+                if let Some(h) = held.get_mut(t) {
+                    *h = drop_lost(h, &mut filter, *t, spool, files)?;
+                } else if let Some(list) = counts.get(t) {
+                    for c in list {
+                        filter.pass(c);
+                    }
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(Kept {
+        tables: held,
+        summary,
+    })
+}
+
+/// The rows of `held` without those `filter` drops.
+fn drop_lost(
+    held: &mut Held,
+    filter: &mut LevelFilter<'_>,
+    t: Table,
+    spool: &Path,
+    files: usize,
+) -> Result<Held> {
+    match held {
+        Held::Memory(batches) => Ok(Held::Memory(
+            batches
+                .iter()
+                .map(|b| filter.filter(b).map_err(Error::from))
+                .collect::<Result<_>>()?,
+        )),
+        Held::Files(old) => {
+            let mut new =
+                Spool::create(spool.join(format!("{}-deduplicated", t.name())), t, files)?;
+            old.read(|b| new.write(&filter.filter(&b)?))?;
+            new.finish()?;
+            std::fs::remove_dir_all(&old.dir).map_err(|e| Error::io(&old.dir, e))?;
+            Ok(Held::Files(new))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::compute::concat_batches;
+
+    fn rows(h: &Held, t: Table) -> RecordBatch {
+        let mut all = Vec::new();
+        match h {
+            Held::Memory(v) => all.extend(v.iter().cloned()),
+            Held::Files(s) => s
+                .read(|b| {
+                    all.push(b);
+                    Ok(())
+                })
+                .unwrap(),
+        }
+        concat_batches(&t.schema(), &all).unwrap()
+    }
+
+    /// The testdata folder holds overlapping exports: held in files (a budget of 0) or in
+    /// memory, with or without the parents read, every table gets the same rows.
+    #[test]
+    fn tables_in_files_equal_tables_in_memory() {
+        let data = format!("{}/testdata", env!("CARGO_MANIFEST_DIR"));
+        let inputs = Inputs::expand(&[data]).unwrap();
+        let opts = IngestOptions {
+            threads: 2,
+            chunk_bytes: 512,
+            ..Default::default()
+        };
+        let spool = tempfile::tempdir().unwrap();
+        let all: BTreeSet<Table> = Table::ALL.iter().copied().collect();
+        let memory = read_tables(&inputs, &opts, &all, true, usize::MAX, spool.path()).unwrap();
+        let kept_everything =
+            read_tables(&inputs, &opts, &all, false, usize::MAX, spool.path()).unwrap();
+        let convos = |k: &Kept| rows(&k.tables[&Table::Conversations], Table::Conversations);
+        assert!(
+            convos(&kept_everything).num_rows() > convos(&memory).num_rows(),
+            "the testdata has duplicates to drop"
+        );
+        for t in [Table::Contexts, Table::Messages, Table::Chunks] {
+            let dir = tempfile::tempdir().unwrap();
+            let alone: BTreeSet<Table> = [t].into_iter().collect();
+            let files = read_tables(&inputs, &opts, &alone, true, 0, dir.path()).unwrap();
+            assert!(matches!(files.tables[&t], Held::Files(_)));
+            assert_eq!(files.tables.len(), 1);
+            let want = rows(&memory.tables[&t], t);
+            assert!(want.num_rows() > 0, "{t:?}");
+            assert_eq!(rows(&files.tables[&t], t), want, "{t:?}");
+        }
+    }
+}
