@@ -2,20 +2,24 @@
 # chatql against DuckDB on the same generated files, with the same thread count, in one run:
 # wall time and peak RSS of each, and the ratios. Run by hand (takes several minutes):
 #
-#   benches/compare.sh            # SIZE=500M THREADS=2 BENCH_DIR=/tmp/chatql-bench
+#   benches/compare.sh            # SIZES="500M 3G" THREADS=2 BENCH_DIR=/tmp/chatql-bench
+#   SIZES=500M benches/compare.sh # the small scale only (a few minutes)
 #   FLAT=1 benches/compare.sh     # also: peak RSS of convert on 200M vs 2G of input
+#
+# Each size converts a generated conversations export and a documents export with both
+# tools, then runs the same SQL on chatql's lake of the conversations (DuckDB reading the
+# same Parquet files). The rest (raw-input SQL, partitioned convert, a line without end)
+# runs on the first size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=${THREADS:-2}
-SIZE=${SIZE:-500M}
+SIZES=${SIZES:-500M 3G}
 DIR=${BENCH_DIR:-/tmp/chatql-bench}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/chatql-target}
 cargo build --release --quiet --bin chatql --example generate
 BIN=$CARGO_TARGET_DIR/release/chatql
 GEN=$CARGO_TARGET_DIR/release/examples/generate
 mkdir -p "$DIR"
-[ -f "$DIR/convos.jsonl" ] || "$GEN" conversations "$SIZE" "$DIR/convos.jsonl" --seed 1
-[ -f "$DIR/docs.jsonl" ] || "$GEN" documents "$SIZE" "$DIR/docs.jsonl" --seed 1
 VENV=$DIR/venv
 [ -x "$VENV/bin/python" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q duckdb; }
 PY=$VENV/bin/python
@@ -31,43 +35,58 @@ row() { # name ours theirs
     printf "| %-34s | %7.2f s | %7.0f MiB | %7.2f s | %7.0f MiB | %5.2fx faster | %4.2fx memory |\n",
       n, ts, tm/1024, ds, dm/1024, ds/(ts>0?ts:0.01), tm/(dm>0?dm:1) }'
 }
+sql_of() {
+  case $1 in
+    count_contexts) echo "select count(*) from contexts" ;;
+    activity_per_month) echo "select to_char(date_trunc('month', c.created_at), '%Y-%m') as month, count(distinct c.convo_id), count(m.message_index), count(distinct c.user_email) from conversations c left join messages m on m.convo_id = c.convo_id where c.created_at is not null group by 1 order by 1" ;;
+    top_documents) echo "select readable_filename, count(*) from contexts group by 1 order by 2 desc limit 20" ;;
+    feedback_by_model) echo "select coalesce(c.model_id, '(unknown)'), sum(case when m.feedback_positive then 1 else 0 end), sum(case when not m.feedback_positive then 1 else 0 end) from messages m join conversations c on c.convo_id = m.convo_id where m.feedback_positive is not null group by 1 order by 1" ;;
+    like_scan) echo "select count(*) from contexts where text like '%transistor resistor%'" ;;
+  esac
+}
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $("$BIN" --version); duckdb $("$PY" -c 'import duckdb; print(duckdb.__version__)')"
-echo "inputs: convos.jsonl $(du -h "$DIR/convos.jsonl" | cut -f1), docs.jsonl $(du -h "$DIR/docs.jsonl" | cut -f1); threads $THREADS"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%F); $("$BIN" --version); duckdb $("$PY" -c 'import duckdb; print(duckdb.__version__)')"
+echo "threads $THREADS; sizes $SIZES"
 echo
 echo "| job                                | chatql    | chatql RSS  | duckdb    | duckdb RSS  | time          | memory       |"
 echo "|---|---|---|---|---|---|---|"
-for kind in convos docs; do
-  job=$([ $kind = convos ] && echo convert-conversations || echo convert-documents)
-  # DuckDB gets the file's schema up front (untimed), its fastest formulation.
-  [ -f "$DIR/$kind.jsonl.duckdb-columns" ] || "$PY" benches/duckdb_jobs.py columns "$DIR/$kind.jsonl"
-  rm -rf "$DIR/lake-$kind" "$DIR/duck-$kind"; mkdir -p "$DIR/duck-$kind"
-  ours=$(measure "$BIN" convert "$DIR/$kind.jsonl" -o "$DIR/lake-$kind" --threads "$THREADS" -q)
-  theirs=$(measure "$PY" benches/duckdb_jobs.py "$job" "$DIR/$kind.jsonl" "$DIR/duck-$kind" "$THREADS")
-  row "convert $kind.jsonl" "$ours" "$theirs"
-done
-for q in count_contexts activity_per_month top_documents feedback_by_model; do
-  case $q in
-    count_contexts) sql="select count(*) from contexts" ;;
-    activity_per_month) sql="select to_char(date_trunc('month', c.created_at), '%Y-%m') as month, count(distinct c.convo_id), count(m.message_index), count(distinct c.user_email) from conversations c left join messages m on m.convo_id = c.convo_id where c.created_at is not null group by 1 order by 1" ;;
-    top_documents) sql="select readable_filename, count(*) from contexts group by 1 order by 2 desc limit 20" ;;
-    feedback_by_model) sql="select coalesce(c.model_id, '(unknown)'), sum(case when m.feedback_positive then 1 else 0 end), sum(case when not m.feedback_positive then 1 else 0 end) from messages m join conversations c on c.convo_id = m.convo_id where m.feedback_positive is not null group by 1 order by 1" ;;
-  esac
-  ours=$(measure "$BIN" sql "$sql" "$DIR/lake-convos" --threads "$THREADS" --format csv)
-  theirs=$(measure "$PY" benches/duckdb_jobs.py query "$DIR/lake-convos" "$THREADS" "$q")
-  row "sql $q (Parquet)" "$ours" "$theirs"
+seed=1
+for size in $SIZES; do
+  for kind in convos docs; do
+    f=$DIR/$kind-$size.jsonl
+    if [ ! -f "$f" ]; then
+      if [ $kind = convos ]; then "$GEN" conversations "$size" "$f" --seed $seed; else "$GEN" documents "$size" "$f" --seed $seed; fi
+    fi
+    job=$([ $kind = convos ] && echo convert-conversations || echo convert-documents)
+    # DuckDB gets the file's schema up front (untimed), its fastest formulation.
+    [ -f "$f.duckdb-columns" ] || "$PY" benches/duckdb_jobs.py columns "$f"
+    rm -rf "$DIR/lake-$kind-$size" "$DIR/duck-$kind"; mkdir -p "$DIR/duck-$kind"
+    ours=$(measure "$BIN" convert "$f" -o "$DIR/lake-$kind-$size" --threads "$THREADS" -q)
+    theirs=$(measure "$PY" benches/duckdb_jobs.py "$job" "$f" "$DIR/duck-$kind" "$THREADS")
+    rm -rf "$DIR/duck-$kind"
+    row "convert $kind ($(du -h "$f" | cut -f1))" "$ours" "$theirs"
+  done
+  rm -rf "$DIR/lake-docs-$size"
+  for q in count_contexts activity_per_month top_documents feedback_by_model like_scan; do
+    ours=$(measure "$BIN" sql "$(sql_of $q)" "$DIR/lake-convos-$size" --threads "$THREADS" --format csv)
+    theirs=$(measure "$PY" benches/duckdb_jobs.py query "$DIR/lake-convos-$size" "$THREADS" "$q")
+    row "sql $q ($size lake)" "$ours" "$theirs"
+  done
+  seed=$((seed + 1))
 done
 base=$(measure "$PY" -c 'import duckdb; duckdb.connect().execute("select 1").fetchall()')
 echo "| (duckdb: python start, import, connect) |  |  | $(echo "$base" | awk '{printf "%7.2f s | %7.0f MiB", $1, $2/1024}') |  |  |"
 echo
-ours=$(measure "$BIN" sql "select count(*) from contexts" "$DIR/convos.jsonl" --threads "$THREADS" --format csv)
-cat_t=$(measure cat "$DIR/convos.jsonl")
-val=$("$GEN" validate "$DIR/convos.jsonl" --threads "$THREADS")
-echo "raw count(*) from contexts: $(echo "$ours" | cut -d' ' -f1) s, $(( $(echo "$ours" | cut -d' ' -f2) / 1024 )) MiB; cat: $(echo "$cat_t" | cut -d' ' -f1) s; $val"
+first=${SIZES%% *}
+CONVOS=$DIR/convos-$first.jsonl
+ours=$(measure "$BIN" sql "select count(*) from contexts" "$CONVOS" --threads "$THREADS" --format csv)
+cat_t=$(measure cat "$CONVOS")
+val=$("$GEN" validate "$CONVOS" --threads "$THREADS")
+echo "raw count(*) from contexts ($first): $(echo "$ours" | cut -d' ' -f1) s, $(( $(echo "$ours" | cut -d' ' -f2) / 1024 )) MiB; cat: $(echo "$cat_t" | cut -d' ' -f1) s; $val"
 
 # A partitioned conversion against the flat one (the same input, the same run).
-flat=$(measure "$BIN" convert "$DIR/convos.jsonl" -o "$DIR/lake-flat" --threads "$THREADS" -q --force)
-part=$(measure "$BIN" convert "$DIR/convos.jsonl" -o "$DIR/lake-part" --partition-by course,month --threads "$THREADS" -q --force)
+flat=$(measure "$BIN" convert "$CONVOS" -o "$DIR/lake-flat" --threads "$THREADS" -q --force)
+part=$(measure "$BIN" convert "$CONVOS" -o "$DIR/lake-part" --partition-by course,month --threads "$THREADS" -q --force)
 awk -v f="$flat" -v p="$part" 'BEGIN { split(f, a, " "); split(p, b, " ");
   printf "convert --partition-by course,month: %.2f s, %.0f MiB; flat %.2f s, %.0f MiB: %.2fx the flat time\n",
     b[1], b[2]/1024, a[1], a[2]/1024, b[1]/a[1] }'

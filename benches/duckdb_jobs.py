@@ -11,34 +11,38 @@ DuckDB's fastest honest formulation of the conversion: `read_json` with the file
 as `columns` (inferred once beforehand by the `columns` job, not timed), so the timed job parses
 the file once instead of scanning it for inference first.
 """
-import re
 import sys
 import duckdb
 
 QUERIES = {
-    "count_contexts": "SELECT count(*) FROM '{lake}/contexts.parquet'",
+    "count_contexts": "SELECT count(*) FROM {contexts}",
     "activity_per_month": """
         SELECT strftime(date_trunc('month', c.created_at), '%Y-%m') AS month,
                count(DISTINCT c.convo_id), count(m.message_index), count(DISTINCT c.user_email)
-        FROM '{lake}/conversations.parquet' c LEFT JOIN '{lake}/messages.parquet' m ON m.convo_id = c.convo_id
+        FROM {conversations} c LEFT JOIN {messages} m ON m.convo_id = c.convo_id
         WHERE c.created_at IS NOT NULL GROUP BY 1 ORDER BY 1""",
     "top_documents": """
-        SELECT readable_filename, count(*) FROM '{lake}/contexts.parquet'
+        SELECT readable_filename, count(*) FROM {contexts}
         GROUP BY 1 ORDER BY 2 DESC LIMIT 20""",
     "feedback_by_model": """
         SELECT coalesce(c.model_id, '(unknown)'), sum(CASE WHEN m.feedback_positive THEN 1 ELSE 0 END),
                sum(CASE WHEN NOT m.feedback_positive THEN 1 ELSE 0 END)
-        FROM '{lake}/messages.parquet' m JOIN '{lake}/conversations.parquet' c ON c.convo_id = m.convo_id
+        FROM {messages} m JOIN {conversations} c ON c.convo_id = m.convo_id
         WHERE m.feedback_positive IS NOT NULL GROUP BY 1 ORDER BY 1""",
-    "course_contexts": "SELECT count(*) FROM '{lake}/contexts.parquet' WHERE course = 'course03'",
+    "like_scan": "SELECT count(*) FROM {contexts} WHERE text LIKE '%transistor resistor%'",
+    "course_contexts": "SELECT count(*) FROM {contexts} WHERE course = 'course03'",
 }
 
+TABLES = ("conversations", "messages", "contexts")
 
-def hive(sql, lake):
-    """The query over a Hive-partitioned lake: each table a folder of partitions."""
-    return re.sub(r"'\{lake\}/(\w+)\.parquet'",
-                  lambda m: f"read_parquet('{lake}/{m.group(1)}/**/*.parquet', hive_partitioning=true)",
-                  sql)
+
+def tables(lake, hive):
+    """Each table of a chatql lake as DuckDB reads its Parquet files: `LAKE/<table>/` holds
+    them (a one-shot conversion removes none, so the folder is the table), in partition
+    folders when the lake was written with --partition-by."""
+    if hive:
+        return {t: f"read_parquet('{lake}/{t}/**/*.parquet', hive_partitioning=true)" for t in TABLES}
+    return {t: f"read_parquet('{lake}/{t}/*.parquet')" for t in TABLES}
 
 
 def main():
@@ -47,8 +51,7 @@ def main():
     if job in ("query", "query-hive"):
         lake, threads, name = sys.argv[2], sys.argv[3], sys.argv[4]
         con.execute(f"SET threads={threads}")
-        sql = QUERIES[name] if job == "query" else hive(QUERIES[name], lake)
-        con.execute(sql.format(lake=lake)).fetchall()
+        con.execute(QUERIES[name].format(**tables(lake, job == "query-hive"))).fetchall()
         return
     opts = "format='newline_delimited', maximum_object_size=1000000000, sample_size=-1"
     if job == "columns":
