@@ -17,9 +17,10 @@ use super::commit::{add_for, commit_run, PartitionValues, TableChange};
 use super::fs::TempDir;
 use super::lease::Lease;
 use super::parquet::{drop_versions, staging_props, writer_props, TableWriter};
-use super::partition::{part_name, split_flat, Key};
+use super::partition::{part_name, Key, WrittenFile};
 use super::record::{InputReport, PerFamily, Reading, Run, TableReport};
 use super::snapshot::{AsOf, LakeCommit, LakeSnapshot, RemoteLake};
+use super::split::{drop_lost, move_rejects, Splitter, WriterPool};
 use crate::error::{Error, Result};
 use crate::ingest::{ingest, IngestOptions, Inputs};
 use crate::store::{is_remote, Remote};
@@ -139,74 +140,117 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
         None => TempDir::beside(out)?,
     };
     let props = writer_props(opts.zstd_level)?;
-    // A partitioned run or an append writes a flat stage first and splits it: the stage is
-    // read once.
-    let stage_props = if keys.as_ref().is_some_and(|k| !k.is_empty()) || appending {
+    // An append writes a flat stage first and splits it: the stage is read once.
+    let stage_props = if appending {
         staging_props()
     } else {
         props.clone()
     };
 
+    // A one-shot partitioned run routes rows to partition files as they are decoded.
+    let route = keys.as_ref().is_some_and(|k| !k.is_empty()) && !appending;
+    let route_keys = keys.clone().unwrap_or_default();
     let mut writers: HashMap<Table, TableWriter> = HashMap::new();
     let mut convo_dedup = Dedup::default();
     let mut doc_dedup = Dedup::default();
     let redactor = opts.redact_key.as_deref().map(Redactor::new);
-    let summary = ingest(&inputs, &opts.ingest, |decoded| {
-        for (table, batch) in &decoded.batches {
-            let redacted;
-            let batch = match &redactor {
-                Some(r) => {
-                    redacted = r.redact_batch(batch)?;
-                    &redacted
+    let mut rows: HashMap<Table, u64> = HashMap::new();
+    let mut routed_files: Vec<WrittenFile> = Vec::new();
+    let summary = std::thread::scope(|scope| -> Result<_> {
+        let pool = route.then(|| WriterPool::start(scope, &props));
+        let mut splitter = pool
+            .as_ref()
+            .map(|p| Splitter::new(&route_keys, tmp.path(), 1, p));
+        let summary = ingest(&inputs, &opts.ingest, |decoded| {
+            let mut routed = Vec::new();
+            for (table, batch) in decoded.batches {
+                let batch = match &redactor {
+                    Some(r) => r.redact_batch(&batch)?,
+                    None => batch,
+                };
+                if opts.strict && table == Table::Rejects {
+                    use col::rejects as r;
+                    let b = &batch;
+                    let s = |c: usize| b.column(c).as_string::<i32>().value(0).to_owned();
+                    let n = |c: usize| b.column(c).as_primitive::<Int64Type>().value(0) as u64;
+                    return Err(Error::Rejected {
+                        file: s(r::source_file),
+                        line: n(r::source_line),
+                        offset: n(r::byte_offset),
+                        reason: s(r::reason),
+                    });
                 }
-                None => batch,
-            };
-            if opts.strict && *table == Table::Rejects {
-                use col::rejects as r;
-                let b = batch;
-                let s = |c: usize| b.column(c).as_string::<i32>().value(0).to_owned();
-                let n = |c: usize| b.column(c).as_primitive::<Int64Type>().value(0) as u64;
-                return Err(Error::Rejected {
-                    file: s(r::source_file),
-                    line: n(r::source_line),
-                    offset: n(r::byte_offset),
-                    reason: s(r::reason),
-                });
+                if !opts.keep_duplicates {
+                    match table {
+                        Table::Conversations => convo_dedup.offer_batch(table, &batch),
+                        Table::Documents => doc_dedup.offer_batch(table, &batch),
+                        _ => {}
+                    }
+                }
+                if splitter.is_some() && table != Table::Rejects {
+                    routed.push((table, batch));
+                    continue;
+                }
+                let path = tmp.path().join(table.file_name());
+                let w = match writers.entry(table) {
+                    std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(TableWriter::create(&path, table, stage_props.clone())?)
+                    }
+                };
+                w.write(&batch, &path)?;
             }
-            if !opts.keep_duplicates {
-                match table {
-                    Table::Conversations => convo_dedup.offer_batch(*table, batch),
-                    Table::Documents => doc_dedup.offer_batch(*table, batch),
-                    _ => {}
-                }
+            if let Some(s) = &mut splitter {
+                s.push_chunk(&routed)?;
             }
-            let path = tmp.path().join(table.file_name());
-            let w = match writers.entry(*table) {
-                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(TableWriter::create(&path, *table, stage_props.clone())?)
-                }
-            };
-            w.write(batch, &path)?;
+            Ok(())
+        });
+        let families = match (splitter, &summary) {
+            (Some(s), Ok(_)) => Some(s.finish()),
+            _ => None,
+        };
+        if let Some(pool) = pool {
+            // A writer's own error says more than the routing's "a writer stopped".
+            routed_files = pool.finish()?;
         }
-        Ok(())
+        let summary = summary?;
+        for (d, family) in [&convo_dedup, &doc_dedup]
+            .into_iter()
+            .zip(families.transpose()?.into_iter().flatten())
+        {
+            if !d.losers().is_empty() {
+                drop_lost(
+                    &family,
+                    d.losers(),
+                    tmp.path(),
+                    1,
+                    &props,
+                    &mut routed_files,
+                )?;
+            }
+        }
+        Ok(summary)
     })?;
 
-    let mut rows: HashMap<Table, u64> = HashMap::new();
     for (table, w) in writers {
         let path = tmp.path().join(table.file_name());
         rows.insert(table, w.close(&path)?);
+    }
+    for f in &routed_files {
+        *rows.entry(f.table).or_default() += f.rows;
     }
     let duplicates = PerFamily {
         conversations: convo_dedup.losers().len() as u64,
         documents: doc_dedup.losers().len() as u64,
     };
-    for (d, chain) in [
-        (&convo_dedup, CONVERSATION_CHAIN),
-        (&doc_dedup, DOCUMENT_CHAIN),
-    ] {
-        if !d.losers().is_empty() {
-            rows.extend(drop_versions(tmp.path(), chain, d.losers(), &stage_props)?);
+    if !route {
+        for (d, chain) in [
+            (&convo_dedup, CONVERSATION_CHAIN),
+            (&doc_dedup, DOCUMENT_CHAIN),
+        ] {
+            if !d.losers().is_empty() {
+                rows.extend(drop_versions(tmp.path(), chain, d.losers(), &stage_props)?);
+            }
         }
     }
 
@@ -307,12 +351,10 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
             }
             written
         } else {
-            let files = split_flat(tmp.path(), tmp.path(), &keys, 1, &props)?;
-            for t in Table::ALL {
-                let p = tmp.path().join(t.file_name());
-                if p.exists() {
-                    std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
-                }
+            let mut files = routed_files;
+            let rejects = tmp.path().join(Table::Rejects.file_name());
+            if rejects.is_file() {
+                files.push(move_rejects(&rejects, tmp.path(), 1)?);
             }
             files
                 .into_iter()

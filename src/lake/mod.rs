@@ -4,8 +4,8 @@
 //! atomic-write primitives; [`parquet`] the one Parquet writer and reader; [`record`] what a
 //! run read and did. [`snapshot`] reads a consistent version of every table of a lake,
 //! [`commit`] commits a run to it, [`lease`] lets one writer at a time in. One file per
-//! operation: [`convert`] (exports in, a lake out), [`partition`] (the Hive layout and the
-//! split into it), [`append`] (a run added to a lake, and repair after a crash),
+//! operation: [`convert`] (exports in, a lake out), [`partition`] (the Hive layout),
+//! [`split`] (rows routed to partition files), [`append`] (a run added to a lake, and repair after a crash),
 //! [`history`] (the versions), [`vacuum`] (deleting files no version needs),
 //! [`upgrade`] (a lake of an older chatql made a Delta lake). A lake knows nothing of SQL
 //! or reports.
@@ -22,6 +22,7 @@ pub mod partition;
 pub mod record;
 pub mod remote;
 pub mod snapshot;
+pub mod split;
 pub mod upgrade;
 pub mod vacuum;
 

@@ -27,7 +27,7 @@ use crate::table::dedup::{
 use crate::table::Table;
 
 /// Batches of the kept tables held in memory before all of them go to files.
-pub const DEFAULT_BUDGET: usize = 256 << 20;
+pub const DEFAULT_BUDGET: usize = 64 << 20;
 
 /// The rows of one table read from raw exports.
 pub enum Held {
