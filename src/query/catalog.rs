@@ -379,10 +379,8 @@ impl Catalog {
                         .register_table(physical, Arc::new(mem_table(t.schema(), list, parts)?))?;
                 }
                 raw::Held::Files(spool) => {
-                    let dir = format!("{}/", spool.dir.display());
                     self.ctx
-                        .register_arrow(&physical, &dir, Default::default())
-                        .await?;
+                        .register_table(physical, Arc::new(spool.table(t.schema())?))?;
                 }
             }
             self.loaded.insert(t);

@@ -15,9 +15,15 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::{AsArray, PrimitiveArray, RecordBatch};
-use datafusion::arrow::datatypes::Int32Type;
+use datafusion::arrow::datatypes::{Int32Type, SchemaRef};
 use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::FileWriter;
+use datafusion::catalog::streaming::StreamingTable;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::ingest::{ingest, IngestOptions, IngestSummary, Inputs};
@@ -105,6 +111,54 @@ impl Spool {
             each(b)?;
         }
         Ok(())
+    }
+}
+
+impl Spool {
+    /// The files as a table DataFusion scans one batch at a time, a file per partition.
+    /// (DataFusion's own Arrow file scan splits large files into ranges and reads a range's
+    /// batches all at once, which would hold the table in memory again.)
+    pub fn table(&self, schema: SchemaRef) -> Result<StreamingTable> {
+        let parts = self
+            .paths
+            .iter()
+            .map(|p| {
+                Arc::new(SpoolFile {
+                    schema: schema.clone(),
+                    path: p.clone(),
+                }) as Arc<dyn PartitionStream>
+            })
+            .collect();
+        Ok(StreamingTable::try_new(schema, parts)?)
+    }
+}
+
+/// One spool file as a stream of its batches.
+#[derive(Debug)]
+struct SpoolFile {
+    schema: SchemaRef,
+    path: PathBuf,
+}
+
+impl PartitionStream for SpoolFile {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let path = self.path.clone();
+        let batches: Box<dyn Iterator<Item = DfResult<RecordBatch>> + Send> =
+            match File::open(&path).map_err(|e| Error::io(&path, e)).and_then(|f| {
+                FileReader::try_new(std::io::BufReader::new(f), None)
+                    .map_err(|e| Error::read(&path, e))
+            }) {
+                Ok(r) => Box::new(r.map(|b| b.map_err(Into::into))),
+                Err(e) => Box::new(std::iter::once(Err(DataFusionError::External(Box::new(e))))),
+            };
+        Box::pin(RecordBatchStreamAdapter::new(
+            self.schema.clone(),
+            futures::stream::iter(batches),
+        ))
     }
 }
 
