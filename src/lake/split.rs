@@ -30,7 +30,7 @@ use crate::table::dedup::{child_count_column, LevelFilter, CONVERSATION_CHAIN, D
 use crate::table::{col, Table};
 
 /// Bytes of rows buffered across all partitions before the largest buffers are written.
-const BUFFER_BUDGET: usize = 256 << 20;
+const BUFFER_BUDGET: usize = 128 << 20;
 
 /// One partition file to encode and write, by a thread of the writer pool.
 struct FileJob {
