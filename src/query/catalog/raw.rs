@@ -148,10 +148,12 @@ impl PartitionStream for SpoolFile {
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
         let path = self.path.clone();
         let batches: Box<dyn Iterator<Item = DfResult<RecordBatch>> + Send> =
-            match File::open(&path).map_err(|e| Error::io(&path, e)).and_then(|f| {
-                FileReader::try_new(std::io::BufReader::new(f), None)
-                    .map_err(|e| Error::read(&path, e))
-            }) {
+            match File::open(&path)
+                .map_err(|e| Error::io(&path, e))
+                .and_then(|f| {
+                    FileReader::try_new(std::io::BufReader::new(f), None)
+                        .map_err(|e| Error::read(&path, e))
+                }) {
                 Ok(r) => Box::new(r.map(|b| b.map_err(Into::into))),
                 Err(e) => Box::new(std::iter::once(Err(DataFusionError::External(Box::new(e))))),
             };
