@@ -208,8 +208,7 @@ impl Decoder {
             + 1;
         let bytes = &bytes[lead..end];
         let offset = offset + (skipped + lead) as u64;
-        // The fast check first; std's finds where the bytes go wrong.
-        let text = match simdutf8::basic::from_utf8(bytes).or_else(|_| std::str::from_utf8(bytes)) {
+        let text = match std::str::from_utf8(bytes) {
             Ok(t) => t,
             Err(e) => {
                 let reason = format!("invalid UTF-8 at byte {} of the line", e.valid_up_to());
