@@ -205,7 +205,7 @@ pub fn inspect(args: &[String]) -> Result<Vec<FileReport>> {
     for src in &inputs.sources {
         let mut w = Walker::default();
         let name = src.name.to_string();
-        let ((lines, bytes), _) = src.read_with(&Default::default(), |r| {
+        let ((lines, bytes), _) = src.read_with(&Default::default(), false, |r| {
             let mut buf = Vec::new();
             r.read_to_end(&mut buf)
                 .map_err(|e| crate::Error::io(&*name, e))?;

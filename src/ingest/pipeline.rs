@@ -34,6 +34,9 @@ pub struct IngestOptions {
     pub max_record_bytes: usize,
     /// Where the bytes read are counted.
     pub progress: super::Progress,
+    /// Compute each input file's SHA-256 (for a lake's run record; a query does not
+    /// need it).
+    pub hash: bool,
 }
 
 /// The default longest record: 512 MiB. A document line holds every chunk of one file with
@@ -49,6 +52,7 @@ impl Default for IngestOptions {
             chunk_bytes: 8 << 20,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             progress: super::Progress::default(),
+            hash: true,
         }
     }
 }
@@ -201,7 +205,7 @@ fn read_sources(
     };
     let max_record = opts.max_record_bytes.max(1);
     for (index, src) in inputs.sources.iter().enumerate() {
-        let read = src.read_with(&opts.progress, |r| match src.layout {
+        let read = src.read_with(&opts.progress, opts.hash, |r| match src.layout {
             Layout::Json => Ok(read_json_chunks(
                 r,
                 Limits {
@@ -261,8 +265,12 @@ fn read_sources(
         .iter()
         .zip(hashes)
         .map(|(f, h)| {
-            h.or_else(|| super::source::sha256_file(&f.path).ok())
-                .unwrap_or_default()
+            h.or_else(|| {
+                opts.hash
+                    .then(|| super::source::sha256_file(&f.path).ok())
+                    .flatten()
+            })
+            .unwrap_or_default()
         })
         .collect())
 }

@@ -230,14 +230,17 @@ impl Inputs {
 /// Wraps a reader of a whole input file and hashes every byte read through it.
 pub struct HashingReader<'a, R> {
     inner: R,
-    hasher: Sha256,
+    /// None: count the bytes, hash nothing.
+    hasher: Option<Sha256>,
     progress: &'a Progress,
 }
 
 impl<R: Read> Read for HashingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         self.progress.read(n as u64);
         Ok(n)
     }
@@ -287,10 +290,11 @@ impl<R: Read> Read for Limited<R> {
 impl Source {
     /// Opens the source and hands its decompressed bytes to `f`. Returns what `f` returned
     /// and, when the source is a whole file read to its end, the file's SHA-256 (a zip
-    /// archive is hashed apart with [`sha256_file`]).
+    /// archive is hashed apart with [`sha256_file`]); without `hash`, no SHA-256.
     pub fn read_with<T>(
         &self,
         progress: &Progress,
+        hash: bool,
         f: impl FnOnce(&mut dyn Read) -> Result<T>,
     ) -> Result<(T, Option<String>)> {
         match &self.location {
@@ -298,7 +302,7 @@ impl Source {
                 let file = crate::store::open_read(path)?;
                 let mut hashed = HashingReader {
                     inner: file,
-                    hasher: Sha256::new(),
+                    hasher: hash.then(Sha256::new),
                     progress,
                 };
                 let mut reader = decompress(&mut hashed, *c).map_err(|e| Error::io(path, e))?;
@@ -306,7 +310,7 @@ impl Source {
                 drop(reader);
                 // Hash any bytes a decompressor left unread (trailing garbage, padding).
                 io::copy(&mut hashed, &mut io::sink()).map_err(|e| Error::io(path, e))?;
-                Ok((out, Some(hex::encode(hashed.hasher.finalize()))))
+                Ok((out, hashed.hasher.map(|h| hex::encode(h.finalize()))))
             }
             Location::ZipMember(path, index, c) => {
                 let file = crate::store::open_read(path)?;

@@ -347,7 +347,11 @@ impl Catalog {
             ));
         }
         let inputs = (**inputs).clone();
-        let opts = self.ingest.clone();
+        // A query needs no SHA-256 of its inputs.
+        let opts = IngestOptions {
+            hash: false,
+            ..self.ingest.clone()
+        };
         let keep = missing.clone();
         let dedup = !self.keep_duplicates;
         let budget = self.raw_budget;
