@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::procs::{free_port, python_has, Cluster};
+use common::procs::{free_port, python_has, wait_for, Cluster};
 use common::{scratch, testdata};
 
 /// A moto server on a free loopback port, stopped on drop.
@@ -54,14 +54,7 @@ fn start_moto_with(env: &[(&str, &str)]) -> Option<Moto> {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "moto did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for(port);
     Some(Moto { child, port })
 }
 

@@ -126,6 +126,7 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
         None
     };
     let (keys, appending) = partition_plan(opts)?;
+    let keys = keys.unwrap_or_default();
     let exists = match &remote {
         Some(_) => super::is_lake(out),
         None => out.exists(),
@@ -148,8 +149,7 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
     };
 
     // A one-shot partitioned run routes rows to partition files as they are decoded.
-    let route = keys.as_ref().is_some_and(|k| !k.is_empty()) && !appending;
-    let route_keys = keys.clone().unwrap_or_default();
+    let route = !keys.is_empty() && !appending;
     let mut writers: HashMap<Table, TableWriter> = HashMap::new();
     let mut convo_dedup = Dedup::default();
     let mut doc_dedup = Dedup::default();
@@ -160,7 +160,7 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
         let pool = route.then(|| WriterPool::start(scope, &props));
         let mut splitter = pool
             .as_ref()
-            .map(|p| Splitter::new(&route_keys, tmp.path(), 1, p));
+            .map(|p| Splitter::new(&keys, tmp.path(), 1, p));
         let summary = ingest(&inputs, &opts.ingest, |decoded| {
             let mut routed = Vec::new();
             for (table, batch) in decoded.batches {
@@ -298,7 +298,6 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
         already_in_lake: PerFamily::default(),
         replaced_in_lake: PerFamily::default(),
     };
-    let keys = keys.unwrap_or_default();
     if let (true, Some(remote)) = (appending, &remote) {
         let _lease = Lease::acquire_remote(remote, LEASE_WAIT)?;
         let mirror = tmp.path().join("mirror");

@@ -8,6 +8,24 @@ mod common;
 #[allow(dead_code)]
 mod synthetic;
 
+/// A generated conversations export of about `bytes` bytes written twice into `dir`
+/// (`NAME.jsonl` and `NAME-again.jsonl`): every conversation of the second copy is a
+/// duplicate to drop.
+fn export_twice(
+    dir: &std::path::Path,
+    name: &str,
+    bytes: u64,
+    seed: u64,
+) -> [std::path::PathBuf; 2] {
+    let first = dir.join(format!("{name}.jsonl"));
+    let mut f = std::fs::File::create(&first).unwrap();
+    synthetic::write_conversations(&mut f, bytes, seed, synthetic::ConvoLayout::Mixed).unwrap();
+    drop(f);
+    let again = dir.join(format!("{name}-again.jsonl"));
+    std::fs::copy(&first, &again).unwrap();
+    [first, again]
+}
+
 mod cli;
 mod convert;
 mod datasets;

@@ -373,21 +373,11 @@ fn partition_values_are_escaped_for_paths() {
 #[test]
 fn a_one_shot_partitioned_conversion_equals_the_flat_one() {
     let dir = scratch("one-shot");
-    let gen = dir.join("gen.jsonl");
-    let mut f = std::fs::File::create(&gen).unwrap();
-    crate::synthetic::write_conversations(
-        &mut f,
-        3 << 20,
-        11,
-        crate::synthetic::ConvoLayout::Mixed,
-    )
-    .unwrap();
-    drop(f);
-    std::fs::copy(&gen, dir.join("gen-again.jsonl")).unwrap();
+    let [gen, again] = crate::export_twice(&dir, "gen", 3 << 20, 11);
     let inputs = [
         testdata(""),
         gen.to_string_lossy().into_owned(),
-        dir.join("gen-again.jsonl").to_string_lossy().into_owned(),
+        again.to_string_lossy().into_owned(),
     ];
     let lake = dir.join("lake");
     let flat = dir.join("flat");

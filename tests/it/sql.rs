@@ -370,17 +370,7 @@ fn remote_without_the_cluster_feature_is_a_usage_error() {
 #[test]
 fn raw_tables_past_the_memory_budget_give_the_same_answers() {
     let dir = scratch("raw-spool");
-    let a = dir.join("a.jsonl");
-    let mut f = std::fs::File::create(&a).unwrap();
-    crate::synthetic::write_conversations(
-        &mut f,
-        12 << 20,
-        5,
-        crate::synthetic::ConvoLayout::Mixed,
-    )
-    .unwrap();
-    drop(f);
-    std::fs::copy(&a, dir.join("again.jsonl")).unwrap();
+    crate::export_twice(&dir, "a", 12 << 20, 5);
     for name in [
         "convos-2023-r.jsonl",
         "ECE110-convos.zip",
