@@ -8,106 +8,31 @@
 //! when `moto_server` is not installed.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
+use std::net::TcpListener;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::procs::{free_port, python_has, wait_for, Cluster};
+use common::moto::{start_moto, start_moto_with, Moto};
+use common::stores::{self, Server};
 use common::{scratch, testdata};
 
-/// A moto server on a free loopback port, stopped on drop.
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_moto() -> Option<Moto> {
-    start_moto_with(&[])
-}
-
-/// The moto server command: `python3 -m moto.server` (found wherever pip put the package,
-/// even when its `moto_server` script is not on the PATH).
-fn moto() -> Command {
-    let mut c = Command::new("python3");
-    c.args(["-m", "moto.server"]);
-    c
-}
-
-fn start_moto_with(env: &[(&str, &str)]) -> Option<Moto> {
-    if !python_has("import moto.server", "CHATQL_REQUIRE_S3", "moto[server]") {
-        return None;
-    }
-    let port = free_port();
-    let child = moto()
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(port);
-    Some(Moto { child, port })
-}
-
-impl Moto {
-    /// A plain HTTP request (moto takes unsigned requests); the status code.
-    fn http(&self, method: &str, path: &str, body: &[u8]) -> u16 {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n",
-            self.port,
-            body.len()
-        )
-        .unwrap();
-        s.write_all(body).unwrap();
-        let mut resp = String::new();
-        let _ = s.read_to_string(&mut resp);
-        resp.split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0)
-    }
-
-    fn bucket(&self, name: &str) {
-        assert_eq!(self.http("PUT", &format!("/{name}"), b""), 200);
-    }
-
-    fn upload(&self, bucket: &str, key: &str, file: &str) {
-        let bytes = std::fs::read(file).unwrap();
-        assert_eq!(self.http("PUT", &format!("/{bucket}/{key}"), &bytes), 200);
+impl Server for Moto {
+    fn scheme(&self) -> &'static str {
+        "s3"
     }
 
     fn chatql(&self) -> Command {
         chatql_at(self.port)
     }
 
-    /// Runs chatql with `args`; asserts success; stdout.
-    fn run(&self, args: &[&str]) -> String {
-        let out = self.chatql().args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+    fn bucket(&self, name: &str) {
+        self.make_bucket(name);
     }
 
-    fn fails(&self, args: &[&str]) -> (Output, Duration) {
-        let started = Instant::now();
-        let out = self.chatql().args(args).output().unwrap();
-        assert!(!out.status.success(), "{args:?} should fail");
-        (out, started.elapsed())
+    fn upload(&self, bucket: &str, key: &str, file: &str) {
+        self.put(bucket, key, file);
     }
 }
 
@@ -123,220 +48,36 @@ fn chatql_at(port: u16) -> Command {
     c
 }
 
-const QUERIES: &[&str] = &[
-    "select count(*), count(distinct convo_id), sum(message_count) from conversations",
-    "select convo_id, message_index, role, content from messages order by 1, 2",
-    "select doc_id, chunk_index, vector_norm(embedding) from chunks order by 1, 2",
-    "select course, month, count(*) from conversations group by 1, 2 order by 1, 2",
-];
-
-fn csv(m: &Moto, sql: &str, input: &str, extra: &[&str]) -> String {
-    let mut args = vec!["sql", sql, input, "--format", "csv"];
-    args.extend(extra);
-    m.run(&args)
-}
-
 #[test]
 fn a_lake_in_s3_answers_like_the_same_lake_on_disk() {
     let Some(m) = start_moto() else { return };
-    m.bucket("lakes");
-    let dir = scratch("lake");
-    let local = dir.join("local");
-    let l = local.to_str().unwrap();
-    let s3 = "s3://lakes/course-lake";
-    let run1 = testdata("convos-2023-r.jsonl");
-    let all = testdata("");
-    for out in [l, s3] {
-        m.run(&[
-            "convert",
-            "-q",
-            &run1,
-            "-o",
-            out,
-            "--partition-by",
-            "course,month",
-        ]);
-        m.run(&["convert", "-q", &all, "-o", out, "--append"]);
-    }
-    for sql in QUERIES {
-        assert_eq!(csv(&m, sql, s3, &[]), csv(&m, sql, l, &[]), "{sql}");
-    }
-    assert_eq!(
-        csv(&m, "select count(*) n from conversations", s3, &[]),
-        "n\n21\n"
-    );
-    // Time travel reads the first version from the bucket.
-    assert_eq!(
-        csv(
-            &m,
-            "select count(*) n from conversations",
-            s3,
-            &["--as-of", "0"]
-        ),
-        "n\n3\n"
-    );
-    // Reports and exports read the same.
-    let report = |lake: &str| m.run(&["report", lake, "--format", "json"]);
-    assert_eq!(report(s3), report(l));
-    let e_local = dir.join("local.jsonl");
-    let e_s3 = dir.join("s3.jsonl");
-    m.run(&[
-        "export",
-        l,
-        "--to",
-        "uiuc-rows",
-        "-o",
-        e_local.to_str().unwrap(),
-    ]);
-    m.run(&[
-        "export",
-        s3,
-        "--to",
-        "uiuc-rows",
-        "-o",
-        e_s3.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        std::fs::read_to_string(&e_s3).unwrap(),
-        std::fs::read_to_string(&e_local).unwrap()
-    );
-    // The history is the lake's, runs and all.
-    let h = m.run(&["history", s3, "--json"]);
-    let h: serde_json::Value = serde_json::from_str(&h).unwrap();
-    assert_eq!(h["version"], 1);
-    assert_eq!(h["runs"][1]["already_in_lake"]["conversations"], 2);
-    // An append of the same again adds nothing.
-    m.run(&["convert", "-q", &all, "-o", s3, "--append"]);
-    assert_eq!(
-        csv(
-            &m,
-            "select count(*) n, count(distinct convo_id) d from conversations",
-            s3,
-            &[]
-        ),
-        "n,d\n21,21\n"
-    );
-    // A new lake over an existing one is refused.
-    let (out, _) = m.fails(&["convert", "-q", &run1, "-o", s3]);
-    assert_eq!(out.status.code(), Some(4));
+    stores::a_lake_answers_like_the_same_lake_on_disk(&m);
 }
 
 #[test]
 fn appends_at_once_to_a_lake_in_s3_keep_every_conversation_once() {
     let Some(m) = start_moto() else { return };
-    m.bucket("race");
-    let s3 = "s3://race/lake";
-    let inputs = [
-        testdata("convos-2023-r.jsonl"),
-        testdata("ECE110-convos.zip"),
-        testdata(""),
-    ];
-    let children: Vec<_> = inputs
-        .iter()
-        .map(|i| {
-            m.chatql()
-                .args(["convert", "-q", i, "-o", s3, "--append"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for c in children {
-        let out = c.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    assert_eq!(
-        csv(
-            &m,
-            "select count(*) n, count(distinct convo_id) d from conversations",
-            s3,
-            &[]
-        ),
-        "n,d\n21,21\n"
-    );
+    stores::appends_at_once_keep_every_conversation_once(&m);
 }
 
 #[test]
 fn raw_exports_are_read_from_the_bucket() {
     let Some(m) = start_moto() else { return };
-    m.bucket("raw");
-    for f in [
-        "convos-2023-r.jsonl",
-        "ECE110-convos.zip",
-        "convos-2025-r-epoch.jsonl.gz",
-        "my-project_documents.jsonl.zst",
-        "ECE120_documents.jsonl",
-    ] {
-        m.upload("raw", &format!("exports/{f}"), &testdata(f));
-    }
-    let local = scratch("raw");
-    for f in [
-        "convos-2023-r.jsonl",
-        "ECE110-convos.zip",
-        "convos-2025-r-epoch.jsonl.gz",
-        "my-project_documents.jsonl.zst",
-        "ECE120_documents.jsonl",
-    ] {
-        std::fs::copy(testdata(f), local.join(f)).unwrap();
-    }
-    let sql = "select count(*), count(distinct convo_id), sum(message_count) from conversations";
-    let s3 = csv(&m, sql, "s3://raw/exports/", &[]);
-    assert_eq!(s3, csv(&m, sql, local.to_str().unwrap(), &[]));
-    let docs = "select count(*), sum(chunk_count) from documents";
-    assert_eq!(
-        csv(&m, docs, "s3://raw/exports/", &[]),
-        csv(&m, docs, local.to_str().unwrap(), &[])
-    );
-    // Rows name the object they came from.
-    let names = csv(
-        &m,
-        "select distinct source_file from conversations order by 1",
-        "s3://raw/exports/",
-        &[],
-    );
-    assert!(
-        names.contains("s3://raw/exports/ECE110-convos.zip!"),
-        "{names}"
-    );
-    // And a single object, converted from S3 into S3.
-    m.bucket("out");
-    m.run(&[
-        "convert",
-        "-q",
-        "s3://raw/exports/convos-2023-r.jsonl",
-        "-o",
-        "s3://out/lake",
-    ]);
-    assert_eq!(
-        csv(
-            &m,
-            "select count(*) n from conversations",
-            "s3://out/lake",
-            &[]
-        ),
-        "n\n3\n"
-    );
+    stores::raw_exports_are_read_from_the_store(&m);
+}
+
+#[cfg(feature = "cluster")]
+#[test]
+fn a_cluster_reads_a_lake_in_s3_itself() {
+    let Some(m) = start_moto() else { return };
+    stores::a_cluster_reads_the_lake_itself(&m);
 }
 
 #[test]
 fn a_missing_bucket_or_a_dead_server_is_a_clear_error_and_writes_nothing() {
     let Some(m) = start_moto() else { return };
+    stores::a_missing_bucket_is_a_clear_error(&m);
     let input = testdata("convos-2023-r.jsonl");
-    let (out, took) = m.fails(&["convert", "-q", &input, "-o", "s3://no-such-bucket/lake"]);
-    let e = String::from_utf8_lossy(&out.stderr);
-    assert!(e.contains("s3://no-such-bucket/lake"), "{e}");
-    assert!(took < Duration::from_secs(30), "took {took:?}");
-    let (out, _) = m.fails(&["sql", "select 1", "s3://no-such-bucket/raw.jsonl"]);
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("no-such-bucket"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     // No key at all, and the instance may not be asked: refused before any request.
     let out = Command::new(env!("CARGO_BIN_EXE_chatql"))
         .args(["sql", "select 1", "s3://b/lake"])
@@ -386,35 +127,6 @@ fn a_missing_bucket_or_a_dead_server_is_a_clear_error_and_writes_nothing() {
     assert!(!out.status.success());
     assert!(started.elapsed() < Duration::from_secs(60));
     assert!(String::from_utf8_lossy(&out.stderr).contains("s3://gone/lake"));
-}
-
-/// A Ballista cluster reads a lake in S3 with no shared file system: the scheduler plans
-/// from the lake's files in the bucket, executors read them from the bucket, the client
-/// sends no data.
-#[cfg(feature = "cluster")]
-#[test]
-fn a_cluster_reads_a_lake_in_s3_itself() {
-    let Some(m) = start_moto() else { return };
-    m.bucket("cluster");
-    let s3 = "s3://cluster/lake";
-    m.run(&[
-        "convert",
-        "-q",
-        &testdata(""),
-        "-o",
-        s3,
-        "--partition-by",
-        "course,month",
-    ]);
-    let cluster = Cluster::start(|| m.chatql(), 1, 2);
-    let remote = cluster.url.clone();
-    for sql in QUERIES {
-        assert_eq!(
-            csv(&m, sql, s3, &["--remote", &remote]),
-            csv(&m, sql, s3, &[]),
-            "{sql}"
-        );
-    }
 }
 
 #[test]
@@ -532,4 +244,10 @@ fn a_server_that_goes_away_mid_read_is_an_error_and_leaves_no_lake() {
     assert!(e.contains("s3://big/export.jsonl"), "{e}");
     assert!(started.elapsed() < Duration::from_secs(60));
     assert!(!lake.exists(), "no lake is left behind");
+}
+
+#[test]
+fn a_held_lease_makes_an_append_wait() {
+    let Some(m) = start_moto() else { return };
+    stores::a_held_lease_makes_an_append_wait(&m);
 }

@@ -1,20 +1,21 @@
-//! Object storage (`s3://bucket/prefix`; feature `s3`): the few operations inputs and lakes
-//! need from a store, blocking, over the `object_store` crate (the one DataFusion reads S3
-//! with): list, ranged reads (`RangeReader`, which streams an input and lets a zip be read
-//! in place), put-if-absent (a Delta commit), multipart upload, delete.
+//! Object storage (`s3://bucket/prefix`, feature `s3`; `gs://bucket/prefix`, feature `gcs`;
+//! `az://container/prefix`, feature `azure`): the few operations inputs and lakes need from
+//! a store, blocking, over the `object_store` crate (the one DataFusion reads them with):
+//! list, ranged reads (`RangeReader`, which streams an input and lets a zip be read in
+//! place), put-if-absent (a Delta commit), multipart upload, delete. One code path serves
+//! the three clouds; only the making of a client differs.
 //!
 //! The lake code works on local folders: a lake in a store is read through a local mirror of
 //! its logs (data files are fetched only when a writer must read one; queries read them from
 //! the store directly) and written by writing locally and uploading (see
 //! the lake's `remote` module).
 //!
-//! Credentials and endpoint come from the standard AWS environment (`AWS_ACCESS_KEY_ID`,
-//! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
-//! `AWS_ALLOW_HTTP`), else the shared files' profile (`profile.rs`); requests are retried
-//! briefly, so a wrong key or a missing bucket fails in seconds. Without a key, the
-//! instance's role is asked for one unless `AWS_EC2_METADATA_DISABLED=true`.
+//! Credentials and endpoint come from each cloud's standard environment (`aws.rs`, with the
+//! shared files' profile in `profile.rs`; `gcs.rs`; `azure.rs`). Requests are retried
+//! briefly, so a wrong key or a missing bucket fails in seconds, and a missing credential
+//! fails at once rather than asking a metadata service that is not there.
 //!
-//! `s3.rs` is the client and its operations, `range.rs` the ranged reader of one object.
+//! `remote.rs` is the client and its operations, `range.rs` the ranged reader of one object.
 
 use std::path::Path;
 #[cfg(feature = "s3")]
@@ -23,20 +24,66 @@ use std::sync::{Arc, OnceLock};
 use crate::error::{Error, Result};
 
 #[cfg(feature = "s3")]
+mod aws;
+#[cfg(feature = "azure")]
+mod azure;
+#[cfg(feature = "gcs")]
+mod gcs;
+#[cfg(feature = "s3")]
 mod profile;
 #[cfg(feature = "s3")]
 mod range;
 #[cfg(feature = "s3")]
-mod s3;
+mod remote;
 
 #[cfg(feature = "s3")]
 pub use range::RangeReader;
 
+/// The object stores a location may name, by URL scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `s3://` (or `s3a://`): Amazon S3 and S3-compatible stores.
+    S3,
+    /// `gs://`: Google Cloud Storage.
+    Gcs,
+    /// `az://`: Azure Blob Storage.
+    Azure,
+}
+
+impl Scheme {
+    /// The scheme `location` starts with, if it names an object store.
+    pub fn of(location: &str) -> Option<Scheme> {
+        let (scheme, _) = location.split_once("://")?;
+        match scheme {
+            "s3" | "s3a" => Some(Scheme::S3),
+            "gs" => Some(Scheme::Gcs),
+            "az" => Some(Scheme::Azure),
+            _ => None,
+        }
+    }
+
+    /// The URL scheme chatql writes (`s3a://` is read as `s3://`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::S3 => "s3",
+            Scheme::Gcs => "gs",
+            Scheme::Azure => "az",
+        }
+    }
+
+    /// The cargo feature that brings this store.
+    pub fn feature(self) -> &'static str {
+        match self {
+            Scheme::S3 => "s3",
+            Scheme::Gcs => "gcs",
+            Scheme::Azure => "azure",
+        }
+    }
+}
+
 /// Whether `location` names a place in object storage rather than a local path.
 pub fn is_remote(location: &Path) -> bool {
-    location
-        .to_str()
-        .is_some_and(|s| s.starts_with("s3://") || s.starts_with("s3a://"))
+    location.to_str().and_then(Scheme::of).is_some()
 }
 
 /// The runtime object-store requests run on (the lake code is blocking; these calls may
@@ -91,9 +138,13 @@ pub struct Remote {
 impl Remote {
     /// Without the `s3` feature: a clear error.
     pub fn open(location: &Path) -> Result<Remote> {
+        let feature = location
+            .to_str()
+            .and_then(Scheme::of)
+            .map_or("s3", Scheme::feature);
         Err(Error::Usage(format!(
-            "{}: this chatql was built without the `s3` feature \
-             (cargo install --path . --features s3)",
+            "{}: this chatql was built without the `{feature}` feature \
+             (cargo install --path . --features {feature})",
             location.display()
         )))
     }
@@ -201,9 +252,9 @@ pub fn exists(location: &Path) -> Result<bool> {
     bucket.exists(&r.prefix)
 }
 
-/// DataFusion's object-store registry, plus S3 buckets made on first use from the AWS
-/// environment: what a session (and a Ballista scheduler or executor) reads `s3://` files
-/// with, without each bucket being registered up front.
+/// DataFusion's object-store registry, plus buckets and containers made on first use from
+/// their cloud's environment: what a session (and a Ballista scheduler or executor) reads
+/// `s3://`, `gs://` and `az://` files with, without each being registered up front.
 #[cfg(feature = "s3")]
 #[derive(Debug, Default)]
 pub struct Registry {
@@ -226,8 +277,8 @@ impl datafusion::execution::object_store::ObjectStoreRegistry for Registry {
     ) -> datafusion::error::Result<Arc<dyn object_store::ObjectStore>> {
         match self.inner.get_store(url) {
             Ok(s) => Ok(s),
-            Err(e) if url.scheme() == "s3" => {
-                let base = format!("s3://{}", url.host_str().unwrap_or_default());
+            Err(e) if Scheme::of(url.as_str()).is_some() => {
+                let base = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
                 let store = Remote::open(Path::new(&base))
                     .map_err(|err| {
                         datafusion::error::DataFusionError::External(Box::new(err))
@@ -242,7 +293,8 @@ impl datafusion::execution::object_store::ObjectStoreRegistry for Registry {
     }
 }
 
-/// A registry that also makes S3 stores on first use (feature `s3`), or DataFusion's own.
+/// A registry that also makes object stores on first use (feature `s3`), or DataFusion's
+/// own.
 pub fn registry() -> std::sync::Arc<dyn datafusion::execution::object_store::ObjectStoreRegistry> {
     #[cfg(feature = "s3")]
     {

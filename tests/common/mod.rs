@@ -3,7 +3,9 @@
 //! the Parquet files), run SQL through the binary, decode bytes in pieces.
 #![allow(dead_code)]
 
+pub mod moto;
 pub mod procs;
+pub mod stores;
 
 use std::path::{Path, PathBuf};
 

@@ -27,6 +27,27 @@ pub fn wait_for(port: u16) {
     }
 }
 
+/// A plain HTTP/1.1 request to a server on loopback `port`; the status code (0 if none).
+pub fn http(port: u16, method: &str, path: &str, body: &[u8]) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    String::from_utf8_lossy(&resp)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Whether `python3 -c check` succeeds. When it does not: a test failure if `require` is
 /// set in the environment, else a note that the test is skipped.
 pub fn python_has(check: &str, require: &str, what: &str) -> bool {

@@ -1,19 +1,19 @@
-//! The S3 side of [`Remote`] (feature `s3`): the client, made once per bucket from the AWS
-//! environment and shared files, and each operation as a blocking call.
+//! [`Remote`]'s client and operations (feature `s3`): the store of a bucket or container,
+//! made once from its cloud's standard environment (`aws.rs`, `gcs.rs`, `azure.rs`) and
+//! shared, and each operation as a blocking call.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as Key;
 use object_store::{
     ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
     WriteMultipart,
 };
 
-use super::{block_on, profile, Remote};
+use super::{block_on, Remote, Scheme};
 use crate::error::{Error, Result};
 
 /// Stores already built, by bucket: one client (and connection pool) per bucket.
@@ -28,7 +28,12 @@ fn store_error(what: &str, url: &str, e: object_store::Error) -> Error {
         object_store::Error::NotFound { .. } => "not found".to_owned(),
         object_store::Error::PermissionDenied { .. }
         | object_store::Error::Unauthenticated { .. } => {
-            format!("access denied (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY): {e}")
+            let keys = match Scheme::of(url) {
+                Some(Scheme::Gcs) => "GOOGLE_APPLICATION_CREDENTIALS",
+                Some(Scheme::Azure) => "AZURE_STORAGE_ACCOUNT_NAME / AZURE_STORAGE_ACCOUNT_KEY",
+                _ => "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+            };
+            format!("access denied (check {keys}): {e}")
         }
         _ => e.to_string(),
     };
@@ -38,72 +43,54 @@ fn store_error(what: &str, url: &str, e: object_store::Error) -> Error {
     }
 }
 
+/// The client of `base` (`scheme://bucket`), built from its cloud's environment.
+fn build(url: &str, scheme: Scheme, bucket: &str) -> Result<Arc<dyn ObjectStore>> {
+    // Retried briefly, so a wrong key, a missing bucket or a server gone away fails in
+    // seconds rather than after minutes of back-off.
+    let retry = RetryConfig {
+        max_retries: 2,
+        retry_timeout: Duration::from_secs(10),
+        ..Default::default()
+    };
+    let client = ClientOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_timeout(Duration::from_secs(120));
+    match scheme {
+        Scheme::S3 => super::aws::build(url, bucket, client, retry),
+        #[cfg(feature = "gcs")]
+        Scheme::Gcs => super::gcs::build(url, bucket, client, retry),
+        #[cfg(feature = "azure")]
+        Scheme::Azure => super::azure::build(url, bucket, client, retry),
+        #[allow(unreachable_patterns)]
+        other => Err(Error::Usage(format!(
+            "{url}: this chatql was built without the `{}` feature \
+             (cargo install --path . --features {})",
+            other.feature(),
+            other.feature()
+        ))),
+    }
+}
+
 impl Remote {
-    /// The store of `location` (`s3://bucket/prefix`), from the AWS environment.
+    /// The store of `location` (`s3://bucket/prefix`, `gs://bucket/prefix`,
+    /// `az://container/prefix`), from its cloud's environment.
     pub fn open(location: &Path) -> Result<Remote> {
-        let url = location
-            .to_str()
-            .unwrap_or_default()
-            .trim_end_matches('/')
-            .replacen("s3a://", "s3://", 1);
-        let rest = url.strip_prefix("s3://").unwrap_or(&url);
+        let given = location.to_str().unwrap_or_default().trim_end_matches('/');
+        let Some(scheme) = Scheme::of(given) else {
+            return Err(Error::Usage(format!("{given}: not an object store URL")));
+        };
+        let rest = &given[given.find("://").map_or(0, |i| i + 3)..];
+        let url = format!("{}://{rest}", scheme.name());
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
             return Err(Error::Usage(format!("{url}: no bucket name")));
         }
-        let base = format!("s3://{bucket}");
+        let base = format!("{}://{bucket}", scheme.name());
         let mut cache = stores().lock().expect("not poisoned");
         let store = match cache.get(&base) {
             Some(s) => s.clone(),
             None => {
-                let metadata_off = std::env::var("AWS_EC2_METADATA_DISABLED")
-                    .is_ok_and(|v| v.eq_ignore_ascii_case("true"));
-                let has_key = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
-                // The shared files' profile (AWS_PROFILE, else `default`), below the
-                // environment: what the AWS CLI and SDKs read.
-                let profile = if has_key {
-                    Vec::new()
-                } else {
-                    profile::settings()
-                };
-                let profile_key = profile.iter().any(|(k, _)| k == "aws_access_key_id");
-                if !has_key && !profile_key && metadata_off {
-                    return Err(Error::Usage(format!(
-                        "{url}: no AWS credentials (set AWS_ACCESS_KEY_ID and \
-                         AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials; \
-                         AWS_EC2_METADATA_DISABLED forbids asking the instance)"
-                    )));
-                }
-                let retry = RetryConfig {
-                    max_retries: 2,
-                    retry_timeout: Duration::from_secs(10),
-                    ..Default::default()
-                };
-                let client = ClientOptions::new()
-                    .with_connect_timeout(Duration::from_secs(5))
-                    .with_timeout(Duration::from_secs(120));
-                // Timeouts first, then the environment (which may allow plain HTTP,
-                // name an endpoint, ...), as `AmazonS3Builder::from_env` reads it.
-                let mut builder = AmazonS3Builder::new()
-                    .with_client_options(client)
-                    .with_retry(retry);
-                for (key, value) in profile {
-                    if let Ok(k) = key.parse::<AmazonS3ConfigKey>() {
-                        builder = builder.with_config(k, value);
-                    }
-                }
-                for (key, value) in std::env::vars() {
-                    if key.starts_with("AWS_") {
-                        if let Ok(k) = key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
-                            builder = builder.with_config(k, value);
-                        }
-                    }
-                }
-                let s3 = builder
-                    .with_bucket_name(bucket)
-                    .build()
-                    .map_err(|e| Error::Usage(format!("{url}: {e}")))?;
-                let s: Arc<dyn ObjectStore> = Arc::new(s3);
+                let s = build(&url, scheme, bucket)?;
                 cache.insert(base.clone(), s.clone());
                 s
             }

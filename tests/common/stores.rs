@@ -1,0 +1,302 @@
+//! The object-store tests every store runs (`tests/s3.rs` against moto, `tests/azure.rs`
+//! against Azurite): a lake in the store answers like the same lake on disk, appends at once
+//! keep every conversation once (the stores' conditional puts), raw exports are read from
+//! the store in place, a cluster reads the lake itself, a missing bucket is a clear error.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{scratch, testdata};
+
+/// An object-store server on loopback, and chatql set up to reach it.
+pub trait Server {
+    /// The URL scheme (`s3`, `az`).
+    fn scheme(&self) -> &'static str;
+    /// chatql with the environment that reaches this server.
+    fn chatql(&self) -> Command;
+    /// Creates bucket (or container) `name`.
+    fn bucket(&self, name: &str);
+    /// Uploads the local `file` as `key` in `bucket`.
+    fn upload(&self, bucket: &str, key: &str, file: &str);
+
+    /// `scheme://bucket/key`.
+    fn url(&self, bucket: &str, key: &str) -> String {
+        format!("{}://{bucket}/{key}", self.scheme())
+    }
+
+    /// Runs chatql with `args`; asserts success; stdout.
+    fn run(&self, args: &[&str]) -> String {
+        let out = self.chatql().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs chatql with `args`; asserts failure; what it printed and how long it took.
+    fn fails(&self, args: &[&str]) -> (Output, Duration) {
+        let started = Instant::now();
+        let out = self.chatql().args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        (out, started.elapsed())
+    }
+
+    /// `sql` over `input` as CSV.
+    fn csv(&self, sql: &str, input: &str, extra: &[&str]) -> String {
+        let mut args = vec!["sql", sql, input, "--format", "csv"];
+        args.extend(extra);
+        self.run(&args)
+    }
+}
+
+pub const QUERIES: &[&str] = &[
+    "select count(*), count(distinct convo_id), sum(message_count) from conversations",
+    "select convo_id, message_index, role, content from messages order by 1, 2",
+    "select doc_id, chunk_index, vector_norm(embedding) from chunks order by 1, 2",
+    "select course, month, count(*) from conversations group by 1, 2 order by 1, 2",
+];
+
+/// Convert (partitioned), append, sql, time travel, report, export and history on a lake in
+/// the store give exactly the answers of the same lake on disk.
+pub fn a_lake_answers_like_the_same_lake_on_disk(m: &impl Server) {
+    m.bucket("lakes");
+    let dir = scratch("lake");
+    let local = dir.join("local");
+    let l = local.to_str().unwrap();
+    let remote = m.url("lakes", "course-lake");
+    let r = remote.as_str();
+    let run1 = testdata("convos-2023-r.jsonl");
+    let all = testdata("");
+    for out in [l, r] {
+        m.run(&[
+            "convert",
+            "-q",
+            &run1,
+            "-o",
+            out,
+            "--partition-by",
+            "course,month",
+        ]);
+        m.run(&["convert", "-q", &all, "-o", out, "--append"]);
+    }
+    for sql in QUERIES {
+        assert_eq!(m.csv(sql, r, &[]), m.csv(sql, l, &[]), "{sql}");
+    }
+    assert_eq!(
+        m.csv("select count(*) n from conversations", r, &[]),
+        "n\n21\n"
+    );
+    // Time travel reads the first version from the store.
+    assert_eq!(
+        m.csv("select count(*) n from conversations", r, &["--as-of", "0"]),
+        "n\n3\n"
+    );
+    // Reports and exports read the same.
+    let report = |lake: &str| m.run(&["report", lake, "--format", "json"]);
+    assert_eq!(report(r), report(l));
+    let e_local = dir.join("local.jsonl");
+    let e_remote = dir.join("remote.jsonl");
+    for (lake, out) in [(l, &e_local), (r, &e_remote)] {
+        m.run(&[
+            "export",
+            lake,
+            "--to",
+            "uiuc-rows",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+    }
+    assert_eq!(
+        std::fs::read_to_string(&e_remote).unwrap(),
+        std::fs::read_to_string(&e_local).unwrap()
+    );
+    // An export into the store is the same file.
+    let e_in_store = m.url("lakes", "exports/rows.jsonl");
+    m.run(&["export", l, "--to", "uiuc-rows", "-o", &e_in_store]);
+    let back = dir.join("back");
+    m.run(&["convert", "-q", &e_in_store, "-o", back.to_str().unwrap()]);
+    assert_eq!(
+        m.csv(QUERIES[1], back.to_str().unwrap(), &[]),
+        m.csv(QUERIES[1], l, &[])
+    );
+    // The history is the lake's, runs and all.
+    let h = m.run(&["history", r, "--json"]);
+    let h: serde_json::Value = serde_json::from_str(&h).unwrap();
+    assert_eq!(h["version"], 1);
+    assert_eq!(h["runs"][1]["already_in_lake"]["conversations"], 2);
+    // An append of the same again adds nothing.
+    m.run(&["convert", "-q", &all, "-o", r, "--append"]);
+    assert_eq!(
+        m.csv(
+            "select count(*) n, count(distinct convo_id) d from conversations",
+            r,
+            &[]
+        ),
+        "n,d\n21,21\n"
+    );
+    // A new lake over an existing one is refused.
+    let (out, _) = m.fails(&["convert", "-q", &run1, "-o", r]);
+    assert_eq!(out.status.code(), Some(4));
+}
+
+/// Three appends at once: the store's put-if-absent decides each commit, and every
+/// conversation is in the lake once.
+pub fn appends_at_once_keep_every_conversation_once(m: &impl Server) {
+    m.bucket("race");
+    let lake = m.url("race", "lake");
+    let inputs = [
+        testdata("convos-2023-r.jsonl"),
+        testdata("ECE110-convos.zip"),
+        testdata(""),
+    ];
+    let children: Vec<_> = inputs
+        .iter()
+        .map(|i| {
+            m.chatql()
+                .args(["convert", "-q", i, "-o", &lake, "--append"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        m.csv(
+            "select count(*) n, count(distinct convo_id) d from conversations",
+            &lake,
+            &[]
+        ),
+        "n,d\n21,21\n"
+    );
+}
+
+/// Raw exports (plain, gzip, zstd, a zip read in place) under a prefix read like the same
+/// files on disk; one object converts from the store into the store.
+pub fn raw_exports_are_read_from_the_store(m: &impl Server) {
+    m.bucket("raw");
+    let files = [
+        "convos-2023-r.jsonl",
+        "ECE110-convos.zip",
+        "convos-2025-r-epoch.jsonl.gz",
+        "my-project_documents.jsonl.zst",
+        "ECE120_documents.jsonl",
+    ];
+    let local = scratch("raw");
+    for f in files {
+        m.upload("raw", &format!("exports/{f}"), &testdata(f));
+        std::fs::copy(testdata(f), local.join(f)).unwrap();
+    }
+    let prefix = m.url("raw", "exports/");
+    let local = local.to_str().unwrap();
+    let sql = "select count(*), count(distinct convo_id), sum(message_count) from conversations";
+    assert_eq!(m.csv(sql, &prefix, &[]), m.csv(sql, local, &[]));
+    let docs = "select count(*), sum(chunk_count) from documents";
+    assert_eq!(m.csv(docs, &prefix, &[]), m.csv(docs, local, &[]));
+    // Rows name the object they came from.
+    let names = m.csv(
+        "select distinct source_file from conversations order by 1",
+        &prefix,
+        &[],
+    );
+    let zip = m.url("raw", "exports/ECE110-convos.zip!");
+    assert!(names.contains(&zip), "{names}");
+    // And a single object, converted from the store into the store.
+    m.bucket("out");
+    let lake = m.url("out", "lake");
+    let one = m.url("raw", "exports/convos-2023-r.jsonl");
+    m.run(&["convert", "-q", &one, "-o", &lake]);
+    assert_eq!(
+        m.csv("select count(*) n from conversations", &lake, &[]),
+        "n\n3\n"
+    );
+}
+
+/// A missing bucket fails soon, names the place, and leaves nothing.
+pub fn a_missing_bucket_is_a_clear_error(m: &impl Server) {
+    let input = testdata("convos-2023-r.jsonl");
+    let lake = m.url("no-such-bucket", "lake");
+    let (out, took) = m.fails(&["convert", "-q", &input, "-o", &lake]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains(&lake), "{e}");
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    let raw = m.url("no-such-bucket", "raw.jsonl");
+    let (out, _) = m.fails(&["sql", "select 1", &raw]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("no-such-bucket"), "{e}");
+}
+
+/// A Ballista cluster reads a lake in the store with no shared file system: the scheduler
+/// plans from the lake's files in the store, executors read them from it, the client sends
+/// no data.
+#[cfg(feature = "cluster")]
+pub fn a_cluster_reads_the_lake_itself(m: &impl Server) {
+    m.bucket("cluster");
+    let lake = m.url("cluster", "lake");
+    m.run(&[
+        "convert",
+        "-q",
+        &testdata(""),
+        "-o",
+        &lake,
+        "--partition-by",
+        "course,month",
+    ]);
+    let cluster = super::procs::Cluster::start(|| m.chatql(), 1, 2);
+    let remote = cluster.url.clone();
+    for sql in QUERIES {
+        assert_eq!(
+            m.csv(sql, &lake, &["--remote", &remote]),
+            m.csv(sql, &lake, &[]),
+            "{sql}"
+        );
+    }
+}
+
+/// The store's put-if-absent is what keeps writers apart: while another writer's lease
+/// object is there (fresh), an append waits and commits nothing. A store that overwrote
+/// instead would let it through at once.
+pub fn a_held_lease_makes_an_append_wait(m: &impl Server) {
+    m.bucket("held");
+    let lake = m.url("held", "lake");
+    m.run(&[
+        "convert",
+        "-q",
+        &testdata("convos-2023-r.jsonl"),
+        "-o",
+        &lake,
+    ]);
+    let dir = scratch("lease");
+    let lease = dir.join("lease.json");
+    std::fs::write(
+        &lease,
+        r#"{"host":"elsewhere","pid":1,"since":"2026-11-28 12:00:00"}"#,
+    )
+    .unwrap();
+    m.upload("held", "lake/_chatql_lease.json", lease.to_str().unwrap());
+    let mut append = m
+        .chatql()
+        .args(["convert", "-q", &testdata(""), "-o", &lake, "--append"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    let waiting = append.try_wait().unwrap().is_none();
+    let _ = append.kill();
+    let _ = append.wait();
+    assert!(waiting, "the append went past a held lease");
+    assert_eq!(
+        m.csv("select count(*) n from conversations", &lake, &[]),
+        "n\n3\n"
+    );
+}
