@@ -121,6 +121,14 @@ pub async fn run(a: SqlArgs) -> Result<()> {
     };
     let bar = InputBar::start("read", &opts.ingest.progress, true);
     let mut catalog = Catalog::open(&args, &opts).await?;
+    // Raw exports are read when a statement needs their tables: read them now, under the
+    // bar, so that it is gone before results are printed. (A statement that does not
+    // parse is reported by the run below.)
+    if let Sql::Text(text) = &sql {
+        if let Ok(tables) = catalog.tables_in(text) {
+            catalog.load(&tables).await?;
+        }
+    }
     drop(bar);
     match sql {
         Sql::Shell => {

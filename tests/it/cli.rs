@@ -95,3 +95,78 @@ fn bad_flag_values_are_usage_errors_before_any_work() {
             .stderr(predicate::str::contains(needle));
     }
 }
+
+/// Runs `args` with stderr on a terminal (`script` gives the command a pseudo-terminal);
+/// everything it printed, carriage returns as newlines.
+fn on_a_terminal(args: &[&str]) -> Option<String> {
+    let bin = assert_cmd::cargo::cargo_bin("chatql");
+    let mut line = bin.to_string_lossy().into_owned();
+    for a in args {
+        line.push_str(&format!(" '{a}'"));
+    }
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "{line}");
+    Some(String::from_utf8_lossy(&out.stdout).replace('\r', "\n"))
+}
+
+/// Long reads show bytes read of the total and a rate on a terminal (convert, and raw-input
+/// sql), and nothing on a pipe or with `--quiet`.
+#[test]
+fn progress_is_drawn_on_a_terminal_and_never_on_a_pipe() {
+    let dir = scratch("progress");
+    let path = dir.join("gen.jsonl");
+    let mut f = std::fs::File::create(&path).unwrap();
+    crate::synthetic::write_conversations(
+        &mut f,
+        48 << 20,
+        3,
+        crate::synthetic::ConvoLayout::Mixed,
+    )
+    .unwrap();
+    drop(f);
+    let gen = path.to_str().unwrap();
+    let total = format!(
+        "/{:.2} MiB",
+        std::fs::metadata(gen).unwrap().len() as f64 / 1048576.0
+    );
+    let lake = dir.join("lake");
+    let Some(shown) = on_a_terminal(&["convert", gen, "-o", lake.to_str().unwrap()]) else {
+        eprintln!("skipped: no `script` to give a terminal");
+        return;
+    };
+    let bar = shown
+        .lines()
+        .find(|l| l.contains(" convert ") && l.contains(&total))
+        .unwrap_or_else(|| panic!("no bar with {total}: {shown}"));
+    assert!(bar.contains("/s") && bar.contains("left"), "{bar}");
+    let shown = on_a_terminal(&["sql", "select count(*) from contexts", gen]).unwrap();
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.contains(" read ") && l.contains(&total)),
+        "{shown}"
+    );
+    // On a pipe (and with --quiet on a terminal), nothing but the answer.
+    let out = chatql()
+        .args([
+            "sql",
+            "select count(*) n from contexts",
+            gen,
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let quiet = dir.join("quiet");
+    let shown = on_a_terminal(&["convert", gen, "-o", quiet.to_str().unwrap(), "-q"]).unwrap();
+    assert!(!shown.contains(" convert "), "{shown}");
+}
