@@ -280,8 +280,23 @@ fn decode_worker(
     work_rx: Receiver<(u64, Work)>,
     done_tx: Sender<(u64, Result<Decoded>)>,
 ) {
+    // One decoder per thread, restarted for each piece: its column buffers keep the size
+    // the last piece needed, so they are not grown again from nothing every time.
+    let mut kept: Option<Decoder> = None;
     for (seq, work) in work_rx.iter() {
-        let (source, decoder) = match work {
+        let mut start = |source: usize, line: u64, offset: u64| -> Decoder {
+            let name = inputs.sources[source].name.clone();
+            match kept.take() {
+                Some(mut d) => {
+                    d.restart(name, line, offset);
+                    d
+                }
+                None => Decoder::new(name, line, offset),
+            }
+        };
+        // A decoder that panics (a bug) must not leave ingest waiting for this piece
+        // forever: the panic becomes this piece's error, and the thread goes on.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match work {
             Work::Lines {
                 source,
                 bytes,
@@ -289,7 +304,7 @@ fn decode_worker(
                 offset,
                 last,
             } => {
-                let mut d = Decoder::new(inputs.sources[source].name.clone(), first_line, offset);
+                let mut d = start(source, first_line, offset);
                 if last {
                     d.finish(&bytes);
                 } else {
@@ -298,7 +313,7 @@ fn decode_worker(
                 (source, d)
             }
             Work::Document { source, bytes } => {
-                let mut d = Decoder::new(inputs.sources[source].name.clone(), 1, 0);
+                let mut d = start(source, 1, 0);
                 d.decode_document(&bytes);
                 (source, d)
             }
@@ -308,7 +323,7 @@ fn decode_worker(
                 offset,
                 reason,
             } => {
-                let mut d = Decoder::new(inputs.sources[source].name.clone(), line, offset);
+                let mut d = start(source, line, offset);
                 d.reject_stream(line, offset, &reason);
                 (source, d)
             }
@@ -319,7 +334,7 @@ fn decode_worker(
                 reason,
                 head,
             } => {
-                let mut d = Decoder::new(inputs.sources[source].name.clone(), line, offset);
+                let mut d = start(source, line, offset);
                 d.reject_record(line, offset, &reason, &head);
                 (source, d)
             }
@@ -328,17 +343,27 @@ fn decode_worker(
                 rows,
                 header,
             } => {
-                let mut d = Decoder::new(inputs.sources[source].name.clone(), 1, 0);
+                let mut d = start(source, 1, 0);
                 csv::decode_rows(&mut d, &header, rows);
                 (source, d)
             }
+        }));
+        let (source, mut decoder) = match outcome {
+            Ok(done) => done,
+            Err(_) => {
+                let e = Error::Internal("the decoder panicked on a piece of input".into());
+                if done_tx.send((seq, Err(e))).is_err() {
+                    return;
+                }
+                continue;
+            }
         };
-        let mut decoder = decoder;
         let decoded = Decoded {
             source,
             stats: decoder.stats(),
             batches: decoder.take_batches(),
         };
+        kept = Some(decoder);
         if done_tx.send((seq, Ok(decoded))).is_err() {
             return;
         }

@@ -131,6 +131,16 @@ impl Decoder {
         }
     }
 
+    /// Starts decoding another piece (`source` from `first_line` and `offset`) with the
+    /// same buffers, once the last piece's batches were taken: their columns start at the
+    /// size the last piece needed.
+    pub fn restart(&mut self, source: Arc<str>, first_line: u64, offset: u64) {
+        self.source = source;
+        self.line = first_line;
+        self.offset = offset;
+        self.stats = DecodeStats::default();
+    }
+
     /// What was seen so far.
     pub fn stats(&self) -> DecodeStats {
         self.stats
