@@ -19,10 +19,12 @@ type PartitionKeys = Vec<Key>;
 
 #[derive(Debug, clap::Args)]
 pub struct ConvertArgs {
-    /// Export files, folders or glob patterns, in any mix.
+    /// Export files, folders or glob patterns, in any mix; objects or prefixes in object
+    /// storage (`s3://`, `gs://`, `az://`, with the features `s3`, `gcs`, `azure`).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<String>,
-    /// Output folder (created; must not exist unless --force).
+    /// Output folder (created; must not exist unless --force), or a lake in object storage
+    /// (`s3://bucket/prefix`, `gs://...`, `az://...`).
     #[arg(short, long, value_name = "DIR")]
     output: PathBuf,
     /// Replace the output folder if it exists.

@@ -35,13 +35,15 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// Raw exports, or folders written by `chatql convert`.
+    /// Raw exports, or folders written by `chatql convert` (local, or `s3://`, `gs://`,
+    /// `az://`).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<String>,
     /// Output format.
     #[arg(long = "to", value_enum)]
     to: Target,
-    /// Output file; `.gz` or `.zst` compresses.
+    /// Output file, or an object (`s3://`, `gs://`, `az://`, uploaded whole at the end);
+    /// `.gz` or `.zst` compresses.
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
     /// System message: `none`, `prompt` (the conversation's), or a text.

@@ -171,3 +171,23 @@ fn progress_is_drawn_on_a_terminal_and_never_on_a_pipe() {
     assert!(!shown.contains(" convert "), "{shown}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Without the object-store features, a URL is a clear usage error naming the feature to
+/// build with (not "no such file").
+#[cfg(not(feature = "s3"))]
+#[test]
+fn object_store_urls_name_the_feature_they_need() {
+    for (url, feature) in [
+        ("s3://bucket/lake", "s3"),
+        ("gs://bucket/lake", "gcs"),
+        ("az://container/lake", "azure"),
+    ] {
+        chatql()
+            .args(["sql", "select 1", url])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!(
+                "{url}: this chatql was built without the `{feature}` feature"
+            )));
+    }
+}
