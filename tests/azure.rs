@@ -13,7 +13,7 @@ use std::time::Duration;
 mod common;
 
 use common::procs::{free_port, python_has, wait_for};
-use common::stores::{self, Server};
+use common::stores::Server;
 use common::{scratch, testdata};
 
 /// Azurite's Blob service on a free loopback port, in memory, stopped on drop.
@@ -126,35 +126,11 @@ fn chatql_at(port: u16) -> Command {
     c
 }
 
-#[test]
-fn a_lake_in_azure_answers_like_the_same_lake_on_disk() {
-    let Some(m) = start_azurite() else { return };
-    stores::a_lake_answers_like_the_same_lake_on_disk(&m);
-}
+store_tests!(start_azurite());
 
 #[test]
-fn appends_at_once_to_a_lake_in_azure_keep_every_conversation_once() {
+fn a_missing_credential_or_a_wrong_key_is_a_clear_error() {
     let Some(m) = start_azurite() else { return };
-    stores::appends_at_once_keep_every_conversation_once(&m);
-}
-
-#[test]
-fn raw_exports_are_read_from_the_container() {
-    let Some(m) = start_azurite() else { return };
-    stores::raw_exports_are_read_from_the_store(&m);
-}
-
-#[cfg(feature = "cluster")]
-#[test]
-fn a_cluster_reads_a_lake_in_azure_itself() {
-    let Some(m) = start_azurite() else { return };
-    stores::a_cluster_reads_the_lake_itself(&m);
-}
-
-#[test]
-fn a_missing_container_or_credential_is_a_clear_error() {
-    let Some(m) = start_azurite() else { return };
-    stores::a_missing_bucket_is_a_clear_error(&m);
     // No credential at all, off Azure: refused before any request.
     let out = Command::new(env!("CARGO_BIN_EXE_chatql"))
         .args(["sql", "select 1", "az://c/lake"])
@@ -204,10 +180,4 @@ fn a_missing_container_or_credential_is_a_clear_error() {
     assert!(!out.status.success());
     assert!(started.elapsed() < Duration::from_secs(60));
     assert!(String::from_utf8_lossy(&out.stderr).contains("az://gone/lake"));
-}
-
-#[test]
-fn a_held_lease_makes_an_append_wait() {
-    let Some(m) = start_azurite() else { return };
-    stores::a_held_lease_makes_an_append_wait(&m);
 }

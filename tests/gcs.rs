@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 mod common;
 
 use common::procs::{free_port, http, wait_for};
-use common::stores::{self, Server};
+use common::stores::Server;
 
 /// The stand-in on a free loopback port, stopped on drop.
 struct FakeGcs {
@@ -73,31 +73,10 @@ impl Server for FakeGcs {
     }
 }
 
-#[test]
-fn a_lake_in_gcs_answers_like_the_same_lake_on_disk() {
-    stores::a_lake_answers_like_the_same_lake_on_disk(&start());
-}
+store_tests!(Some(start()));
 
 #[test]
-fn appends_at_once_to_a_lake_in_gcs_keep_every_conversation_once() {
-    stores::appends_at_once_keep_every_conversation_once(&start());
-}
-
-#[test]
-fn raw_exports_are_read_from_the_gcs_bucket() {
-    stores::raw_exports_are_read_from_the_store(&start());
-}
-
-#[cfg(feature = "cluster")]
-#[test]
-fn a_cluster_reads_a_lake_in_gcs_itself() {
-    stores::a_cluster_reads_the_lake_itself(&start());
-}
-
-#[test]
-fn a_missing_bucket_or_credential_is_a_clear_error() {
-    let m = start();
-    stores::a_missing_bucket_is_a_clear_error(&m);
+fn a_missing_credential_is_refused_before_any_request() {
     // No credential at all, off Google's cloud: refused before any request.
     let out = Command::new(env!("CARGO_BIN_EXE_chatql"))
         .args(["sql", "select 1", "gs://b/lake"])
@@ -114,9 +93,4 @@ fn a_missing_bucket_or_credential_is_a_clear_error() {
         e.contains("gs://b/lake") && e.contains("no Google credentials"),
         "{e}"
     );
-}
-
-#[test]
-fn a_held_lease_makes_an_append_wait() {
-    stores::a_held_lease_makes_an_append_wait(&start());
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::moto::{start_moto, start_moto_with, Moto};
-use common::stores::{self, Server};
+use common::stores::Server;
 use common::{scratch, testdata};
 
 impl Server for Moto {
@@ -48,35 +48,11 @@ fn chatql_at(port: u16) -> Command {
     c
 }
 
-#[test]
-fn a_lake_in_s3_answers_like_the_same_lake_on_disk() {
-    let Some(m) = start_moto() else { return };
-    stores::a_lake_answers_like_the_same_lake_on_disk(&m);
-}
+store_tests!(start_moto());
 
 #[test]
-fn appends_at_once_to_a_lake_in_s3_keep_every_conversation_once() {
+fn missing_credentials_or_a_dead_server_are_clear_errors_and_write_nothing() {
     let Some(m) = start_moto() else { return };
-    stores::appends_at_once_keep_every_conversation_once(&m);
-}
-
-#[test]
-fn raw_exports_are_read_from_the_bucket() {
-    let Some(m) = start_moto() else { return };
-    stores::raw_exports_are_read_from_the_store(&m);
-}
-
-#[cfg(feature = "cluster")]
-#[test]
-fn a_cluster_reads_a_lake_in_s3_itself() {
-    let Some(m) = start_moto() else { return };
-    stores::a_cluster_reads_the_lake_itself(&m);
-}
-
-#[test]
-fn a_missing_bucket_or_a_dead_server_is_a_clear_error_and_writes_nothing() {
-    let Some(m) = start_moto() else { return };
-    stores::a_missing_bucket_is_a_clear_error(&m);
     let input = testdata("convos-2023-r.jsonl");
     // No key at all, and the instance may not be asked: refused before any request.
     let out = Command::new(env!("CARGO_BIN_EXE_chatql"))
@@ -244,10 +220,4 @@ fn a_server_that_goes_away_mid_read_is_an_error_and_leaves_no_lake() {
     assert!(e.contains("s3://big/export.jsonl"), "{e}");
     assert!(started.elapsed() < Duration::from_secs(60));
     assert!(!lake.exists(), "no lake is left behind");
-}
-
-#[test]
-fn a_held_lease_makes_an_append_wait() {
-    let Some(m) = start_moto() else { return };
-    stores::a_held_lease_makes_an_append_wait(&m);
 }

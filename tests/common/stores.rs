@@ -8,6 +8,51 @@ use std::time::{Duration, Instant};
 
 use super::{scratch, testdata};
 
+/// The tests every store runs, as `#[test]` functions in the store's test file: `$start` is
+/// an expression giving `Option<impl Server>` (`None` skips, as when the server is not
+/// installed here).
+#[macro_export]
+macro_rules! store_tests {
+    ($start:expr) => {
+        #[test]
+        fn a_lake_answers_like_the_same_lake_on_disk() {
+            let Some(m) = $start else { return };
+            $crate::common::stores::a_lake_answers_like_the_same_lake_on_disk(&m);
+        }
+
+        #[test]
+        fn appends_at_once_keep_every_conversation_once() {
+            let Some(m) = $start else { return };
+            $crate::common::stores::appends_at_once_keep_every_conversation_once(&m);
+        }
+
+        #[test]
+        fn raw_exports_are_read_from_the_store() {
+            let Some(m) = $start else { return };
+            $crate::common::stores::raw_exports_are_read_from_the_store(&m);
+        }
+
+        #[test]
+        fn a_missing_bucket_is_a_clear_error() {
+            let Some(m) = $start else { return };
+            $crate::common::stores::a_missing_bucket_is_a_clear_error(&m);
+        }
+
+        #[test]
+        fn a_held_lease_makes_an_append_wait() {
+            let Some(m) = $start else { return };
+            $crate::common::stores::a_held_lease_makes_an_append_wait(&m);
+        }
+
+        #[cfg(feature = "cluster")]
+        #[test]
+        fn a_cluster_reads_the_lake_itself() {
+            let Some(m) = $start else { return };
+            $crate::common::stores::a_cluster_reads_the_lake_itself(&m);
+        }
+    };
+}
+
 /// An object-store server on loopback, and chatql set up to reach it.
 pub trait Server {
     /// The URL scheme (`s3`, `az`).
