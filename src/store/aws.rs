@@ -9,7 +9,7 @@ use std::sync::Arc;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::{ClientOptions, ObjectStore, RetryConfig};
 
-use super::profile;
+use super::{env_config, env_true, profile};
 use crate::error::{Error, Result};
 
 /// The client of `bucket` (`url` names it in messages).
@@ -19,8 +19,7 @@ pub fn build(
     client: ClientOptions,
     retry: RetryConfig,
 ) -> Result<Arc<dyn ObjectStore>> {
-    let metadata_off =
-        std::env::var("AWS_EC2_METADATA_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    let metadata_off = env_true("AWS_EC2_METADATA_DISABLED");
     let has_key = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
     // The shared files' profile (AWS_PROFILE, else `default`), below the environment:
     // what the AWS CLI and SDKs read.
@@ -47,12 +46,8 @@ pub fn build(
             builder = builder.with_config(k, value);
         }
     }
-    for (key, value) in std::env::vars() {
-        if key.starts_with("AWS_") {
-            if let Ok(k) = key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
-                builder = builder.with_config(k, value);
-            }
-        }
+    for (k, value) in env_config::<AmazonS3ConfigKey>("AWS_") {
+        builder = builder.with_config(k, value);
     }
     let s3 = builder
         .with_bucket_name(bucket)

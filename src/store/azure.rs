@@ -12,18 +12,14 @@ use std::sync::Arc;
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use object_store::{ClientOptions, ObjectStore, RetryConfig};
 
+use super::{env_config, env_set, env_true};
 use crate::error::{Error, Result};
-
-fn is_true(key: &str) -> bool {
-    std::env::var(key).is_ok_and(|v| v.eq_ignore_ascii_case("true"))
-}
 
 /// Whether a credential (or the emulator) is configured, so that no managed identity is
 /// needed.
 fn has_credential() -> bool {
-    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
-    is_true("AZURE_STORAGE_USE_EMULATOR")
-        || is_true("AZURE_SKIP_SIGNATURE")
+    env_true("AZURE_STORAGE_USE_EMULATOR")
+        || env_true("AZURE_SKIP_SIGNATURE")
         || [
             "AZURE_STORAGE_ACCOUNT_KEY",
             "AZURE_STORAGE_ACCESS_KEY",
@@ -36,7 +32,7 @@ fn has_credential() -> bool {
             "AZURE_FEDERATED_TOKEN_FILE",
         ]
         .iter()
-        .any(|k| set(k))
+        .any(|k| env_set(k))
 }
 
 /// Whether this machine is an Azure virtual machine (whose metadata service gives a
@@ -65,12 +61,8 @@ pub fn build(
     let mut builder = MicrosoftAzureBuilder::new()
         .with_client_options(client)
         .with_retry(retry);
-    for (key, value) in std::env::vars() {
-        if key.starts_with("AZURE_") {
-            if let Ok(k) = key.to_ascii_lowercase().parse::<AzureConfigKey>() {
-                builder = builder.with_config(k, value);
-            }
-        }
+    for (k, value) in env_config::<AzureConfigKey>("AZURE_") {
+        builder = builder.with_config(k, value);
     }
     let azure = builder
         .with_container_name(container)

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::{ClientOptions, ObjectStore, RetryConfig};
 
+use super::{env_config, env_set, env_true};
 use crate::error::{Error, Result};
 
 /// Whether a credential is configured, so that no metadata server is needed.
 fn has_credential() -> bool {
-    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
     let adc = std::env::var_os("HOME").is_some_and(|h| {
         std::path::Path::new(&h)
             .join(".config/gcloud/application_default_credentials.json")
@@ -29,8 +29,8 @@ fn has_credential() -> bool {
         "SERVICE_ACCOUNT",
     ]
     .iter()
-    .any(|k| set(k))
-        || std::env::var("GOOGLE_SKIP_SIGNATURE").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+    .any(|k| env_set(k))
+        || env_true("GOOGLE_SKIP_SIGNATURE")
 }
 
 /// Whether this machine is a Google Compute Engine instance (what Google's own client
@@ -58,12 +58,8 @@ pub fn build(
     let mut builder = GoogleCloudStorageBuilder::new()
         .with_client_options(client)
         .with_retry(retry);
-    for (key, value) in std::env::vars() {
-        if key.starts_with("GOOGLE_") {
-            if let Ok(k) = key.to_ascii_lowercase().parse::<GoogleConfigKey>() {
-                builder = builder.with_config(k, value);
-            }
-        }
+    for (k, value) in env_config::<GoogleConfigKey>("GOOGLE_") {
+        builder = builder.with_config(k, value);
     }
     if let Ok(path) = std::env::var("SERVICE_ACCOUNT") {
         builder = builder.with_service_account_path(path);

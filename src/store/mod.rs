@@ -86,6 +86,28 @@ pub fn is_remote(location: &Path) -> bool {
     location.to_str().and_then(Scheme::of).is_some()
 }
 
+/// Whether the environment variable `key` is set and not empty.
+#[cfg(any(feature = "gcs", feature = "azure"))]
+fn env_set(key: &str) -> bool {
+    std::env::var_os(key).is_some_and(|v| !v.is_empty())
+}
+
+/// Whether the environment variable `key` is `true` (in any case).
+#[cfg(feature = "s3")]
+fn env_true(key: &str) -> bool {
+    std::env::var(key).is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// The environment variables starting with `prefix` that name a setting of a store's
+/// builder (`K`, parsed from the lower-cased name, as `object_store`'s `from_env` does).
+#[cfg(feature = "s3")]
+fn env_config<K: std::str::FromStr>(prefix: &str) -> Vec<(K, String)> {
+    std::env::vars()
+        .filter(|(key, _)| key.starts_with(prefix))
+        .filter_map(|(key, value)| Some((key.to_ascii_lowercase().parse().ok()?, value)))
+        .collect()
+}
+
 /// The runtime object-store requests run on (the lake code is blocking; these calls may
 /// come from inside another runtime's threads, so each runs on this one).
 #[cfg(feature = "s3")]
