@@ -79,10 +79,17 @@ echo "| (duckdb: python start, import, connect) |  |  | $(echo "$base" | awk '{p
 echo
 first=${SIZES%% *}
 CONVOS=$DIR/convos-$first.jsonl
-ours=$(measure "$BIN" sql "select count(*) from contexts" "$CONVOS" --threads "$THREADS" --format csv)
+# Raw-input SQL against the parse floor: serde_json validating every line on the same
+# threads (`generate validate`, which reads the file first), and `cat`.
 cat_t=$(measure cat "$CONVOS")
 val=$("$GEN" validate "$CONVOS" --threads "$THREADS")
-echo "raw count(*) from contexts ($first): $(echo "$ours" | cut -d' ' -f1) s, $(( $(echo "$ours" | cut -d' ' -f2) / 1024 )) MiB; cat: $(echo "$cat_t" | cut -d' ' -f1) s; $val"
+floor=$(echo "$val" | sed -E 's/.* in ([0-9.]+) s .*/\1/')
+echo "parse floor ($first): $val; cat: ${cat_t% *} s"
+for q in count_contexts top_documents like_scan; do
+  ours=$(measure "$BIN" sql "$(sql_of $q)" "$CONVOS" --threads "$THREADS" --format csv)
+  awk -v n="$q" -v o="$ours" -v f="$floor" -v s="$first" 'BEGIN { split(o, a, " ");
+    printf "raw sql %s (%s export): %.2f s, %.0f MiB: %.2fx the parse floor\n", n, s, a[1], a[2]/1024, a[1]/f }'
+done
 
 # A partitioned conversion against the flat one (the same input, the same run).
 flat=$(measure "$BIN" convert "$CONVOS" -o "$DIR/lake-flat" --threads "$THREADS" -q --force)

@@ -96,6 +96,8 @@ pub async fn run(a: SqlArgs) -> Result<()> {
         remote: a.remote.clone(),
         tz: a.tz.tz,
         as_of: a.as_of.as_of,
+        // Statements known up front keep only the columns they read; the shell keeps all.
+        columns_as_needed: matches!(sql, Sql::Text(_)),
     };
     if opts.remote.is_some() && matches!(sql, Sql::Shell) {
         return Err(chatql::Error::Usage(
@@ -125,9 +127,7 @@ pub async fn run(a: SqlArgs) -> Result<()> {
     // bar, so that it is gone before results are printed. (A statement that does not
     // parse is reported by the run below.)
     if let Sql::Text(text) = &sql {
-        if let Ok(tables) = catalog.tables_in(text) {
-            catalog.load(&tables).await?;
-        }
+        catalog.load_for(text).await?;
     }
     drop(bar);
     match sql {

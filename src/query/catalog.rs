@@ -4,9 +4,10 @@
 //!
 //! Raw exports are ingested lazily: before a statement is planned, the tables it names
 //! (views expanded to the tables they read) are loaded in one ingest pass, and only those
-//! tables' batches are kept.
+//! tables' batches are kept. For statements given at once ([`Catalog::load_for`]), only the
+//! columns their plans scan are kept too ([`narrow`]).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -50,9 +51,12 @@ pub const VIEWS: &[View] = &[View {
 
 mod annotations;
 pub mod lake;
+mod narrow;
 pub mod raw;
 
 use lake::LakeTable;
+use narrow::Narrowed;
+use raw::Columns;
 
 use annotations::ANNOTATION_REJECTS;
 
@@ -72,6 +76,10 @@ pub struct CatalogOptions {
     pub tz: Zone,
     /// The version of the lakes to read (`--as-of`); the latest when `None`.
     pub as_of: Option<AsOf>,
+    /// Of raw exports, keep only the columns statements read. For statements known up front
+    /// ([`Catalog::load_for`]); a shell keeps every column, else each new statement that
+    /// reads another column would read the exports again.
+    pub columns_as_needed: bool,
 }
 
 /// Where the tables' rows come from.
@@ -90,7 +98,10 @@ pub struct Catalog {
     source: Source,
     ingest: IngestOptions,
     keep_duplicates: bool,
-    loaded: HashSet<Table>,
+    /// The tables whose rows are in place, and which of their columns (`None`: all).
+    loaded: HashMap<Table, Columns>,
+    /// [`CatalogOptions::columns_as_needed`].
+    columns_as_needed: bool,
     /// What the last ingest read (raw sources only).
     pub last_ingest: Option<IngestSummary>,
     /// Set once [`Catalog::restrict`] put views in place of the tables.
@@ -214,7 +225,8 @@ impl Catalog {
             source,
             ingest: opts.ingest.clone(),
             keep_duplicates: opts.keep_duplicates,
-            loaded: HashSet::new(),
+            loaded: HashMap::new(),
+            columns_as_needed: opts.columns_as_needed,
             last_ingest: None,
             restricted: false,
             partition_keys,
@@ -238,7 +250,7 @@ impl Catalog {
             cat.ctx.register_table(cat.physical(*t), provider)?;
         }
         if !matches!(cat.source, Source::Raw(_)) {
-            cat.loaded.extend(Table::ALL.iter().copied());
+            cat.loaded.extend(Table::ALL.iter().map(|t| (*t, None)));
         }
         cat.localize(Table::ALL).await?;
         cat.create_views().await?;
@@ -328,13 +340,104 @@ impl Catalog {
         Ok(out)
     }
 
+    /// Which columns of which tables a statement reads: all columns of the tables it names,
+    /// or with [`CatalogOptions::columns_as_needed`] and a query, the columns its optimized
+    /// plan scans (a table it names but never scans keeps no column).
+    async fn columns_read(&self, stmt: &Statement) -> Result<BTreeMap<Table, Columns>> {
+        use datafusion::common::tree_node::TreeNodeRecursion;
+        use datafusion::logical_expr::LogicalPlan;
+        use datafusion::sql::sqlparser::ast::Statement as Sql;
+        let tables = self.tables_read(stmt)?;
+        let all = || tables.iter().map(|t| (*t, None)).collect();
+        let is_query = matches!(stmt, Statement::Statement(s) if matches!(**s, Sql::Query(_)));
+        if !self.columns_as_needed
+            || !is_query
+            || tables
+                .iter()
+                .all(|t| matches!(self.loaded.get(t), Some(None)))
+        {
+            return Ok(all());
+        }
+        let state = self.ctx.state();
+        let plan = state
+            .statement_to_plan(stmt.clone())
+            .await
+            .map_err(|e| self.explain_error(e))?;
+        let plan = state.optimize(&plan)?;
+        let mut out: BTreeMap<Table, Columns> =
+            tables.iter().map(|t| (*t, Some(Vec::new()))).collect();
+        plan.apply_with_subqueries(|node| {
+            if let LogicalPlan::TableScan(scan) = node {
+                let name = scan.table_name.table();
+                if let Some(t) = Table::ALL.iter().find(|t| self.physical(**t) == name) {
+                    merge(
+                        out.entry(*t).or_insert(Some(Vec::new())),
+                        scan.projection.clone(),
+                    );
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        // Every column is no narrowing.
+        for (t, cols) in out.iter_mut() {
+            if cols
+                .as_ref()
+                .is_some_and(|c| c.len() == t.schema().fields().len())
+            {
+                *cols = None;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Loads what the statements of `sql` read, in one ingest pass. A statement that cannot
+    /// be planned before the ones ahead of it ran (it reads a table they create) counts as
+    /// reading every column of the tables it names; one that does not parse is left for
+    /// [`Catalog::run`] to report.
+    pub async fn load_for(&mut self, sql: &str) -> Result<()> {
+        let Ok(stmts) = self.parse(sql) else {
+            return Ok(());
+        };
+        let mut needs: BTreeMap<Table, Columns> = BTreeMap::new();
+        for stmt in &stmts {
+            let read = match self.columns_read(stmt).await {
+                Ok(r) => r,
+                Err(_) => match self.tables_read(stmt) {
+                    Ok(t) => t.into_iter().map(|t| (t, None)).collect(),
+                    Err(_) => continue,
+                },
+            };
+            for (t, cols) in read {
+                merge(needs.entry(t).or_insert(Some(Vec::new())), cols);
+            }
+        }
+        self.load_columns(needs).await
+    }
+
     /// Makes sure the tables are loaded (one ingest pass for all that are missing).
     pub async fn load(&mut self, tables: &BTreeSet<Table>) -> Result<()> {
-        let missing: BTreeSet<Table> = tables
-            .iter()
-            .filter(|t| !self.loaded.contains(t))
-            .copied()
-            .collect();
+        self.load_columns(tables.iter().map(|t| (*t, None)).collect())
+            .await
+    }
+
+    /// Makes sure these columns of these tables are loaded: one ingest pass for all that
+    /// are missing, which reads again a table that lacks some of its columns.
+    async fn load_columns(&mut self, needs: BTreeMap<Table, Columns>) -> Result<()> {
+        let mut missing: BTreeMap<Table, Columns> = BTreeMap::new();
+        for (t, want) in needs {
+            match (self.loaded.get(&t), want) {
+                (Some(None), _) => {}
+                (Some(Some(have)), Some(w)) if w.iter().all(|c| have.contains(c)) => {}
+                (Some(Some(have)), w) => {
+                    let mut cols = Some(have.clone());
+                    merge(&mut cols, w);
+                    missing.insert(t, cols);
+                }
+                (None, w) => {
+                    missing.insert(t, w);
+                }
+            }
+        }
         if missing.is_empty() {
             return Ok(());
         }
@@ -374,20 +477,19 @@ impl Catalog {
         .map_err(|e| Error::Internal(format!("ingest task failed: {e}")))??;
         let parts = self.ingest.threads.max(1);
         let mut fresh = Vec::new();
-        for (t, held) in kept.tables {
+        for (t, kept) in kept.tables {
             let physical = self.physical(t);
             self.ctx.deregister_table(physical.as_str())?;
-            match held {
-                raw::Held::Memory(list) => {
-                    self.ctx
-                        .register_table(physical, Arc::new(mem_table(t.schema(), list, parts)?))?;
-                }
-                raw::Held::Files(spool) => {
-                    self.ctx
-                        .register_table(physical, Arc::new(spool.table(t.schema())?))?;
-                }
-            }
-            self.loaded.insert(t);
+            let rows: Arc<dyn datafusion::catalog::TableProvider> = match kept.rows {
+                raw::Held::Memory(list) => Arc::new(mem_table(kept.schema, list, parts)?),
+                raw::Held::Files(spool) => Arc::new(spool.table(kept.schema)?),
+            };
+            let rows = match &kept.columns {
+                Some(c) => Arc::new(Narrowed::new(t.schema(), c.clone(), rows)),
+                None => rows,
+            };
+            self.ctx.register_table(physical, rows)?;
+            self.loaded.insert(t, kept.columns);
             fresh.push(t);
         }
         let summary = kept.summary;
@@ -510,8 +612,8 @@ impl Catalog {
 
     /// Plans and runs one statement, loading what it reads first; returns its batches.
     pub async fn run(&mut self, stmt: Statement) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let tables = self.tables_read(&stmt)?;
-        self.load(&tables).await?;
+        let needs = self.columns_read(&stmt).await?;
+        self.load_columns(needs).await?;
         let state = self.ctx.state();
         let plan = state
             .statement_to_plan(stmt)
@@ -637,6 +739,18 @@ async fn remote_context(url: &str, _local: SessionContext) -> Result<SessionCont
     )))
 }
 
+/// Widens `into` by `more` (`None`: every column).
+fn merge(into: &mut Columns, more: Columns) {
+    match (into.as_mut(), more) {
+        (Some(have), Some(more)) => {
+            have.extend(more);
+            have.sort_unstable();
+            have.dedup();
+        }
+        _ => *into = None,
+    }
+}
+
 /// A memory table whose batches are spread over `parts` partitions for parallel scans.
 fn mem_table(schema: SchemaRef, batches: Vec<RecordBatch>, parts: usize) -> Result<MemTable> {
     let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); parts.max(1)];
@@ -658,4 +772,112 @@ fn lakes_partition_keys(lakes: &[LakeSnapshot]) -> Result<Vec<Key>> {
         ));
     }
     Ok(layouts.first().map(|k| k.to_vec()).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::util::pretty::pretty_format_batches;
+
+    async fn open(columns_as_needed: bool) -> Catalog {
+        open_in(columns_as_needed, "UTC").await
+    }
+
+    async fn open_in(columns_as_needed: bool, zone: &str) -> Catalog {
+        let data = format!("{}/testdata", env!("CARGO_MANIFEST_DIR"));
+        let opts = CatalogOptions {
+            ingest: IngestOptions {
+                threads: 2,
+                ..Default::default()
+            },
+            columns_as_needed,
+            tz: Zone::parse(zone).unwrap(),
+            ..Default::default()
+        };
+        Catalog::open(&[data], &opts).await.unwrap()
+    }
+
+    async fn text(cat: &mut Catalog, sql: &str) -> String {
+        let mut out = String::new();
+        for (_, batches) in cat.run_sql(sql).await.unwrap() {
+            out.push_str(&pretty_format_batches(&batches).unwrap().to_string());
+        }
+        out
+    }
+
+    /// Statements loaded with only the columns they read give what full tables give, and
+    /// keep only those columns: a count no column, a view and subqueries theirs, a
+    /// statement after a `CREATE TABLE` (unplannable up front) and `SELECT *` all of them;
+    /// a later statement reading more columns reads the export again.
+    #[tokio::test]
+    async fn only_the_columns_read_are_kept_and_results_do_not_change() {
+        use crate::table::col;
+        let cases: &[(&str, &[(Table, Columns)])] = &[
+            (
+                "select count(*) from contexts",
+                &[(Table::Contexts, Some(vec![]))],
+            ),
+            (
+                "select readable_filename, count(*) from contexts group by 1 order by 2 desc, 1 limit 5",
+                &[(Table::Contexts, Some(vec![col::contexts::readable_filename]))],
+            ),
+            (
+                "select course_name, count(*), sum(length(answer)) from turns group by 1 order by 1",
+                &[],
+            ),
+            (
+                "select count(*) from messages where convo_id in (select convo_id from conversations where user_email is not null); select role, count(*) from messages group by 1 order by 1",
+                &[],
+            ),
+            (
+                "create table t as select convo_id from conversations; select count(*) from t join messages using (convo_id)",
+                &[(Table::Messages, None)],
+            ),
+            ("select * from chunks order by 1, 2 limit 3", &[(Table::Chunks, None)]),
+        ];
+        for (sql, loaded) in cases {
+            let mut full = open(false).await;
+            let want = text(&mut full, sql).await;
+            let mut narrow = open(true).await;
+            narrow.load_for(sql).await.unwrap();
+            for (t, cols) in *loaded {
+                let mut cols = cols.clone();
+                if let Some(c) = &mut cols {
+                    c.extend(crate::table::dedup::child_count_column(*t));
+                }
+                assert_eq!(narrow.loaded.get(t), Some(&cols), "{sql}: {t:?}");
+            }
+            assert_eq!(text(&mut narrow, sql).await, want, "{sql}");
+        }
+        // In a time zone the tables are views over differently named ones.
+        let sql = "select date_trunc('hour', created_at), count(*) from conversations group by 1 order by 1";
+        let mut full = open_in(false, "America/Chicago").await;
+        let mut narrow = open_in(true, "America/Chicago").await;
+        narrow.load_for(sql).await.unwrap();
+        assert_eq!(
+            narrow.loaded.get(&Table::Conversations),
+            Some(&Some(vec![
+                col::conversations::created_at,
+                col::conversations::message_count
+            ]))
+        );
+        assert_eq!(text(&mut narrow, sql).await, text(&mut full, sql).await);
+        // More columns later: the table is read again, with the union.
+        let mut narrow = open(true).await;
+        narrow
+            .load_for("select count(*) from contexts")
+            .await
+            .unwrap();
+        let mut full = open(false).await;
+        let sql = "select max(length(text)), count(distinct readable_filename) from contexts";
+        assert_eq!(text(&mut narrow, sql).await, text(&mut full, sql).await);
+        assert_eq!(
+            narrow.loaded.get(&Table::Contexts),
+            Some(&Some({
+                let mut c = vec![col::contexts::readable_filename, col::contexts::text];
+                c.sort_unstable();
+                c
+            }))
+        );
+    }
 }

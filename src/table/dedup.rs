@@ -181,6 +181,15 @@ impl<'a> LevelFilter<'a> {
         }
     }
 
+    /// For batches that hold only `columns` of the table, in this order (they must include
+    /// its child count column, [`child_count_column`]).
+    pub fn over(mut self, columns: &[usize]) -> Self {
+        self.count_col = self
+            .count_col
+            .and_then(|c| columns.iter().position(|&k| k == c));
+        self
+    }
+
     /// The next batch of the table, without the rows of lost versions.
     pub fn filter(&mut self, batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
         let counts = self

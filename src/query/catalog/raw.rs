@@ -1,5 +1,6 @@
 //! Raw exports as tables, in bounded memory: one ingest pass keeps only the tables a
-//! statement reads. Their batches stay in memory while they are small; past a budget every
+//! statement reads, and of those only the columns it reads (a `count(*)` of contexts keeps
+//! no text at all). Their batches stay in memory while they are small; past a budget every
 //! kept table goes to Arrow IPC files in a temporary folder, which DataFusion then scans
 //! batch by batch, so a 30 GB export is queried without holding it.
 //!
@@ -9,13 +10,13 @@
 //! rows below. Kept rows are then filtered in their ingest order; a spooled table is
 //! rewritten once, and only when a duplicate turned up.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::{AsArray, PrimitiveArray, RecordBatch};
-use datafusion::arrow::datatypes::{Int32Type, SchemaRef};
+use datafusion::arrow::datatypes::{Int32Type, Schema, SchemaRef};
 use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::FileWriter;
 use datafusion::catalog::streaming::StreamingTable;
@@ -34,6 +35,9 @@ use crate::table::Table;
 
 /// Batches of the kept tables held in memory before all of them go to files.
 pub const DEFAULT_BUDGET: usize = 64 << 20;
+
+/// Which columns of a table to keep, by index, ascending: `None` keeps all.
+pub type Columns = Option<Vec<usize>>;
 
 /// The rows of one table read from raw exports.
 pub enum Held {
@@ -55,7 +59,7 @@ pub struct Spool {
 }
 
 impl Spool {
-    fn create(dir: PathBuf, table: Table, files: usize) -> Result<Spool> {
+    fn create(dir: PathBuf, schema: &Schema, files: usize) -> Result<Spool> {
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let mut writers = Vec::new();
         let mut paths = Vec::new();
@@ -63,7 +67,7 @@ impl Spool {
             let path = dir.join(format!("part-{i}.arrow"));
             let f = File::create(&path).map_err(|e| Error::io(&path, e))?;
             writers.push(
-                FileWriter::try_new(BufWriter::new(f), &table.schema())
+                FileWriter::try_new(BufWriter::new(f), schema)
                     .map_err(|e| Error::write(&path, e))?,
             );
             paths.push(path);
@@ -164,20 +168,31 @@ impl PartitionStream for SpoolFile {
     }
 }
 
+/// The kept rows of one table.
+pub struct KeptTable {
+    /// The columns kept (all when `None`); `schema` is the table's schema of just these.
+    pub columns: Columns,
+    /// The schema of the rows.
+    pub schema: SchemaRef,
+    /// The rows.
+    pub rows: Held,
+}
+
 /// What one pass over raw exports kept.
 pub struct Kept {
     /// The rows of each table asked for, deduplicated unless told otherwise.
-    pub tables: HashMap<Table, Held>,
+    pub tables: HashMap<Table, KeptTable>,
     /// What was read.
     pub summary: IngestSummary,
 }
 
-/// Reads `inputs` once, keeping the rows of `wanted`: in memory up to `budget` bytes of
-/// batches, else in files under `spool` (spread over `files` files per table).
+/// Reads `inputs` once, keeping the given columns of the tables of `wanted`: in memory up
+/// to `budget` bytes of batches, else in files under `spool` (spread over `files` files per
+/// table). When deduplicating, a table also keeps its child count column.
 pub fn read_tables(
     inputs: &Inputs,
     opts: &IngestOptions,
-    wanted: &BTreeSet<Table>,
+    wanted: &BTreeMap<Table, Columns>,
     dedup: bool,
     budget: usize,
     spool: &Path,
@@ -187,27 +202,47 @@ pub fn read_tables(
     let mut counted: HashSet<Table> = HashSet::new();
     if dedup {
         for chain in [CONVERSATION_CHAIN, DOCUMENT_CHAIN] {
-            if let Some(deepest) = chain.iter().rposition(|t| wanted.contains(t)) {
+            if let Some(deepest) = chain.iter().rposition(|t| wanted.contains_key(t)) {
                 counted.extend(chain[..deepest].iter().copied());
             }
         }
     }
-    let mut held: HashMap<Table, Held> = wanted
+    let mut held: HashMap<Table, KeptTable> = wanted
         .iter()
-        .map(|t| (*t, Held::Memory(Vec::new())))
-        .collect();
+        .map(|(t, cols)| {
+            let columns = cols.as_ref().map(|c| {
+                let mut c: BTreeSet<usize> = c.iter().copied().collect();
+                if dedup {
+                    c.extend(child_count_column(*t));
+                }
+                c.into_iter().collect::<Vec<usize>>()
+            });
+            let schema = match &columns {
+                Some(c) => Arc::new(t.schema().project(c)?),
+                None => t.schema(),
+            };
+            Ok((
+                *t,
+                KeptTable {
+                    columns,
+                    schema,
+                    rows: Held::Memory(Vec::new()),
+                },
+            ))
+        })
+        .collect::<Result<_>>()?;
     let mut counts: HashMap<Table, Vec<PrimitiveArray<Int32Type>>> = HashMap::new();
     let mut dedups: HashMap<Table, Dedup> = HashMap::new();
     let mut in_memory = 0usize;
     let summary = ingest(inputs, opts, |d| {
         for (t, b) in d.batches {
             if dedup && (t == CONVERSATION_CHAIN[0] || t == DOCUMENT_CHAIN[0]) {
-                let parent_read = counted.contains(&t) || wanted.contains(&t);
+                let parent_read = counted.contains(&t) || wanted.contains_key(&t);
                 if parent_read {
                     dedups.entry(t).or_default().offer_batch(t, &b);
                 }
             }
-            if counted.contains(&t) && !wanted.contains(&t) {
+            if counted.contains(&t) && !wanted.contains_key(&t) {
                 if let Some(c) = child_count_column(t) {
                     counts
                         .entry(t)
@@ -215,31 +250,37 @@ pub fn read_tables(
                         .push(b.column(c).as_primitive::<Int32Type>().clone());
                 }
             }
-            match held.get_mut(&t) {
-                Some(Held::Memory(v)) => {
+            let Some(k) = held.get_mut(&t) else {
+                continue;
+            };
+            let b = match &k.columns {
+                Some(c) => b.project(c)?,
+                None => b,
+            };
+            match &mut k.rows {
+                Held::Memory(v) => {
                     in_memory += b.get_array_memory_size();
                     v.push(b);
                 }
-                Some(Held::Files(s)) => s.write(&b)?,
-                None => {}
+                Held::Files(s) => s.write(&b)?,
             }
         }
         if in_memory > budget {
             in_memory = 0;
-            for (t, h) in held.iter_mut() {
-                if let Held::Memory(batches) = h {
-                    let mut s = Spool::create(spool.join(t.name()), *t, files)?;
+            for (t, k) in held.iter_mut() {
+                if let Held::Memory(batches) = &mut k.rows {
+                    let mut s = Spool::create(spool.join(t.name()), &k.schema, files)?;
                     for b in batches.drain(..) {
                         s.write(&b)?;
                     }
-                    *h = Held::Files(s);
+                    k.rows = Held::Files(s);
                 }
             }
         }
         Ok(())
     })?;
-    for h in held.values_mut() {
-        if let Held::Files(s) = h {
+    for k in held.values_mut() {
+        if let Held::Files(s) = &mut k.rows {
             s.finish()?;
         }
     }
@@ -256,8 +297,11 @@ pub fn read_tables(
                 if level > 0 {
                     filter = LevelFilter::child(*t, filter);
                 }
-                if let Some(h) = held.get_mut(t) {
-                    *h = drop_lost(h, &mut filter, *t, spool, files)?;
+                if let Some(k) = held.get_mut(t) {
+                    if let Some(c) = &k.columns {
+                        filter = filter.over(c);
+                    }
+                    k.rows = drop_lost(&mut k.rows, &mut filter, t, &k.schema, spool, files)?;
                 } else if let Some(list) = counts.get(t) {
                     for c in list {
                         filter.pass(c);
@@ -278,7 +322,8 @@ pub fn read_tables(
 fn drop_lost(
     held: &mut Held,
     filter: &mut LevelFilter<'_>,
-    t: Table,
+    t: &Table,
+    schema: &Schema,
     spool: &Path,
     files: usize,
 ) -> Result<Held> {
@@ -290,8 +335,11 @@ fn drop_lost(
                 .collect::<Result<_>>()?,
         )),
         Held::Files(old) => {
-            let mut new =
-                Spool::create(spool.join(format!("{}-deduplicated", t.name())), t, files)?;
+            let mut new = Spool::create(
+                spool.join(format!("{}-deduplicated", t.name())),
+                schema,
+                files,
+            )?;
             old.read(|b| new.write(&filter.filter(&b)?))?;
             new.finish()?;
             std::fs::remove_dir_all(&old.dir).map_err(|e| Error::io(&old.dir, e))?;
@@ -305,9 +353,9 @@ mod tests {
     use super::*;
     use datafusion::arrow::compute::concat_batches;
 
-    fn rows(h: &Held, t: Table) -> RecordBatch {
+    fn rows(k: &KeptTable) -> RecordBatch {
         let mut all = Vec::new();
-        match h {
+        match &k.rows {
             Held::Memory(v) => all.extend(v.iter().cloned()),
             Held::Files(s) => s
                 .read(|b| {
@@ -316,7 +364,7 @@ mod tests {
                 })
                 .unwrap(),
         }
-        concat_batches(&t.schema(), &all).unwrap()
+        concat_batches(&k.schema, &all).unwrap()
     }
 
     /// The testdata folder holds overlapping exports: held in files (a budget of 0) or in
@@ -331,24 +379,67 @@ mod tests {
             ..Default::default()
         };
         let spool = tempfile::tempdir().unwrap();
-        let all: BTreeSet<Table> = Table::ALL.iter().copied().collect();
+        let all: BTreeMap<Table, Columns> = Table::ALL.iter().map(|t| (*t, None)).collect();
         let memory = read_tables(&inputs, &opts, &all, true, usize::MAX, spool.path()).unwrap();
         let kept_everything =
             read_tables(&inputs, &opts, &all, false, usize::MAX, spool.path()).unwrap();
-        let convos = |k: &Kept| rows(&k.tables[&Table::Conversations], Table::Conversations);
+        let convos = |k: &Kept| rows(&k.tables[&Table::Conversations]);
         assert!(
             convos(&kept_everything).num_rows() > convos(&memory).num_rows(),
             "the testdata has duplicates to drop"
         );
         for t in [Table::Contexts, Table::Messages, Table::Chunks] {
             let dir = tempfile::tempdir().unwrap();
-            let alone: BTreeSet<Table> = [t].into_iter().collect();
+            let alone: BTreeMap<Table, Columns> = [(t, None)].into_iter().collect();
             let files = read_tables(&inputs, &opts, &alone, true, 0, dir.path()).unwrap();
-            assert!(matches!(files.tables[&t], Held::Files(_)));
+            assert!(matches!(files.tables[&t].rows, Held::Files(_)));
             assert_eq!(files.tables.len(), 1);
-            let want = rows(&memory.tables[&t], t);
+            let want = rows(&memory.tables[&t]);
             assert!(want.num_rows() > 0, "{t:?}");
-            assert_eq!(rows(&files.tables[&t], t), want, "{t:?}");
+            assert_eq!(rows(&files.tables[&t]), want, "{t:?}");
+        }
+    }
+
+    /// Keeping some columns keeps exactly those columns of the same deduplicated rows (and
+    /// the child count column a lower table's deduplication needs), in memory or in files.
+    #[test]
+    fn kept_columns_are_the_same_rows_narrowed() {
+        use crate::table::col;
+        let data = format!("{}/testdata", env!("CARGO_MANIFEST_DIR"));
+        let inputs = Inputs::expand(&[data]).unwrap();
+        let opts = IngestOptions {
+            threads: 2,
+            chunk_bytes: 512,
+            ..Default::default()
+        };
+        let spool = tempfile::tempdir().unwrap();
+        let all: BTreeMap<Table, Columns> = Table::ALL.iter().map(|t| (*t, None)).collect();
+        let whole = read_tables(&inputs, &opts, &all, true, usize::MAX, spool.path()).unwrap();
+        let narrow: BTreeMap<Table, Columns> = [
+            (Table::Messages, Some(vec![col::messages::role])),
+            (Table::Contexts, Some(vec![])),
+        ]
+        .into_iter()
+        .collect();
+        for budget in [usize::MAX, 0] {
+            let dir = tempfile::tempdir().unwrap();
+            let kept = read_tables(&inputs, &opts, &narrow, true, budget, dir.path()).unwrap();
+            let messages = &kept.tables[&Table::Messages];
+            let cols = vec![col::messages::role, col::messages::context_count];
+            assert_eq!(messages.columns.as_ref(), Some(&cols));
+            assert_eq!(
+                rows(messages),
+                rows(&whole.tables[&Table::Messages])
+                    .project(&cols)
+                    .unwrap()
+            );
+            let contexts = &kept.tables[&Table::Contexts];
+            assert_eq!(contexts.schema.fields().len(), 0);
+            assert_eq!(
+                rows(contexts).num_rows(),
+                rows(&whole.tables[&Table::Contexts]).num_rows()
+            );
+            assert!(rows(contexts).num_rows() > 0);
         }
     }
 }
