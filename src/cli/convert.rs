@@ -42,9 +42,6 @@ pub struct ConvertArgs {
     /// zstd level of the Parquet files (1-22).
     #[arg(long, default_value_t = 3, value_name = "N")]
     zstd_level: i32,
-    /// Print nothing on success.
-    #[arg(short, long)]
-    quiet: bool,
     #[command(flatten)]
     redact: RedactArgs,
     #[command(flatten)]
@@ -70,10 +67,10 @@ pub async fn run(a: ConvertArgs) -> Result<()> {
     opts.append = a.append;
     opts.ingest = a.read.ingest(a.threads);
     let inputs = a.inputs.clone();
-    let bar = InputBar::start("convert", &opts.ingest.progress, !a.quiet);
+    let bar = InputBar::start("convert", &opts.ingest.progress, !a.read.quiet);
     let report = tokio::task::spawn_blocking(move || convert(&inputs, &opts)).await??;
     drop(bar);
-    if !a.quiet {
+    if !a.read.quiet {
         let mut out = io::stdout().lock();
         summary(&report, &mut out).map_err(chatql::Error::Output)?;
         out.flush().map_err(chatql::Error::Output)?;

@@ -167,7 +167,7 @@ impl ExportArgs {
 
 pub async fn run(a: ExportArgs) -> Result<()> {
     let opts = a.options()?;
-    let bar = InputBar::start("read", &opts.ingest.progress, true);
+    let bar = InputBar::start("read", &opts.ingest.progress, !a.read.quiet);
     let report = export(&a.inputs, &opts).await?;
     drop(bar);
     let unit = match a.to {

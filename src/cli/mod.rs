@@ -184,6 +184,10 @@ struct ReadArgs {
     /// being held in memory, and reading goes on (e.g. 64M, 2G).
     #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size)]
     max_record_size: usize,
+    /// Print nothing but results and errors: no progress bar (none is drawn when stderr is
+    /// not a terminal anyway), and `convert` prints no summary.
+    #[arg(short, long)]
+    pub(super) quiet: bool,
 }
 
 impl ReadArgs {

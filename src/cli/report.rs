@@ -129,7 +129,7 @@ pub async fn run(a: ReportArgs) -> Result<()> {
             ReportFormat::Html | ReportFormat::Json | ReportFormat::Csv
         ),
     };
-    let bar = if std::io::stderr().is_terminal() {
+    let bar = if std::io::stderr().is_terminal() && !a.read.quiet {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
             indicatif::ProgressStyle::with_template(
@@ -141,7 +141,11 @@ pub async fn run(a: ReportArgs) -> Result<()> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let mut input_bar = Some(InputBar::start("read", &opts.catalog.ingest.progress, true));
+    let mut input_bar = Some(InputBar::start(
+        "read",
+        &opts.catalog.ingest.progress,
+        !a.read.quiet,
+    ));
     let results = chatql::report::generate(&args, &opts, |done, total| {
         // The inputs are read before the first section.
         input_bar.take();

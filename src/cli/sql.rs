@@ -121,7 +121,7 @@ pub async fn run(a: SqlArgs) -> Result<()> {
         render,
         output: a.output.clone(),
     };
-    let bar = InputBar::start("read", &opts.ingest.progress, true);
+    let bar = InputBar::start("read", &opts.ingest.progress, !a.read.quiet);
     let mut catalog = Catalog::open(&args, &opts).await?;
     // Raw exports are read when a statement needs their tables: read them now, under the
     // bar, so that it is gone before results are printed. (A statement that does not

@@ -179,7 +179,7 @@ pub async fn run(a: TopicsArgs) -> Result<()> {
         seed: a.seed,
         ..Default::default()
     };
-    let bar = InputBar::start("read", &catalog.ingest.progress, true);
+    let bar = InputBar::start("read", &catalog.ingest.progress, !a.read.quiet);
     let map = chatql::topics::from_inputs(&a.inputs, &catalog, &restriction, &opts).await?;
     drop(bar);
     let Some(map) = map else {

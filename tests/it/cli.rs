@@ -169,6 +169,12 @@ fn progress_is_drawn_on_a_terminal_and_never_on_a_pipe() {
     let quiet = dir.join("quiet");
     let shown = on_a_terminal(&["convert", gen, "-o", quiet.to_str().unwrap(), "-q"]).unwrap();
     assert!(!shown.contains(" convert "), "{shown}");
+    let shown = on_a_terminal(&["sql", "select count(*) as n from contexts", gen, "-q"]).unwrap();
+    assert!(!shown.contains(" read "), "{shown}");
+    assert!(
+        shown.contains("│ n "),
+        "the answer is still printed: {shown}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
