@@ -58,6 +58,7 @@ fn print_history(h: &History, w: &mut dyn Write) -> io::Result<()> {
     for v in &h.runs {
         let added = |t: &str| v.run.rows_added.get(t).copied().unwrap_or(0);
         let inputs = match v.run.reading.inputs.len() {
+            _ if v.run.operation.is_some() => "(compacted)".to_owned(),
             0 => "-".to_owned(),
             1 => v.run.reading.inputs[0].path.clone(),
             n => format!("{} files", n),
@@ -89,6 +90,47 @@ fn print_history(h: &History, w: &mut dyn Write) -> io::Result<()> {
         ]);
     }
     writeln!(w, "{t}")
+}
+
+/// Arguments of `chatql compact`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  chatql compact lake/ --dry-run     (what would be rewritten)
+  chatql compact lake/ && chatql vacuum lake/ --retain-hours 0")]
+pub struct CompactArgs {
+    /// The lake (a folder written by `chatql convert`, on this machine's disk).
+    lake: PathBuf,
+    /// zstd level of the rewritten files (1-22).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    zstd_level: i32,
+    /// Say what would be rewritten, write nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub fn compact(a: CompactArgs) -> Result<()> {
+    let c = chatql::lake::compact::compact(&a.lake, a.zstd_level, a.dry_run)?;
+    let mut out = io::stdout().lock();
+    let what = format!(
+        "{} partition(s): {} file(s) into {}",
+        c.partitions, c.files_before, c.files_after
+    );
+    match c.version {
+        _ if c.partitions == 0 => writeln!(
+            out,
+            "{}: nothing to compact (no partition has more than one file)",
+            a.lake.display()
+        ),
+        None => writeln!(out, "would rewrite {what}"),
+        Some(v) => writeln!(
+            out,
+            "version {v}: rewrote {what}, {} rows; the old files stay for earlier \
+             versions until `chatql vacuum`",
+            c.rows
+        ),
+    }
+    .map_err(chatql::Error::Output)?;
+    Ok(())
 }
 
 /// Arguments of `chatql vacuum`.

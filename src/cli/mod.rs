@@ -47,6 +47,9 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// List a lake's versions: when, what each run read and added, and the files.
     History(lake::HistoryArgs),
+    /// Rewrite each partition's many small files (one per append) into one file per table,
+    /// as a new version with the same rows.
+    Compact(lake::CompactArgs),
     /// Delete the files of a lake that no version needs any more (after a retention period).
     Vacuum(lake::VacuumArgs),
     /// Make a lake written by chatql before 0.2 (manifest.json) a Delta lake, in place.
@@ -85,6 +88,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Inspect(a) => inspect::run(a).await,
         Command::Schema(a) => schema::run(a),
         Command::History(a) => lake::history(a),
+        Command::Compact(a) => lake::compact(a),
         Command::Vacuum(a) => lake::vacuum(a),
         Command::Upgrade(a) => lake::upgrade(a),
         Command::Cluster(c) => cluster::run(c).await,

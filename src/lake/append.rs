@@ -87,6 +87,23 @@ pub fn append_run(
         }
     }
     // Move the staged files into the lake (invisible until committed), then commit.
+    move_into_lake(staged, &staging, lake, true, &mut changes)?;
+    super::commit::crash_point("moved");
+    let record = commit_run(lake, false, &keys, changes, run)?;
+    super::commit::crash_point("committed");
+    Ok((record, version))
+}
+
+/// Moves files staged under `staging/TABLE/…` to the same place under `lake/TABLE/`, where
+/// they are invisible until a version names them, and adds their `add` actions to
+/// `changes` (`data_change`: false when they hold rows the lake already had).
+pub(super) fn move_into_lake(
+    staged: Vec<(Table, WrittenFile)>,
+    staging: &Path,
+    lake: &Path,
+    data_change: bool,
+    changes: &mut HashMap<Table, TableChange>,
+) -> Result<()> {
     for (t, f) in staged {
         let rel = f
             .path
@@ -99,14 +116,12 @@ pub fn append_run(
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
         std::fs::rename(&f.path, &to).map_err(|e| Error::io(&to, e))?;
-        let add = add_for(&table_dir, &to, t, f.partition)?;
+        let mut add = add_for(&table_dir, &to, t, f.partition)?;
+        add.data_change = data_change;
         changes.entry(t).or_default().adds.push(add);
     }
-    let _ = std::fs::remove_dir_all(&staging);
-    super::commit::crash_point("moved");
-    let record = commit_run(lake, false, &keys, changes, run)?;
-    super::commit::crash_point("committed");
-    Ok((record, version))
+    let _ = std::fs::remove_dir_all(staging);
+    Ok(())
 }
 
 /// Brings the lake back to its last recorded version after a writer died: child versions
@@ -177,9 +192,9 @@ pub fn repair(lake: &Path) -> Result<LakeSnapshot> {
 
 /// The files of one table of a snapshot, grouped by partition folder (relative), in read
 /// order, with the partition's values.
-type Partitions = BTreeMap<String, (PartitionValues, Vec<Add>)>;
+pub(super) type Partitions = BTreeMap<String, (PartitionValues, Vec<Add>)>;
 
-fn partitions(snap: &Snapshot) -> Partitions {
+pub(super) fn partitions(snap: &Snapshot) -> Partitions {
     let mut out: Partitions = BTreeMap::new();
     for add in &snap.files {
         let rel = decode_path(&add.path);

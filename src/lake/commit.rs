@@ -18,7 +18,7 @@ use super::delta::{
     commit, now_ms, Action, Add, CommitInfo, Committed, Metadata, Protocol, Remove,
 };
 use super::partition::Key;
-use super::record::Run;
+use super::record::{Operation, Run};
 use super::snapshot::{LakeCommit, RECORD_KEY, ROOT};
 use crate::error::{Error, Result};
 use crate::table::{Table, SCHEMA_VERSION};
@@ -91,7 +91,13 @@ fn table_id(lake: &Path, t: Table) -> String {
     )
 }
 
-fn commit_info(mode: &str, t: Table, keys: &[Key], change: &TableChange) -> CommitInfo {
+fn commit_info(
+    operation: &str,
+    mode: &str,
+    t: Table,
+    keys: &[Key],
+    change: &TableChange,
+) -> CommitInfo {
     let parts: Vec<&str> = partition_columns(t, keys);
     let mut params = Map::new();
     params.insert("mode".into(), json!(mode));
@@ -101,7 +107,7 @@ fn commit_info(mode: &str, t: Table, keys: &[Key], change: &TableChange) -> Comm
     );
     CommitInfo {
         timestamp: Some(now_ms()),
-        operation: Some("WRITE".into()),
+        operation: Some(operation.into()),
         operation_parameters: Some(params),
         engine_info: Some(format!("chatql/{}", env!("CARGO_PKG_VERSION"))),
         is_blind_append: Some(change.removes.is_empty()),
@@ -157,7 +163,12 @@ pub fn commit_run(
         }
         let version = latest.map_or(0, |v| v + 1);
         let mode = if create { "ErrorIfExists" } else { "Append" };
-        let mut info = commit_info(mode, *t, keys, &change);
+        // Delta's name of what the version did: new rows, or the same rows in new files.
+        let operation = match record.run.operation {
+            None => "WRITE",
+            Some(Operation::Compact) => "OPTIMIZE",
+        };
+        let mut info = commit_info(operation, mode, *t, keys, &change);
         let mut actions = Vec::new();
         if create {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;

@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::Int64Type;
 
 use super::commit::{add_for, commit_run, PartitionValues, TableChange};
 use super::fs::TempDir;
-use super::lease::Lease;
+use super::lease::{Lease, LEASE_WAIT};
 use super::parquet::{drop_versions, staging_props, writer_props, TableWriter};
 use super::partition::{part_name, Key, WrittenFile};
 use super::record::{InputReport, PerFamily, Reading, Run, TableReport};
@@ -297,6 +297,7 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
             .collect(),
         already_in_lake: PerFamily::default(),
         replaced_in_lake: PerFamily::default(),
+        operation: None,
     };
     if let (true, Some(remote)) = (appending, &remote) {
         let _lease = Lease::acquire_remote(remote, LEASE_WAIT)?;
@@ -383,9 +384,6 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
     Ok(report)
 }
 
-/// How long an append waits for another writer of the lake.
-const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-
 impl ConvertReport {
     /// Takes the rows added and the lake's totals from the record of this run.
     fn set_run(&mut self, record: &LakeCommit, snap: &LakeSnapshot) {
@@ -430,6 +428,7 @@ fn create_empty(out: &std::path::Path, keys: &[Key]) -> Result<()> {
         rows_added: Default::default(),
         already_in_lake: PerFamily::default(),
         replaced_in_lake: PerFamily::default(),
+        operation: None,
     };
     commit_run(tmp.path(), true, keys, HashMap::new(), run)?;
     match remote {

@@ -45,6 +45,9 @@ enum Place {
     Object(crate::store::Remote),
 }
 
+/// How long a writer (an append, a compaction) waits for another writer of the lake.
+pub const LEASE_WAIT: Duration = Duration::from_secs(15 * 60);
+
 /// A held lease; released on drop.
 pub struct Lease {
     place: Place,

@@ -6,12 +6,14 @@
 //! [`commit`] commits a run to it, [`lease`] lets one writer at a time in. One file per
 //! operation: [`convert`] (exports in, a lake out), [`partition`] (the Hive layout),
 //! [`split`] (rows routed to partition files), [`append`] (a run added to a lake, and repair after a crash),
-//! [`history`] (the versions), [`vacuum`] (deleting files no version needs),
+//! [`history`] (the versions), [`compact`] (a partition's many small files rewritten into
+//! one), [`vacuum`] (deleting files no version needs),
 //! [`upgrade`] (a lake of an older chatql made a Delta lake). A lake knows nothing of SQL
 //! or reports.
 
 pub mod append;
 pub mod commit;
+pub mod compact;
 pub mod convert;
 pub mod delta;
 pub mod fs;

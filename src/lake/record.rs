@@ -98,6 +98,18 @@ pub struct Run {
     pub already_in_lake: PerFamily,
     /// Older versions in the lake the run replaced.
     pub replaced_in_lake: PerFamily,
+    /// What the version did if it read no export: `compact` rewrote small files into
+    /// larger ones and changed no row. Absent for a conversion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<Operation>,
+}
+
+/// A version that is not a conversion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    /// `chatql compact`: the same rows in fewer files (Delta's OPTIMIZE).
+    Compact,
 }
 
 /// One run of an older partitioned lake's manifest.

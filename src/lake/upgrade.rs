@@ -73,6 +73,7 @@ pub fn upgrade(lake: &Path) -> Result<Upgraded> {
                 rows_added: m.tables.iter().map(|t| (t.name.clone(), t.rows)).collect(),
                 already_in_lake: PerFamily::default(),
                 replaced_in_lake: PerFamily::default(),
+                operation: None,
             };
             (Vec::new(), run)
         }

@@ -55,7 +55,7 @@ mod narrow;
 pub mod raw;
 
 use lake::LakeTable;
-use narrow::Narrowed;
+use narrow::{merge, scanned_columns, Narrowed};
 use raw::Columns;
 
 use annotations::ANNOTATION_REJECTS;
@@ -344,8 +344,6 @@ impl Catalog {
     /// or with [`CatalogOptions::columns_as_needed`] and a query, the columns its optimized
     /// plan scans (a table it names but never scans keeps no column).
     async fn columns_read(&self, stmt: &Statement) -> Result<BTreeMap<Table, Columns>> {
-        use datafusion::common::tree_node::TreeNodeRecursion;
-        use datafusion::logical_expr::LogicalPlan;
         use datafusion::sql::sqlparser::ast::Statement as Sql;
         let tables = self.tables_read(stmt)?;
         let all = || tables.iter().map(|t| (*t, None)).collect();
@@ -364,30 +362,12 @@ impl Catalog {
             .await
             .map_err(|e| self.explain_error(e))?;
         let plan = state.optimize(&plan)?;
-        let mut out: BTreeMap<Table, Columns> =
-            tables.iter().map(|t| (*t, Some(Vec::new()))).collect();
-        plan.apply_with_subqueries(|node| {
-            if let LogicalPlan::TableScan(scan) = node {
-                let name = scan.table_name.table();
-                if let Some(t) = Table::ALL.iter().find(|t| self.physical(**t) == name) {
-                    merge(
-                        out.entry(*t).or_insert(Some(Vec::new())),
-                        scan.projection.clone(),
-                    );
-                }
-            }
-            Ok(TreeNodeRecursion::Continue)
-        })?;
-        // Every column is no narrowing.
-        for (t, cols) in out.iter_mut() {
-            if cols
-                .as_ref()
-                .is_some_and(|c| c.len() == t.schema().fields().len())
-            {
-                *cols = None;
-            }
-        }
-        Ok(out)
+        scanned_columns(&plan, &tables, |name| {
+            Table::ALL
+                .iter()
+                .copied()
+                .find(|t| self.physical(*t) == name)
+        })
     }
 
     /// Loads what the statements of `sql` read, in one ingest pass. A statement that cannot
@@ -739,18 +719,6 @@ async fn remote_context(url: &str, _local: SessionContext) -> Result<SessionCont
     )))
 }
 
-/// Widens `into` by `more` (`None`: every column).
-fn merge(into: &mut Columns, more: Columns) {
-    match (into.as_mut(), more) {
-        (Some(have), Some(more)) => {
-            have.extend(more);
-            have.sort_unstable();
-            have.dedup();
-        }
-        _ => *into = None,
-    }
-}
-
 /// A memory table whose batches are spread over `parts` partitions for parallel scans.
 fn mem_table(schema: SchemaRef, batches: Vec<RecordBatch>, parts: usize) -> Result<MemTable> {
     let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); parts.max(1)];
@@ -775,109 +743,4 @@ fn lakes_partition_keys(lakes: &[LakeSnapshot]) -> Result<Vec<Key>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use datafusion::arrow::util::pretty::pretty_format_batches;
-
-    async fn open(columns_as_needed: bool) -> Catalog {
-        open_in(columns_as_needed, "UTC").await
-    }
-
-    async fn open_in(columns_as_needed: bool, zone: &str) -> Catalog {
-        let data = format!("{}/testdata", env!("CARGO_MANIFEST_DIR"));
-        let opts = CatalogOptions {
-            ingest: IngestOptions {
-                threads: 2,
-                ..Default::default()
-            },
-            columns_as_needed,
-            tz: Zone::parse(zone).unwrap(),
-            ..Default::default()
-        };
-        Catalog::open(&[data], &opts).await.unwrap()
-    }
-
-    async fn text(cat: &mut Catalog, sql: &str) -> String {
-        let mut out = String::new();
-        for (_, batches) in cat.run_sql(sql).await.unwrap() {
-            out.push_str(&pretty_format_batches(&batches).unwrap().to_string());
-        }
-        out
-    }
-
-    /// Statements loaded with only the columns they read give what full tables give, and
-    /// keep only those columns: a count no column, a view and subqueries theirs, a
-    /// statement after a `CREATE TABLE` (unplannable up front) and `SELECT *` all of them;
-    /// a later statement reading more columns reads the export again.
-    #[tokio::test]
-    async fn only_the_columns_read_are_kept_and_results_do_not_change() {
-        use crate::table::col;
-        let cases: &[(&str, &[(Table, Columns)])] = &[
-            (
-                "select count(*) from contexts",
-                &[(Table::Contexts, Some(vec![]))],
-            ),
-            (
-                "select readable_filename, count(*) from contexts group by 1 order by 2 desc, 1 limit 5",
-                &[(Table::Contexts, Some(vec![col::contexts::readable_filename]))],
-            ),
-            (
-                "select course_name, count(*), sum(length(answer)) from turns group by 1 order by 1",
-                &[],
-            ),
-            (
-                "select count(*) from messages where convo_id in (select convo_id from conversations where user_email is not null); select role, count(*) from messages group by 1 order by 1",
-                &[],
-            ),
-            (
-                "create table t as select convo_id from conversations; select count(*) from t join messages using (convo_id)",
-                &[(Table::Messages, None)],
-            ),
-            ("select * from chunks order by 1, 2 limit 3", &[(Table::Chunks, None)]),
-        ];
-        for (sql, loaded) in cases {
-            let mut full = open(false).await;
-            let want = text(&mut full, sql).await;
-            let mut narrow = open(true).await;
-            narrow.load_for(sql).await.unwrap();
-            for (t, cols) in *loaded {
-                let mut cols = cols.clone();
-                if let Some(c) = &mut cols {
-                    c.extend(crate::table::dedup::child_count_column(*t));
-                }
-                assert_eq!(narrow.loaded.get(t), Some(&cols), "{sql}: {t:?}");
-            }
-            assert_eq!(text(&mut narrow, sql).await, want, "{sql}");
-        }
-        // In a time zone the tables are views over differently named ones.
-        let sql = "select date_trunc('hour', created_at), count(*) from conversations group by 1 order by 1";
-        let mut full = open_in(false, "America/Chicago").await;
-        let mut narrow = open_in(true, "America/Chicago").await;
-        narrow.load_for(sql).await.unwrap();
-        assert_eq!(
-            narrow.loaded.get(&Table::Conversations),
-            Some(&Some(vec![
-                col::conversations::created_at,
-                col::conversations::message_count
-            ]))
-        );
-        assert_eq!(text(&mut narrow, sql).await, text(&mut full, sql).await);
-        // More columns later: the table is read again, with the union.
-        let mut narrow = open(true).await;
-        narrow
-            .load_for("select count(*) from contexts")
-            .await
-            .unwrap();
-        let mut full = open(false).await;
-        let sql = "select max(length(text)), count(distinct readable_filename) from contexts";
-        assert_eq!(text(&mut narrow, sql).await, text(&mut full, sql).await);
-        assert_eq!(
-            narrow.loaded.get(&Table::Contexts),
-            Some(&Some({
-                let mut c = vec![col::contexts::readable_filename, col::contexts::text];
-                c.sort_unstable();
-                c
-            }))
-        );
-    }
-}
+mod tests;

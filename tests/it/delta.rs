@@ -384,3 +384,123 @@ fn an_older_lake_is_refused_with_a_hint_and_upgraded_in_place() {
     let again = chatql().args(["upgrade", l]).output().unwrap();
     assert_eq!(again.status.code(), Some(2));
 }
+
+/// Every row of every table, in a stable order, as CSV.
+fn dump(lake: &Path) -> String {
+    [
+        "select * from conversations order by convo_id",
+        "select * from messages order by convo_id, message_index",
+        "select * from contexts order by convo_id, message_index, context_index",
+        "select * from documents order by doc_id",
+        "select * from chunks order by doc_id, chunk_index",
+        "select * from rejects order by source_file, source_line, byte_offset",
+    ]
+    .iter()
+    .map(|q| sql_csv(q, lake))
+    .collect()
+}
+
+/// The same partitioned lake built by a conversion and appends of overlapping exports, with
+/// `compact` run after the append `compact_after` (when given).
+fn build(dir: &Path, compact_after: Option<usize>) -> PathBuf {
+    let lake = dir.join(format!("lake-{compact_after:?}"));
+    let l = lake.to_str().unwrap();
+    for (i, files) in exports().iter().enumerate() {
+        let mut cmd = chatql();
+        cmd.args(["convert", "-q"]).args(files).args(["-o", l]);
+        if i == 0 {
+            cmd.args(["--partition-by", "course,month"]);
+        } else {
+            cmd.arg("--append");
+        }
+        cmd.assert().success();
+        if compact_after == Some(i) {
+            chatql().args(["compact", l]).assert().success();
+        }
+    }
+    lake
+}
+
+/// `compact` rewrites each partition's files into one file per table as a new version: the
+/// same rows (chatql and delta-rs agree), the version before still readable, a later append
+/// deduplicating against the rewritten files exactly as against the originals, and the old
+/// files left to `vacuum`.
+#[test]
+fn compact_leaves_one_file_per_partition_and_the_same_rows() {
+    let dir = scratch("compact");
+    let plain = build(&dir, None);
+    let want = dump(&plain);
+    assert!(want.lines().count() > 60, "{want}");
+    // Compacted before the last append, which replaces a grown conversation (its
+    // partition's rows are dropped by position, children with their parents).
+    let early = build(&dir, Some(2));
+    assert_eq!(dump(&early), want);
+    let m = manifest(&early);
+    assert_eq!(m["runs"][3]["operation"], "compact", "{m}");
+    assert_eq!(
+        m["runs"][3]["files_removed"].as_array().unwrap().len(),
+        16,
+        "{m}"
+    );
+    assert_eq!(m["runs"][4]["replaced_in_lake"]["conversations"], 1, "{m}");
+    // Compacted at the end: one version more, the same rows.
+    let lake = plain;
+    let l = lake.to_str().unwrap();
+    let before = parquet_files(&lake).len();
+    let dry = chatql().args(["compact", l, "--dry-run"]).output().unwrap();
+    assert!(dry.status.success());
+    let dry = String::from_utf8(dry.stdout).unwrap();
+    assert!(dry.starts_with("would rewrite "), "{dry}");
+    assert_eq!(
+        parquet_files(&lake).len(),
+        before,
+        "a dry run writes nothing"
+    );
+    let out = chatql().args(["compact", l]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8(out.stdout).unwrap();
+    assert!(said.starts_with("version 4: rewrote "), "{said}");
+    assert_eq!(dump(&lake), want);
+    let h = manifest(&lake);
+    let runs = h["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 5);
+    assert_eq!(runs[4]["operation"], "compact");
+    assert_eq!(runs[4]["rows_added"], serde_json::json!({}));
+    assert!(runs[3].get("operation").is_none(), "{}", runs[3]);
+    let again = chatql().args(["compact", l]).output().unwrap();
+    assert!(String::from_utf8(again.stdout)
+        .unwrap()
+        .contains("nothing to compact"));
+    // The version before reads the old files; vacuum deletes them once they are not needed,
+    // which leaves one file in each partition folder of each table.
+    let v3 = chatql()
+        .args(["sql", "select count(*) c from messages", l])
+        .args(["--format", "csv", "--as-of", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(v3.stdout).unwrap(),
+        sql_csv("select count(*) c from messages", &lake)
+    );
+    chatql()
+        .args(["vacuum", l, "--retain-hours", "0"])
+        .assert()
+        .success();
+    assert_eq!(dump(&lake), want);
+    let mut per_folder: std::collections::BTreeMap<PathBuf, usize> = Default::default();
+    for f in parquet_files(&lake) {
+        *per_folder
+            .entry(f.parent().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert!(per_folder.len() > 10, "{per_folder:?}");
+    assert!(per_folder.values().all(|n| *n == 1), "{per_folder:?}");
+    if let Some(out) = delta_rs_counts(&lake) {
+        assert_eq!(out, delta_rs_counts(&early).unwrap());
+        assert!(out.starts_with("21 21\n"), "{out}");
+    }
+}

@@ -1,18 +1,67 @@
 //! A table of which only some columns were kept: it shows the table's whole schema, so that
 //! statements, views and `\d` see the table as it is, and scans the kept columns. A
-//! one-shot statement over a raw export is planned first to learn which columns it reads
-//! ([`super::Catalog::columns_in`]), and only those are kept while ingesting; a scan that
-//! asks for another column is an error that names it, never a silent null.
+//! one-shot statement over a raw export is planned first against empty tables, and the
+//! columns its optimized plan scans ([`scanned_columns`]) are all that is kept while
+//! ingesting; a scan that asks for another column is an error that names it, never a
+//! silent null.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
+
+use super::raw::Columns;
+use crate::table::Table;
+
+/// The columns an optimized `plan` scans of each of `tables` (those it names): a table named
+/// but never scanned keeps no column, one scanned without projection or whole keeps all
+/// (`None`). `table_of` maps a scanned name to its table (`None`: not one of the six).
+pub fn scanned_columns(
+    plan: &LogicalPlan,
+    tables: &BTreeSet<Table>,
+    table_of: impl Fn(&str) -> Option<Table>,
+) -> crate::error::Result<BTreeMap<Table, Columns>> {
+    let mut out: BTreeMap<Table, Columns> = tables.iter().map(|t| (*t, Some(Vec::new()))).collect();
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            if let Some(t) = table_of(scan.table_name.table()) {
+                merge(
+                    out.entry(t).or_insert(Some(Vec::new())),
+                    scan.projection.clone(),
+                );
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    for (t, cols) in out.iter_mut() {
+        if cols
+            .as_ref()
+            .is_some_and(|c| c.len() == t.schema().fields().len())
+        {
+            *cols = None;
+        }
+    }
+    Ok(out)
+}
+
+/// Widens `into` by `more` (`None`: every column).
+pub fn merge(into: &mut Columns, more: Columns) {
+    match (into.as_mut(), more) {
+        (Some(have), Some(more)) => {
+            have.extend(more);
+            have.sort_unstable();
+            have.dedup();
+        }
+        _ => *into = None,
+    }
+}
 
 /// `inner` holds columns `columns` (ascending indices into `schema`) of a table.
 #[derive(Debug)]
