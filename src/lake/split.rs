@@ -2,16 +2,16 @@
 //! documents → chunks) goes to the partition of its parent, by the course and month of the
 //! conversation or document ([`super::partition`]).
 //!
-//! A one-shot `convert --partition-by` routes rows as ingest decodes them ([`Splitter`] fed
+//! A one-shot `convert --partition-by` routes rows as ingest decodes them (`Splitter` fed
 //! chunk by chunk, a chunk holding whole families); an append splits the flat stage it
-//! deduplicated against the lake (fed table by table, [`split_flat`]). Either way rows are
+//! deduplicated against the lake (fed table by table, `split_flat`). Either way rows are
 //! buffered per partition within one budget, the largest buffer is written out when the
 //! budget is full, and files are encoded and compressed on a pool of threads. Children
 //! follow their parent by the `*_count` columns, so a file of messages holds the messages of
 //! the conversations of the same partition's conversation files, in the same order.
 //!
 //! Versions a one-shot run finds twice are dropped afterwards, only from the partitions that
-//! hold a losing version ([`Splitter::finish`]): the parent ordinals each partition received
+//! hold a losing version (`Splitter::finish`): the parent ordinals each partition received
 //! say which of its rows lost.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};

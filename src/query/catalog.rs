@@ -5,7 +5,7 @@
 //! Raw exports are ingested lazily: before a statement is planned, the tables it names
 //! (views expanded to the tables they read) are loaded in one ingest pass, and only those
 //! tables' batches are kept. For statements given at once ([`Catalog::load_for`]), only the
-//! columns their plans scan are kept too ([`narrow`]).
+//! columns their plans scan are kept too (`narrow`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! Querying: [`catalog`] owns the one DataFusion session (tables from lakes or raw exports,
 //! chatql's [`functions`], the views); [`run`] executes statements and renders their
-//! results; [`shell`] is the interactive prompt; [`cluster`] runs the same session on a
+//! results; [`shell`] is the interactive prompt; `cluster` (feature `cluster`) runs the same session on a
 //! Ballista cluster (feature `cluster`). Reports and exports build on this module.
 
 pub mod catalog;

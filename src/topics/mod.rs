@@ -4,7 +4,7 @@
 //!    places each question that retrieved known chunks in the course material's embedding
 //!    space (the mean of those chunks' embeddings, projected to 96 dimensions).
 //! 2. Questions are deduplicated by normalized text, then clustered with spherical k-means
-//!    ([`kmeans`]): on the retrieval vectors when there are enough of them, the questions
+//!    ([`kmeans()`]): on the retrieval vectors when there are enough of them, the questions
 //!    without one then assigned by their words (naive Bayes over their terms, trained on
 //!    the questions the retrieval placed and the chunks of the course material); otherwise
 //!    on their words alone: TF-IDF of words and bigrams ([`text`]) in the latent space of

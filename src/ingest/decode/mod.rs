@@ -3,7 +3,7 @@
 //!
 //! Each record is parsed once, by serde visitors that write straight into the column
 //! buffers of [`TableBuilders`]; only small values are looked at twice. Anything a column
-//! cannot hold exactly goes to the row's `extra` JSON object (see [`Extra`]), so that the
+//! cannot hold exactly goes to the row's `extra` JSON object (see `Extra`), so that the
 //! original record can be rebuilt. A record that fails to parse is rolled back from every
 //! table and becomes one row of `rejects`.
 //!
@@ -40,7 +40,8 @@ use crate::table::{Table, TableBuilders};
 /// Longest snippet of a rejected record kept in `rejects`.
 const SNIPPET_CHARS: usize = 200;
 
-/// Counts of what a decoder saw; they add up (see [`DecodeStats::reconciles`]).
+/// Counts of what a decoder saw: every record it met is counted as a conversation, a
+/// document or a reject, so the counts reconcile with what the tables and `rejects` hold.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DecodeStats {
     /// Physical lines read.

@@ -1,7 +1,7 @@
 //! The Delta Lake protocol, as much of it as chatql's lakes need: typed log actions
 //! ([`action`]), a table's schema in Delta's terms ([`schema`]), file statistics from the
 //! Parquet footer ([`stats`]), replaying a log into a snapshot ([`log`]) and committing a
-//! version atomically ([`commit`]).
+//! version atomically ([`commit()`]).
 //!
 //! Why not the `deltalake` crate: chatql writes its own Parquet files (their names and
 //! order carry the parent/child row order deduplication relies on), so it needs only the
