@@ -98,7 +98,7 @@ fn print_history(h: &History, w: &mut dyn Write) -> io::Result<()> {
   chatql compact lake/ --dry-run     (what would be rewritten)
   chatql compact lake/ && chatql vacuum lake/ --retain-hours 0")]
 pub struct CompactArgs {
-    /// The lake (a folder written by `chatql convert`, on this machine's disk).
+    /// The lake (written by `chatql convert`; a folder, or `s3://`, `gs://`, `az://`).
     lake: PathBuf,
     /// zstd level of the rewritten files (1-22).
     #[arg(long, default_value_t = 3, value_name = "N")]

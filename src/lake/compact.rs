@@ -9,10 +9,14 @@
 //! order, so a partition's child rows stay in the order of their parents' rows, which the
 //! deduplication of a later append relies on ([`super::append`]). The writer holds the
 //! lake's lease, like an append, and a compaction that dies before committing leaves only
-//! files no version names, which the next writer deletes.
+//! files no version names, which the next writer deletes. A lake in object storage is
+//! compacted in a local mirror of its logs and published like an append.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::parquet::file::properties::WriterProperties;
 
 use super::append::{move_into_lake, partitions, repair, Partitions};
 use super::commit::{commit_run, TableChange};
@@ -22,7 +26,10 @@ use super::lease::{Lease, LEASE_WAIT};
 use super::parquet::{open_reader, writer_props, TableWriter};
 use super::partition::{part_name, WrittenFile};
 use super::record::{Operation, PerFamily, Reading, Run};
+use super::remote::{log_files, mirror_logs, publish};
+use super::snapshot::{LakeSnapshot, RemoteLake};
 use crate::error::{Error, Result};
+use crate::store::Remote;
 use crate::table::dedup::{CONVERSATION_CHAIN, DOCUMENT_CHAIN};
 use crate::table::Table;
 
@@ -44,16 +51,9 @@ pub struct Compacted {
 /// The families rewritten together; `rejects` stands alone.
 const FAMILIES: [&[Table]; 3] = [CONVERSATION_CHAIN, DOCUMENT_CHAIN, &[Table::Rejects]];
 
-/// Compacts the local lake in `lake`, writing zstd `level` files; with `dry_run`, only
-/// counts what it would rewrite.
+/// Compacts the lake at `lake` (a folder, or a lake in object storage), writing zstd
+/// `level` files; with `dry_run`, only counts what it would rewrite.
 pub fn compact(lake: &Path, level: i32, dry_run: bool) -> Result<Compacted> {
-    if crate::store::is_remote(lake) {
-        return Err(Error::Usage(format!(
-            "{}: compact rewrites a lake on this machine's disk; a lake in object storage \
-             is not compacted yet",
-            lake.display()
-        )));
-    }
     if !super::is_lake(lake) {
         return Err(Error::Usage(format!(
             "{}: not a lake written by `chatql convert`",
@@ -61,12 +61,50 @@ pub fn compact(lake: &Path, level: i32, dry_run: bool) -> Result<Compacted> {
         )));
     }
     let props = writer_props(level)?;
+    if crate::store::is_remote(lake) {
+        return compact_remote(lake, &props, dry_run);
+    }
     let _lease = Lease::acquire(lake, LEASE_WAIT)?;
     let snap = repair(lake)?;
+    let tmp = TempDir::beside(lake)?;
+    rewrite(&snap, lake, tmp.path(), &props, dry_run)
+}
+
+/// A lake in object storage: compacted in a local mirror of its logs (fetching the files
+/// it rewrites), then published like an append ([`super::remote::publish`]).
+fn compact_remote(lake: &Path, props: &WriterProperties, dry_run: bool) -> Result<Compacted> {
+    let remote = Remote::open(lake)?;
+    let _lease = Lease::acquire_remote(&remote, LEASE_WAIT)?;
+    let tmp = TempDir::beside(&std::env::temp_dir().join("chatql-lake"))?;
+    let mirror = tmp.path().join("mirror");
+    mirror_logs(&remote, &mirror)?;
+    let before = log_files(&mirror)?;
+    let mut snap = repair(&mirror)?;
+    snap.remote = Some(Arc::new(RemoteLake::new(remote.clone())));
+    let done = rewrite(&snap, &mirror, tmp.path(), props, dry_run)?;
+    if done.version.is_some() && !publish(&mirror, &remote, &before)? {
+        return Err(Error::Write {
+            path: lake.to_owned(),
+            message: "another writer committed while this compaction held the lake's lease \
+                      (a writer other than chatql?); nothing of it is visible"
+                .into(),
+        });
+    }
+    Ok(done)
+}
+
+/// Rewrites the partitions of `snap` (the lake, or the mirror of its logs, in `lake`) with
+/// several files, staging under `tmp`, and commits the version.
+fn rewrite(
+    snap: &LakeSnapshot,
+    lake: &Path,
+    tmp: &Path,
+    props: &WriterProperties,
+    dry_run: bool,
+) -> Result<Compacted> {
     let version = snap.version + 1;
     let run_no = version as u32 + 1;
-    let tmp = TempDir::beside(lake)?;
-    let staging = tmp.path().join("partitions");
+    let staging = tmp.join("partitions");
     let mut done = Compacted::default();
     let mut staged: Vec<(Table, WrittenFile)> = Vec::new();
     let mut changes: HashMap<Table, TableChange> = HashMap::new();

@@ -103,8 +103,8 @@ pub const QUERIES: &[&str] = &[
     "select course, month, count(*) from conversations group by 1, 2 order by 1, 2",
 ];
 
-/// Convert (partitioned), append, sql, time travel, report, export and history on a lake in
-/// the store give exactly the answers of the same lake on disk.
+/// Convert (partitioned), append, sql, time travel, report, export, history and compact on
+/// a lake in the store give exactly the answers of the same lake on disk.
 pub fn a_lake_answers_like_the_same_lake_on_disk(m: &impl Server) {
     m.bucket("lakes");
     let dir = scratch("lake");
@@ -184,6 +184,26 @@ pub fn a_lake_answers_like_the_same_lake_on_disk(m: &impl Server) {
     // A new lake over an existing one is refused.
     let (out, _) = m.fails(&["convert", "-q", &run1, "-o", r]);
     assert_eq!(out.status.code(), Some(4));
+    // Compacted in the store as on disk: the same rows, a version that says so. (The
+    // store's lake had one append more, which added the rejects again: one more partition.)
+    for (lake, want) in [
+        (l, "rewrote 2 partition(s): 8 file(s) into 4, 22 rows"),
+        (r, "rewrote 3 partition(s): 10 file(s) into 5, 34 rows"),
+    ] {
+        let said = m.run(&["compact", lake]);
+        assert!(said.contains(want), "{said}");
+    }
+    for sql in QUERIES {
+        assert_eq!(m.csv(sql, r, &[]), m.csv(sql, l, &[]), "{sql}");
+    }
+    let h = m.run(&["history", r, "--json"]);
+    let h: serde_json::Value = serde_json::from_str(&h).unwrap();
+    assert_eq!(h["version"], 3);
+    assert_eq!(h["runs"][3]["operation"], "compact");
+    assert_eq!(
+        m.csv("select count(*) n from messages", r, &["--as-of", "2"]),
+        m.csv("select count(*) n from messages", r, &[])
+    );
 }
 
 /// Three appends at once: the store's put-if-absent decides each commit, and every
