@@ -112,6 +112,26 @@ pub(crate) enum Work {
     },
 }
 
+impl Work {
+    /// The input and line a piece starts at, for an error about it.
+    fn place(&self, inputs: &Inputs) -> String {
+        let (source, line) = match self {
+            Work::Lines {
+                source, first_line, ..
+            } => (*source, *first_line),
+            Work::Document { source, .. } | Work::Csv { source, .. } => (*source, 1),
+            Work::Unreadable { source, line, .. } | Work::TooLong { source, line, .. } => {
+                (*source, *line)
+            }
+        };
+        let name = inputs
+            .sources
+            .get(source)
+            .map_or_else(|| format!("input #{source}"), |s| s.name.to_string());
+        format!("{name}, line {line}")
+    }
+}
+
 /// Reads every source of `inputs` and hands the decoded batches to `sink` in input order.
 ///
 /// Stops at the first error of a source or of the sink, and returns it.
@@ -296,6 +316,7 @@ fn decode_worker(
         };
         // A decoder that panics (a bug) must not leave ingest waiting for this piece
         // forever: the panic becomes this piece's error, and the thread goes on.
+        let place = work.place(inputs);
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match work {
             Work::Lines {
                 source,
@@ -351,7 +372,10 @@ fn decode_worker(
         let (source, mut decoder) = match outcome {
             Ok(done) => done,
             Err(_) => {
-                let e = Error::Internal("the decoder panicked on a piece of input".into());
+                let e = Error::Internal(format!(
+                    "the decoder panicked on the piece of input at {place} (a bug: please \
+                     report it with that record)"
+                ));
                 if done_tx.send((seq, Err(e))).is_err() {
                     return;
                 }
@@ -367,5 +391,51 @@ fn decode_worker(
         if done_tx.send((seq, Ok(decoded))).is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A decoder that panics on a piece (here: a piece naming an input that does not exist,
+    /// as a bug would) becomes that piece's error, naming where it was, and the same thread
+    /// decodes the next piece.
+    #[test]
+    fn a_panicking_decoder_becomes_an_error_and_the_thread_goes_on() {
+        let path = format!(
+            "{}/testdata/convos-2023-r.jsonl",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let inputs = Inputs::expand(std::slice::from_ref(&path)).unwrap();
+        let text = std::fs::read(&path).unwrap();
+        let first = text
+            .split_inclusive(|b| *b == b'\n')
+            .next()
+            .unwrap()
+            .to_vec();
+        let (work_tx, work_rx) = crossbeam_channel::unbounded();
+        let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        let lines = |source: usize, bytes: Vec<u8>, first_line: u64| Work::Lines {
+            source,
+            bytes,
+            first_line,
+            offset: 0,
+            last: true,
+        };
+        work_tx.send((0, lines(99, first.clone(), 7))).unwrap();
+        work_tx.send((1, lines(0, first, 1))).unwrap();
+        drop(work_tx);
+        decode_worker(&inputs, work_rx, done_tx);
+        let done: Vec<(u64, Result<Decoded>)> = done_rx.iter().collect();
+        assert_eq!(done.len(), 2);
+        let err = done[0].1.as_ref().err().expect("an error").to_string();
+        assert!(
+            err.contains("panicked on the piece of input at input #99, line 7"),
+            "{err}"
+        );
+        let ok = done[1].1.as_ref().expect("decoded");
+        assert_eq!(ok.stats.conversations, 1);
+        assert_eq!(ok.stats.rejects, 0);
     }
 }
