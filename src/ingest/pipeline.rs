@@ -429,7 +429,10 @@ mod tests {
         decode_worker(&inputs, work_rx, done_tx);
         let done: Vec<(u64, Result<Decoded>)> = done_rx.iter().collect();
         assert_eq!(done.len(), 2);
-        let err = done[0].1.as_ref().err().expect("an error").to_string();
+        let Err(err) = &done[0].1 else {
+            panic!("the first piece decoded")
+        };
+        let err = err.to_string();
         assert!(
             err.contains("panicked on the piece of input at input #99, line 7"),
             "{err}"
