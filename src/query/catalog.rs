@@ -55,8 +55,7 @@ mod narrow;
 pub mod raw;
 
 use lake::LakeTable;
-use narrow::{merge, scanned_columns, Narrowed};
-use raw::Columns;
+use narrow::{scanned, Narrowed, Need, Rows};
 
 use annotations::ANNOTATION_REJECTS;
 
@@ -98,8 +97,8 @@ pub struct Catalog {
     source: Source,
     ingest: IngestOptions,
     keep_duplicates: bool,
-    /// The tables whose rows are in place, and which of their columns (`None`: all).
-    loaded: HashMap<Table, Columns>,
+    /// The tables whose rows are in place, and which of their columns and rows.
+    loaded: HashMap<Table, Need>,
     /// [`CatalogOptions::columns_as_needed`].
     columns_as_needed: bool,
     /// What the last ingest read (raw sources only).
@@ -250,7 +249,8 @@ impl Catalog {
             cat.ctx.register_table(cat.physical(*t), provider)?;
         }
         if !matches!(cat.source, Source::Raw(_)) {
-            cat.loaded.extend(Table::ALL.iter().map(|t| (*t, None)));
+            cat.loaded
+                .extend(Table::ALL.iter().map(|t| (*t, Need::all())));
         }
         cat.localize(Table::ALL).await?;
         cat.create_views().await?;
@@ -340,19 +340,19 @@ impl Catalog {
         Ok(out)
     }
 
-    /// Which columns of which tables a statement reads: all columns of the tables it names,
-    /// or with [`CatalogOptions::columns_as_needed`] and a query, the columns its optimized
-    /// plan scans (a table it names but never scans keeps no column).
-    async fn columns_read(&self, stmt: &Statement) -> Result<BTreeMap<Table, Columns>> {
+    /// What a statement reads of which tables: all of the tables it names, or with
+    /// [`CatalogOptions::columns_as_needed`] and a query, the columns its optimized plan
+    /// scans and the rows of a filter every scan applies ([`scanned`]).
+    async fn columns_read(&self, stmt: &Statement) -> Result<BTreeMap<Table, Need>> {
         use datafusion::sql::sqlparser::ast::Statement as Sql;
         let tables = self.tables_read(stmt)?;
-        let all = || tables.iter().map(|t| (*t, None)).collect();
+        let all = || tables.iter().map(|t| (*t, Need::all())).collect();
         let is_query = matches!(stmt, Statement::Statement(s) if matches!(**s, Sql::Query(_)));
         if !self.columns_as_needed
             || !is_query
             || tables
                 .iter()
-                .all(|t| matches!(self.loaded.get(t), Some(None)))
+                .all(|t| self.loaded.get(t) == Some(&Need::all()))
         {
             return Ok(all());
         }
@@ -362,7 +362,7 @@ impl Catalog {
             .await
             .map_err(|e| self.explain_error(e))?;
         let plan = state.optimize(&plan)?;
-        scanned_columns(&plan, &tables, |name| {
+        scanned(&plan, &tables, |name| {
             Table::ALL
                 .iter()
                 .copied()
@@ -378,17 +378,22 @@ impl Catalog {
         let Ok(stmts) = self.parse(sql) else {
             return Ok(());
         };
-        let mut needs: BTreeMap<Table, Columns> = BTreeMap::new();
+        let mut needs: BTreeMap<Table, Need> = BTreeMap::new();
         for stmt in &stmts {
             let read = match self.columns_read(stmt).await {
                 Ok(r) => r,
                 Err(_) => match self.tables_read(stmt) {
-                    Ok(t) => t.into_iter().map(|t| (t, None)).collect(),
+                    Ok(t) => t.into_iter().map(|t| (t, Need::all())).collect(),
                     Err(_) => continue,
                 },
             };
-            for (t, cols) in read {
-                merge(needs.entry(t).or_insert(Some(Vec::new())), cols);
+            for (t, need) in read {
+                match needs.get_mut(&t) {
+                    Some(have) => have.merge(need),
+                    None => {
+                        needs.insert(t, need);
+                    }
+                }
             }
         }
         self.load_columns(needs).await
@@ -396,25 +401,24 @@ impl Catalog {
 
     /// Makes sure the tables are loaded (one ingest pass for all that are missing).
     pub async fn load(&mut self, tables: &BTreeSet<Table>) -> Result<()> {
-        self.load_columns(tables.iter().map(|t| (*t, None)).collect())
+        self.load_columns(tables.iter().map(|t| (*t, Need::all())).collect())
             .await
     }
 
-    /// Makes sure these columns of these tables are loaded: one ingest pass for all that
-    /// are missing, which reads again a table that lacks some of its columns.
-    async fn load_columns(&mut self, needs: BTreeMap<Table, Columns>) -> Result<()> {
-        let mut missing: BTreeMap<Table, Columns> = BTreeMap::new();
+    /// Makes sure these columns and rows of these tables are loaded: one ingest pass for
+    /// all that are missing, which reads again a table that lacks some of them.
+    async fn load_columns(&mut self, needs: BTreeMap<Table, Need>) -> Result<()> {
+        let mut missing: BTreeMap<Table, Need> = BTreeMap::new();
         for (t, want) in needs {
-            match (self.loaded.get(&t), want) {
-                (Some(None), _) => {}
-                (Some(Some(have)), Some(w)) if w.iter().all(|c| have.contains(c)) => {}
-                (Some(Some(have)), w) => {
-                    let mut cols = Some(have.clone());
-                    merge(&mut cols, w);
-                    missing.insert(t, cols);
+            match self.loaded.get(&t) {
+                Some(have) if have.covers(&want) => {}
+                Some(have) => {
+                    let mut both = have.clone();
+                    both.merge(want);
+                    missing.insert(t, both);
                 }
-                (None, w) => {
-                    missing.insert(t, w);
+                None => {
+                    missing.insert(t, want);
                 }
             }
         }
@@ -435,7 +439,22 @@ impl Catalog {
             hash: false,
             ..self.ingest.clone()
         };
-        let keep = missing.clone();
+        // A predicate becomes one over the table's own schema; one that cannot (it needs
+        // more than a row of the table) keeps every row.
+        let mut keep: BTreeMap<Table, raw::Wanted> = BTreeMap::new();
+        for (t, need) in &missing {
+            let filter = match &need.rows {
+                Rows::Where(e) => self.row_filter(*t, e),
+                _ => None,
+            };
+            keep.insert(
+                *t,
+                raw::Wanted {
+                    columns: need.columns.clone(),
+                    filter,
+                },
+            );
+        }
         let dedup = !self.keep_duplicates;
         let budget = self.raw_budget;
         let spool = match &self.spool {
@@ -469,13 +488,38 @@ impl Catalog {
                 None => rows,
             };
             self.ctx.register_table(physical, rows)?;
-            self.loaded.insert(t, kept.columns);
+            let rows = match (&missing[&t].rows, kept.filtered) {
+                (Rows::Where(e), true) => Rows::Where(e.clone()),
+                _ => Rows::All,
+            };
+            self.loaded.insert(
+                t,
+                Need {
+                    columns: kept.columns,
+                    rows,
+                },
+            );
             fresh.push(t);
         }
         let summary = kept.summary;
         self.last_ingest = Some(summary);
         self.localize(&fresh).await?;
         self.create_views().await
+    }
+
+    /// `predicate` (over table `t` as registered) as an expression over `t`'s rows, if it
+    /// can be one.
+    fn row_filter(
+        &self,
+        t: Table,
+        predicate: &datafusion::logical_expr::Expr,
+    ) -> Option<Arc<dyn datafusion::physical_plan::PhysicalExpr>> {
+        let schema =
+            datafusion::common::DFSchema::try_from_qualified_schema(self.physical(t), &t.schema())
+                .ok()?;
+        self.ctx
+            .create_physical_expr(predicate.clone(), &schema)
+            .ok()
     }
 
     /// Tables the statements of `sql` read, views expanded.

@@ -206,6 +206,13 @@ impl<'a> LevelFilter<'a> {
         self.mask(counts.len(), Some(counts));
     }
 
+    /// Which of the next `rows` rows of the table to keep, when they were not kept as rows
+    /// (an earlier filter dropped some); for the deepest table read, as it records no
+    /// child counts.
+    pub fn keep_next(&mut self, rows: usize) -> Vec<bool> {
+        self.mask(rows, None)
+    }
+
     /// Which of the next `rows` rows to keep; records how many children each owns.
     fn mask(&mut self, rows: usize, counts: Option<&PrimitiveArray<Int32Type>>) -> Vec<bool> {
         let mut mask = Vec::with_capacity(rows);

@@ -15,7 +15,8 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use datafusion::arrow::array::{AsArray, PrimitiveArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, PrimitiveArray, RecordBatch};
+use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::datatypes::{Int32Type, Schema, SchemaRef};
 use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::{FileWriter, IpcWriteOptions};
@@ -25,6 +26,7 @@ use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
+use datafusion::physical_plan::PhysicalExpr;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -39,6 +41,33 @@ pub const DEFAULT_BUDGET: usize = 64 << 20;
 
 /// Which columns of a table to keep, by index, ascending: `None` keeps all.
 pub type Columns = Option<Vec<usize>>;
+
+/// What to keep of one table: some columns, and only the rows a predicate holds for. The
+/// predicate is applied only where deduplication does not need the rows it drops: to the
+/// deepest table read of its family (or to any table without deduplication); elsewhere it
+/// is ignored and [`KeptTable::filtered`] says so.
+#[derive(Clone, Default)]
+pub struct Wanted {
+    /// The columns.
+    pub columns: Columns,
+    /// A predicate over the table's full schema (a `WHERE` every scan of the table has).
+    pub filter: Option<Arc<dyn PhysicalExpr>>,
+}
+
+impl Wanted {
+    /// Every column, every row.
+    pub fn all() -> Wanted {
+        Wanted::default()
+    }
+
+    /// These columns, every row.
+    pub fn columns(columns: Columns) -> Wanted {
+        Wanted {
+            columns,
+            filter: None,
+        }
+    }
+}
 
 /// The rows of one table read from raw exports.
 pub enum Held {
@@ -181,10 +210,16 @@ impl PartitionStream for SpoolFile {
 pub struct KeptTable {
     /// The columns kept (all when `None`); `schema` is the table's schema of just these.
     pub columns: Columns,
+    /// Whether only the rows the wanted predicate holds for were kept.
+    pub filtered: bool,
     /// The schema of the rows.
     pub schema: SchemaRef,
     /// The rows.
     pub rows: Held,
+    filter: Option<Arc<dyn PhysicalExpr>>,
+    /// With a filter and deduplication: per decoded batch, its row count and the rows the
+    /// filter kept, so that deduplication can still drop rows by their place.
+    positions: Option<Vec<(usize, Vec<u32>)>>,
 }
 
 /// What one pass over raw exports kept.
@@ -201,7 +236,7 @@ pub struct Kept {
 pub fn read_tables(
     inputs: &Inputs,
     opts: &IngestOptions,
-    wanted: &BTreeMap<Table, Columns>,
+    wanted: &BTreeMap<Table, Wanted>,
     dedup: bool,
     budget: usize,
     spool: &Path,
@@ -216,10 +251,21 @@ pub fn read_tables(
             }
         }
     }
+    // A predicate applies where nothing below needs the rows it drops.
+    let deepest = |t: Table| {
+        [CONVERSATION_CHAIN, DOCUMENT_CHAIN]
+            .iter()
+            .find_map(|chain| {
+                let at = chain.iter().position(|c| *c == t)?;
+                Some(!chain[at + 1..].iter().any(|c| wanted.contains_key(c)))
+            })
+            .unwrap_or(true)
+    };
     let mut held: HashMap<Table, KeptTable> = wanted
         .iter()
-        .map(|(t, cols)| {
-            let columns = cols.as_ref().map(|c| {
+        .map(|(t, w)| {
+            let filter = w.filter.clone().filter(|_| !dedup || deepest(*t));
+            let columns = w.columns.as_ref().map(|c| {
                 let mut c: BTreeSet<usize> = c.iter().copied().collect();
                 if dedup {
                     c.extend(child_count_column(*t));
@@ -234,8 +280,11 @@ pub fn read_tables(
                 *t,
                 KeptTable {
                     columns,
+                    filtered: filter.is_some(),
                     schema,
                     rows: Held::Memory(Vec::new()),
+                    positions: (dedup && filter.is_some()).then(Vec::new),
+                    filter,
                 },
             ))
         })
@@ -261,6 +310,26 @@ pub fn read_tables(
             }
             let Some(k) = held.get_mut(&t) else {
                 continue;
+            };
+            let b = match &k.filter {
+                Some(f) => {
+                    let n = b.num_rows();
+                    let mask = f.evaluate(&b)?.into_array(n)?;
+                    let mask = mask.as_boolean();
+                    if let Some(p) = &mut k.positions {
+                        let kept = (0..n)
+                            .filter(|i| mask.is_valid(*i) && mask.value(*i))
+                            .map(|i| i as u32)
+                            .collect();
+                        p.push((n, kept));
+                    }
+                    let b = filter_record_batch(&b, mask)?;
+                    if b.num_rows() == 0 {
+                        continue;
+                    }
+                    b
+                }
+                None => b,
             };
             let b = match &k.columns {
                 Some(c) => b.project(c)?,
@@ -310,7 +379,28 @@ pub fn read_tables(
                     if let Some(c) = &k.columns {
                         filter = filter.over(c);
                     }
-                    k.rows = drop_lost(&mut k.rows, &mut filter, t, &k.schema, spool, files)?;
+                    k.rows = match k.positions.take() {
+                        None => drop_lost(&mut k.rows, t, &k.schema, spool, files, |b| {
+                            Ok(filter.filter(b)?)
+                        })?,
+                        // Rows a predicate dropped are not there: each kept batch is
+                        // masked by the places its rows had.
+                        Some(places) => {
+                            let mut places = places.into_iter();
+                            drop_lost(&mut k.rows, t, &k.schema, spool, files, |b| loop {
+                                let (n, kept) = places.next().ok_or_else(|| {
+                                    Error::Internal("more batches than were decoded".into())
+                                })?;
+                                let keep = filter.keep_next(n);
+                                if kept.is_empty() {
+                                    continue;
+                                }
+                                let mask: BooleanArray =
+                                    kept.iter().map(|i| Some(keep[*i as usize])).collect();
+                                return Ok(filter_record_batch(b, &mask)?);
+                            })?
+                        }
+                    };
                 } else if let Some(list) = counts.get(t) {
                     for c in list {
                         filter.pass(c);
@@ -327,21 +417,18 @@ pub fn read_tables(
     })
 }
 
-/// The rows of `held` without those `filter` drops.
+/// The rows of `held`, each batch passed through `keep` (in order).
 fn drop_lost(
     held: &mut Held,
-    filter: &mut LevelFilter<'_>,
     t: &Table,
     schema: &Schema,
     spool: &Path,
     files: usize,
+    mut keep: impl FnMut(&RecordBatch) -> Result<RecordBatch>,
 ) -> Result<Held> {
     match held {
         Held::Memory(batches) => Ok(Held::Memory(
-            batches
-                .iter()
-                .map(|b| filter.filter(b).map_err(Error::from))
-                .collect::<Result<_>>()?,
+            batches.iter().map(&mut keep).collect::<Result<_>>()?,
         )),
         Held::Files(old) => {
             let mut new = Spool::create(
@@ -349,7 +436,7 @@ fn drop_lost(
                 schema,
                 files,
             )?;
-            old.read(|b| new.write(&filter.filter(&b)?))?;
+            old.read(|b| new.write(&keep(&b)?))?;
             new.finish()?;
             std::fs::remove_dir_all(&old.dir).map_err(|e| Error::io(&old.dir, e))?;
             Ok(Held::Files(new))
@@ -388,7 +475,7 @@ mod tests {
             ..Default::default()
         };
         let spool = tempfile::tempdir().unwrap();
-        let all: BTreeMap<Table, Columns> = Table::ALL.iter().map(|t| (*t, None)).collect();
+        let all: BTreeMap<Table, Wanted> = Table::ALL.iter().map(|t| (*t, Wanted::all())).collect();
         let memory = read_tables(&inputs, &opts, &all, true, usize::MAX, spool.path()).unwrap();
         let kept_everything =
             read_tables(&inputs, &opts, &all, false, usize::MAX, spool.path()).unwrap();
@@ -399,7 +486,7 @@ mod tests {
         );
         for t in [Table::Contexts, Table::Messages, Table::Chunks] {
             let dir = tempfile::tempdir().unwrap();
-            let alone: BTreeMap<Table, Columns> = [(t, None)].into_iter().collect();
+            let alone: BTreeMap<Table, Wanted> = [(t, Wanted::all())].into_iter().collect();
             let files = read_tables(&inputs, &opts, &alone, true, 0, dir.path()).unwrap();
             assert!(matches!(files.tables[&t].rows, Held::Files(_)));
             assert_eq!(files.tables.len(), 1);
@@ -422,11 +509,14 @@ mod tests {
             ..Default::default()
         };
         let spool = tempfile::tempdir().unwrap();
-        let all: BTreeMap<Table, Columns> = Table::ALL.iter().map(|t| (*t, None)).collect();
+        let all: BTreeMap<Table, Wanted> = Table::ALL.iter().map(|t| (*t, Wanted::all())).collect();
         let whole = read_tables(&inputs, &opts, &all, true, usize::MAX, spool.path()).unwrap();
-        let narrow: BTreeMap<Table, Columns> = [
-            (Table::Messages, Some(vec![col::messages::role])),
-            (Table::Contexts, Some(vec![])),
+        let narrow: BTreeMap<Table, Wanted> = [
+            (
+                Table::Messages,
+                Wanted::columns(Some(vec![col::messages::role])),
+            ),
+            (Table::Contexts, Wanted::columns(Some(vec![]))),
         ]
         .into_iter()
         .collect();
@@ -449,6 +539,67 @@ mod tests {
                 rows(&whole.tables[&Table::Contexts]).num_rows()
             );
             assert!(rows(contexts).num_rows() > 0);
+        }
+    }
+
+    /// A filter on the deepest table read keeps its rows, deduplicated by the places they
+    /// had among all rows: the same rows as filtering the deduplicated table afterwards,
+    /// in memory or in files. The first file's one batch holds two conversations that lose
+    /// to the second file's versions, then one that is kept, so the places matter.
+    #[test]
+    fn filtered_rows_are_deduplicated_by_their_places() {
+        use datafusion::common::DFSchema;
+        use datafusion::prelude::{col, lit, SessionContext};
+        let lines = |name: &str| -> Vec<String> {
+            let path = format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+            std::fs::read_to_string(path)
+                .unwrap()
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        };
+        let (old, new) = (
+            lines("convos-2023-r.jsonl"),
+            lines("reexport/ECE120-convos-2023-11.jsonl"),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let a = [old[0].as_str(), old[1].as_str(), new[2].as_str()].join("\n");
+        let b = [new[0].as_str(), new[1].as_str()].join("\n");
+        std::fs::write(dir.path().join("a.jsonl"), a).unwrap();
+        std::fs::write(dir.path().join("b.jsonl"), b).unwrap();
+        let inputs = Inputs::expand(&[dir.path().to_str().unwrap().to_owned()]).unwrap();
+        let opts = IngestOptions {
+            threads: 2,
+            ..Default::default()
+        };
+        let t = Table::Contexts;
+        let schema = DFSchema::try_from(t.schema().as_ref().clone()).unwrap();
+        let predicate = SessionContext::new()
+            .create_physical_expr(col("context_index").eq(lit(0)), &schema)
+            .unwrap();
+        let spool = tempfile::tempdir().unwrap();
+        let read = |w: Wanted, dedup: bool, budget: usize| {
+            let alone: BTreeMap<Table, Wanted> = [(t, w)].into_iter().collect();
+            read_tables(&inputs, &opts, &alone, dedup, budget, spool.path()).unwrap()
+        };
+        let every = rows(&read(Wanted::all(), false, usize::MAX).tables[&t]);
+        let whole = rows(&read(Wanted::all(), true, usize::MAX).tables[&t]);
+        assert!(every.num_rows() > whole.num_rows(), "duplicates to drop");
+        let mask = predicate
+            .evaluate(&whole)
+            .unwrap()
+            .into_array(whole.num_rows())
+            .unwrap();
+        let want = filter_record_batch(&whole, mask.as_boolean()).unwrap();
+        assert!(want.num_rows() > 0 && want.num_rows() < whole.num_rows());
+        for budget in [usize::MAX, 0] {
+            let w = Wanted {
+                columns: None,
+                filter: Some(predicate.clone()),
+            };
+            let kept = read(w, true, budget);
+            assert!(kept.tables[&t].filtered);
+            assert_eq!(rows(&kept.tables[&t]), want, "budget {budget}");
         }
     }
 }

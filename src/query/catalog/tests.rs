@@ -1,6 +1,7 @@
 //! The catalog's loading of raw exports: only the columns statements read are kept, and
 //! answers do not change.
 
+use super::raw::Columns;
 use super::*;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 
@@ -70,7 +71,11 @@ async fn only_the_columns_read_are_kept_and_results_do_not_change() {
             if let Some(c) = &mut cols {
                 c.extend(crate::table::dedup::child_count_column(*t));
             }
-            assert_eq!(narrow.loaded.get(t), Some(&cols), "{sql}: {t:?}");
+            assert_eq!(
+                narrow.loaded.get(t).map(|n| &n.columns),
+                Some(&cols),
+                "{sql}: {t:?}"
+            );
         }
         assert_eq!(text(&mut narrow, sql).await, want, "{sql}");
     }
@@ -81,7 +86,7 @@ async fn only_the_columns_read_are_kept_and_results_do_not_change() {
     let mut narrow = open_in(true, "America/Chicago").await;
     narrow.load_for(sql).await.unwrap();
     assert_eq!(
-        narrow.loaded.get(&Table::Conversations),
+        narrow.loaded.get(&Table::Conversations).map(|n| &n.columns),
         Some(&Some(vec![
             col::conversations::created_at,
             col::conversations::message_count
@@ -98,11 +103,69 @@ async fn only_the_columns_read_are_kept_and_results_do_not_change() {
     let sql = "select max(length(text)), count(distinct readable_filename) from contexts";
     assert_eq!(text(&mut narrow, sql).await, text(&mut full, sql).await);
     assert_eq!(
-        narrow.loaded.get(&Table::Contexts),
+        narrow.loaded.get(&Table::Contexts).map(|n| &n.columns),
         Some(&Some({
             let mut c = vec![col::contexts::readable_filename, col::contexts::text];
             c.sort_unstable();
             c
         }))
     );
+}
+
+/// A `WHERE` every scan of the deepest table read applies keeps only its rows while
+/// ingesting, deduplicated by their places as if all were there; on a table whose rows a
+/// lower one's deduplication needs, or when scans differ, every row is kept.
+#[tokio::test]
+async fn rows_of_a_filter_on_the_deepest_table_are_all_that_is_kept() {
+    let cases: &[(&str, Table, bool)] = &[
+        (
+            "select convo_id, context_index, readable_filename from contexts \
+             where text like '%the%' order by 1, 2",
+            Table::Contexts,
+            true,
+        ),
+        (
+            "select count(*), sum(length(text)) from contexts where readable_filename = 'week1.pdf'",
+            Table::Contexts,
+            true,
+        ),
+        (
+            "select convo_id, message_index from messages where role = 'user' order by 1, 2",
+            Table::Messages,
+            true,
+        ),
+        (
+            "select count(*) from messages m join contexts c using (convo_id, message_index) \
+             where m.role = 'assistant'",
+            Table::Messages,
+            false,
+        ),
+        (
+            "select (select count(*) from contexts where text like '%a%') a, \
+                    (select count(*) from contexts) b",
+            Table::Contexts,
+            false,
+        ),
+        ("select count(*) from contexts where random() < 2", Table::Contexts, false),
+    ];
+    for (sql, t, filtered) in cases {
+        let mut full = open(false).await;
+        let want = text(&mut full, sql).await;
+        let mut narrow = open(true).await;
+        narrow.load_for(sql).await.unwrap();
+        let rows = &narrow.loaded[t].rows;
+        assert_eq!(matches!(rows, Rows::Where(_)), *filtered, "{sql}: {rows:?}");
+        assert_eq!(text(&mut narrow, sql).await, want, "{sql}");
+        assert!(want.lines().count() > 4, "{sql}: {want}");
+    }
+    // A later statement with another filter reads the export again, every row this time.
+    let mut narrow = open(true).await;
+    narrow
+        .load_for("select count(*) from contexts where text like '%the%'")
+        .await
+        .unwrap();
+    let mut full = open(false).await;
+    let sql = "select count(*) from contexts where text not like '%the%'";
+    assert_eq!(text(&mut narrow, sql).await, text(&mut full, sql).await);
+    assert_eq!(narrow.loaded[&Table::Contexts].rows, Rows::All);
 }
