@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 
 mod common;
 
-use common::procs::{free_port, http, wait_for};
+use common::procs::http;
 use common::stores::Server;
 
 /// The stand-in on a free loopback port, stopped on drop.
@@ -29,17 +29,24 @@ impl Drop for FakeGcs {
 }
 
 fn start() -> FakeGcs {
-    let port = free_port();
-    let child = Command::new("python3")
+    // The server binds a port of the system's choosing and prints it once it listens: a
+    // port picked here and bound there could be taken by a test running at the same time.
+    let mut child = Command::new("python3")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/data/fake_gcs.py"
         ))
-        .arg(port.to_string())
-        .stdout(Stdio::null())
+        .arg("0")
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for(port);
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let port = line.trim().parse().expect("the stand-in prints its port");
     FakeGcs { child, port }
 }
 

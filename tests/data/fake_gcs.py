@@ -206,6 +206,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
+    # Port 0: the system picks a free one, printed once the socket listens, so that tests
+    # running at once never race for a port.
     server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
     server.daemon_threads = True
+    print(server.server_address[1], flush=True)
     server.serve_forever()
