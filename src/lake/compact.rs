@@ -25,8 +25,8 @@ use super::fs::TempDir;
 use super::lease::{Lease, LEASE_WAIT};
 use super::parquet::{open_reader, writer_props, TableWriter};
 use super::partition::{part_name, WrittenFile};
-use super::record::{Operation, PerFamily, Reading, Run};
-use super::remote::{log_files, mirror_logs, publish};
+use super::record::{Operation, Run};
+use super::remote::write_mirrored;
 use super::snapshot::{LakeSnapshot, RemoteLake};
 use crate::error::{Error, Result};
 use crate::store::Remote;
@@ -77,20 +77,11 @@ fn compact_remote(lake: &Path, props: &WriterProperties, dry_run: bool) -> Resul
     let _lease = Lease::acquire_remote(&remote, LEASE_WAIT)?;
     let tmp = TempDir::beside(&std::env::temp_dir().join("chatql-lake"))?;
     let mirror = tmp.path().join("mirror");
-    mirror_logs(&remote, &mirror)?;
-    let before = log_files(&mirror)?;
-    let mut snap = repair(&mirror)?;
-    snap.remote = Some(Arc::new(RemoteLake::new(remote.clone())));
-    let done = rewrite(&snap, &mirror, tmp.path(), props, dry_run)?;
-    if done.version.is_some() && !publish(&mirror, &remote, &before)? {
-        return Err(Error::Write {
-            path: lake.to_owned(),
-            message: "another writer committed while this compaction held the lake's lease \
-                      (a writer other than chatql?); nothing of it is visible"
-                .into(),
-        });
-    }
-    Ok(done)
+    write_mirrored(&remote, &mirror, lake, || {
+        let mut snap = repair(&mirror)?;
+        snap.remote = Some(Arc::new(RemoteLake::new(remote.clone())));
+        rewrite(&snap, &mirror, tmp.path(), props, dry_run)
+    })
 }
 
 /// Rewrites the partitions of `snap` (the lake, or the mirror of its logs, in `lake`) with
@@ -163,20 +154,7 @@ fn rewrite(
     }
     move_into_lake(staged, &staging, lake, false, &mut changes)?;
     super::commit::crash_point("moved");
-    let run = Run {
-        reading: Reading {
-            created_at: crate::model::format_timestamp_pg(crate::model::now_us()),
-            inputs: Vec::new(),
-            duplicates: PerFamily::default(),
-            read: Default::default(),
-            skipped: Vec::new(),
-        },
-        run: run_no,
-        rows_added: Default::default(),
-        already_in_lake: PerFamily::default(),
-        replaced_in_lake: PerFamily::default(),
-        operation: Some(Operation::Compact),
-    };
+    let run = Run::reading_nothing(run_no, Some(Operation::Compact));
     commit_run(lake, false, snap.keys(), changes, run)?;
     done.version = Some(version);
     Ok(done)

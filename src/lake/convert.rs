@@ -302,25 +302,17 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
     if let (true, Some(remote)) = (appending, &remote) {
         let _lease = Lease::acquire_remote(remote, LEASE_WAIT)?;
         let mirror = tmp.path().join("mirror");
-        super::remote::mirror_logs(remote, &mirror)?;
-        let before = super::remote::log_files(&mirror)?;
         let lake = Arc::new(RemoteLake::new(remote.clone()));
-        let (record, version) = super::append::append_run(
-            tmp.path(),
-            &mirror,
-            Some(lake.clone()),
-            opts.keep_duplicates,
-            &props,
-            run,
-        )?;
-        if !super::remote::publish(&mirror, remote, &before)? {
-            return Err(Error::Write {
-                path: out.clone(),
-                message: "another writer committed while this run held the lake's lease \
-                          (a writer other than chatql?); nothing of this run is visible"
-                    .into(),
-            });
-        }
+        let (record, version) = super::remote::write_mirrored(remote, &mirror, out, || {
+            super::append::append_run(
+                tmp.path(),
+                &mirror,
+                Some(lake.clone()),
+                opts.keep_duplicates,
+                &props,
+                run,
+            )
+        })?;
         let snap = LakeSnapshot::load_mirror(&mirror, Some(AsOf::Version(version)), lake)?;
         report.set_run(&record, &snap);
     } else if appending {
@@ -416,21 +408,13 @@ fn create_empty(out: &std::path::Path, keys: &[Key]) -> Result<()> {
         Some(_) => TempDir::beside(&std::env::temp_dir().join("chatql-lake"))?,
         None => TempDir::beside(out)?,
     };
-    let run = Run {
-        reading: Reading {
-            created_at: crate::model::format_timestamp_pg(crate::model::now_us()),
-            inputs: Vec::new(),
-            duplicates: PerFamily::default(),
-            read: Default::default(),
-            skipped: Vec::new(),
-        },
-        run: 1,
-        rows_added: Default::default(),
-        already_in_lake: PerFamily::default(),
-        replaced_in_lake: PerFamily::default(),
-        operation: None,
-    };
-    commit_run(tmp.path(), true, keys, HashMap::new(), run)?;
+    commit_run(
+        tmp.path(),
+        true,
+        keys,
+        HashMap::new(),
+        Run::reading_nothing(1, None),
+    )?;
     match remote {
         // Of racing creators one gets each commit (empty versions 0 are alike); one that
         // lost waits for the winner's root commit, the last it makes.

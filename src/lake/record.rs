@@ -104,6 +104,27 @@ pub struct Run {
     pub operation: Option<Operation>,
 }
 
+impl Run {
+    /// Run `run` of a version that read no export: the creation of an empty lake, or
+    /// `operation`.
+    pub fn reading_nothing(run: u32, operation: Option<Operation>) -> Run {
+        Run {
+            reading: Reading {
+                created_at: crate::model::format_timestamp_pg(crate::model::now_us()),
+                inputs: Vec::new(),
+                duplicates: PerFamily::default(),
+                read: DecodeStats::default(),
+                skipped: Vec::new(),
+            },
+            run,
+            rows_added: BTreeMap::new(),
+            already_in_lake: PerFamily::default(),
+            replaced_in_lake: PerFamily::default(),
+            operation,
+        }
+    }
+}
+
 /// A version that is not a conversion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -51,6 +51,30 @@ pub fn mirror_logs(remote: &Remote, mirror: &Path) -> Result<()> {
     remote.download_many(&wanted)
 }
 
+/// Writes to the lake at `remote` as to a local one: `write` commits into `mirror`, a fresh
+/// copy of the lake's logs, and what it committed is then published. The caller holds the
+/// lake's lease; an error naming `place` when another writer committed one of those
+/// versions first.
+pub fn write_mirrored<T>(
+    remote: &Remote,
+    mirror: &Path,
+    place: &Path,
+    write: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    mirror_logs(remote, mirror)?;
+    let before = log_files(mirror)?;
+    let done = write()?;
+    if !publish(mirror, remote, &before)? {
+        return Err(Error::Write {
+            path: place.to_owned(),
+            message: "another writer committed while this one held the lake's lease (a \
+                      writer other than chatql?); nothing it wrote is visible"
+                .into(),
+        });
+    }
+    Ok(done)
+}
+
 /// Uploads what a run wrote into `mirror` since its logs were `before`: the data files its
 /// new commits add, then the commit files, children first and the root last. `Ok(false)`
 /// when another writer had committed one of these versions first (nothing of this run is

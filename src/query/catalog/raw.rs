@@ -463,17 +463,22 @@ mod tests {
         concat_batches(&k.schema, &all).unwrap()
     }
 
-    /// The testdata folder holds overlapping exports: held in files (a budget of 0) or in
-    /// memory, with or without the parents read, every table gets the same rows.
-    #[test]
-    fn tables_in_files_equal_tables_in_memory() {
+    /// The testdata folder, read in small pieces on two threads.
+    fn testdata() -> (Inputs, IngestOptions) {
         let data = format!("{}/testdata", env!("CARGO_MANIFEST_DIR"));
-        let inputs = Inputs::expand(&[data]).unwrap();
         let opts = IngestOptions {
             threads: 2,
             chunk_bytes: 512,
             ..Default::default()
         };
+        (Inputs::expand(&[data]).unwrap(), opts)
+    }
+
+    /// The testdata folder holds overlapping exports: held in files (a budget of 0) or in
+    /// memory, with or without the parents read, every table gets the same rows.
+    #[test]
+    fn tables_in_files_equal_tables_in_memory() {
+        let (inputs, opts) = testdata();
         let spool = tempfile::tempdir().unwrap();
         let all: BTreeMap<Table, Wanted> = Table::ALL.iter().map(|t| (*t, Wanted::all())).collect();
         let memory = read_tables(&inputs, &opts, &all, true, usize::MAX, spool.path()).unwrap();
@@ -501,13 +506,7 @@ mod tests {
     #[test]
     fn kept_columns_are_the_same_rows_narrowed() {
         use crate::table::col;
-        let data = format!("{}/testdata", env!("CARGO_MANIFEST_DIR"));
-        let inputs = Inputs::expand(&[data]).unwrap();
-        let opts = IngestOptions {
-            threads: 2,
-            chunk_bytes: 512,
-            ..Default::default()
-        };
+        let (inputs, opts) = testdata();
         let spool = tempfile::tempdir().unwrap();
         let all: BTreeMap<Table, Wanted> = Table::ALL.iter().map(|t| (*t, Wanted::all())).collect();
         let whole = read_tables(&inputs, &opts, &all, true, usize::MAX, spool.path()).unwrap();
