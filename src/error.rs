@@ -61,20 +61,20 @@ pub enum Error {
     #[error("{0}: output already exists (use --force to replace it)")]
     OutputExists(PathBuf),
     /// Writing the output failed.
-    #[error("writing {path}: {message}")]
+    #[error("writing {path}: {source}")]
     Write {
         /// The output being written.
         path: PathBuf,
-        /// What went wrong.
-        message: String,
+        /// What went wrong (its own chain kept: an I/O error inside a Parquet error).
+        source: Cause,
     },
     /// Reading a file chatql wrote (a lake's Parquet files or manifest) failed.
-    #[error("reading {path}: {message}")]
+    #[error("reading {path}: {source}")]
     Read {
         /// The file being read.
         path: PathBuf,
-        /// What went wrong.
-        message: String,
+        /// What went wrong (its own chain kept).
+        source: Cause,
     },
     /// A file of settings the user gave (a price table) is malformed.
     #[error("{file}:{line}: {message}")]
@@ -124,19 +124,20 @@ impl Error {
         }
     }
 
-    /// A failure to read `path`, a file chatql wrote.
-    pub fn read(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Error {
+    /// A failure to read `path`, a file chatql wrote: `cause` is an error (kept, with
+    /// its chain) or a message.
+    pub fn read(path: impl Into<PathBuf>, cause: impl Into<Cause>) -> Error {
         Error::Read {
             path: path.into(),
-            message: message.to_string(),
+            source: cause.into(),
         }
     }
 
-    /// A failure to write `path`.
-    pub fn write(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Error {
+    /// A failure to write `path`: `cause` is an error (kept, with its chain) or a message.
+    pub fn write(path: impl Into<PathBuf>, cause: impl Into<Cause>) -> Error {
         Error::Write {
             path: path.into(),
-            message: message.to_string(),
+            source: cause.into(),
         }
     }
 
@@ -162,6 +163,10 @@ impl Error {
         }
     }
 }
+
+/// What a read or write failed of: an error, kept whole so that its chain can be walked
+/// (a full disk under a Parquet error), or a message.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -189,6 +194,16 @@ mod tests {
             Error::read("lake/a.parquet", "bad footer").to_string(),
             "reading lake/a.parquet: bad footer"
         );
+        // The cause of a write keeps its own chain.
+        let full = std::io::Error::new(std::io::ErrorKind::StorageFull, "disk full");
+        let e = Error::write(
+            "lake/a.parquet",
+            datafusion::parquet::errors::ParquetError::External(Box::new(full)),
+        );
+        let mut chain = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source());
+        assert!(chain.any(|c| c
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::StorageFull)));
         assert_eq!(
             Error::Internal("lost".into()).to_string(),
             "internal error: lost"

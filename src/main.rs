@@ -41,6 +41,7 @@ fn no_huge_pages() {
 fn main() -> ExitCode {
     no_huge_pages();
     let args = cli::Cli::parse();
+    cli::interrupt::install();
     // Deep query plans recurse deeply when planned (a Ballista scheduler plans reports'
     // joins of views): workers get 16 MiB stacks rather than 2.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -54,7 +55,8 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.downcast_ref().is_some_and(chatql::Error::is_broken_pipe) => ExitCode::SUCCESS,
+        // A closed pipe (`chatql ... | head`) is not a failure, whatever wrote to it.
+        Err(e) if cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("chatql: {e}");
             ExitCode::from(cli::exit_code(&e))

@@ -221,3 +221,25 @@ fn a_server_that_goes_away_mid_read_is_an_error_and_leaves_no_lake() {
     assert!(started.elapsed() < Duration::from_secs(60));
     assert!(!lake.exists(), "no lake is left behind");
 }
+
+#[test]
+fn store_requests_run_on_the_callers_runtime_not_a_second_one() {
+    // Within a multi-threaded runtime (the binary's), a request from blocking code runs on
+    // that runtime's worker: no second runtime, no thread per request.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("caller-worker")
+        .enable_all()
+        .build()
+        .unwrap();
+    let on = rt.block_on(async {
+        tokio::spawn(async {
+            chatql::store::block_on(async { std::thread::current().name().map(str::to_owned) })
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(on.as_deref(), Some("caller-worker"));
+    // Off any runtime, a request still completes.
+    assert_eq!(chatql::store::block_on(async { 7 }), 7);
+}

@@ -43,7 +43,8 @@ pub struct ExportArgs {
     #[arg(long = "to", value_enum)]
     to: Target,
     /// Output file, or an object (`s3://`, `gs://`, `az://`, uploaded whole at the end);
-    /// `.gz` or `.zst` compresses.
+    /// `.gz` or `.zst` compresses; `-` writes to standard output (the summary then goes to
+    /// standard error).
     #[arg(short, long, value_name = "FILE")]
     output: PathBuf,
     /// System message: `none`, `prompt` (the conversation's), or a text.
@@ -178,7 +179,11 @@ pub async fn run(a: ExportArgs) -> Result<()> {
     let mut line = format!(
         "wrote {} {unit} to {}",
         report.written,
-        report.files[0].display()
+        if chatql::export::is_stdout(&report.files[0]) {
+            "standard output".into()
+        } else {
+            report.files[0].display().to_string()
+        }
     );
     if let Some(v) = report.files.get(1) {
         line.push_str(&format!(" and {} to {}", report.validation, v.display()));
@@ -196,6 +201,11 @@ pub async fn run(a: ExportArgs) -> Result<()> {
         line.push_str(&format!("; {n} left out ({reason})"));
     }
     line.push('\n');
-    emit(line.as_bytes(), None)?;
+    if chatql::export::is_stdout(&opts.output) {
+        // Standard output carries the lines themselves.
+        eprint!("{line}");
+    } else {
+        emit(line.as_bytes(), None)?;
+    }
     Ok(())
 }

@@ -179,7 +179,9 @@ pub struct UpgradeArgs {
 
 pub fn upgrade(a: UpgradeArgs) -> Result<()> {
     let u = chatql::lake::upgrade::upgrade(&a.lake)?;
-    println!(
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
         "{}: now a Delta lake (version 0 with {} file(s){}); deleted {} file(s) no run kept",
         a.lake.display(),
         u.files,
@@ -196,6 +198,7 @@ pub fn upgrade(a: UpgradeArgs) -> Result<()> {
             )
         },
         u.deleted
-    );
+    )
+    .map_err(chatql::Error::Output)?;
     Ok(())
 }

@@ -9,6 +9,7 @@ mod completions;
 mod convert;
 mod export;
 mod inspect;
+pub mod interrupt;
 mod lake;
 mod progress;
 mod report;
@@ -103,6 +104,20 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         .map_or(1, chatql::Error::exit_code)
 }
 
+/// Whether an error is a write to a closed pipe, anywhere in its chain: the library's
+/// output errors, a plain I/O error, or one inside a JSON serializer.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    e.chain().any(|c| {
+        c.downcast_ref::<chatql::Error>()
+            .is_some_and(chatql::Error::is_broken_pipe)
+            || c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(BrokenPipe))
+    })
+}
+
 /// `--redact-emails` and its key, shared by convert, report and export.
 #[derive(Debug, clap::Args)]
 struct RedactArgs {
@@ -186,7 +201,8 @@ struct ReadArgs {
     /// Longest record read from a raw export (one JSON line, or a whole JSON document): a
     /// longer one becomes a reject with its line, byte offset and size, is skipped without
     /// being held in memory, and reading goes on (e.g. 64M, 2G).
-    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size)]
+    /// At most 1G: one column of a batch must stay within Arrow's 2 GiB of offsets.
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_record_size)]
     max_record_size: usize,
     /// Print nothing but results and errors: no progress bar (none is drawn when stderr is
     /// not a terminal anyway), and `convert` prints no summary.
@@ -204,6 +220,18 @@ impl ReadArgs {
             ..default
         }
     }
+}
+
+/// `--max-record-size`: a size up to [`chatql::table::columns::MAX_RECORD_BYTES`].
+fn parse_record_size(s: &str) -> Result<usize, String> {
+    let n = parse_size(s)?;
+    if n > chatql::table::columns::MAX_RECORD_BYTES {
+        return Err(format!(
+            "{s} is past the largest record chatql reads (1G): one batch's text must fit \
+             Arrow's 2 GiB string offsets"
+        ));
+    }
+    Ok(n)
 }
 
 /// Parses a size like `512M`, `2G`, `1.5GiB` or `1000000` into bytes.
@@ -240,10 +268,10 @@ fn terminal_width() -> Option<u16> {
         .or_else(|| comfy_table::Table::new().width())
 }
 
-/// Writes `text` to stdout, or atomically to `path`.
+/// Writes `text` to stdout, or atomically to `path` (`-` is stdout too).
 fn emit(text: &[u8], path: Option<&Path>) -> Result<(), chatql::Error> {
     use std::io::Write;
-    match path {
+    match path.filter(|p| !chatql::export::is_stdout(p)) {
         Some(p) => chatql::lake::fs::write_atomic(p, text),
         None => {
             let mut out = std::io::stdout().lock();
@@ -298,5 +326,8 @@ mod tests {
         assert_eq!(parse_size("1000").unwrap(), 1000);
         assert!(parse_size("lots").is_err());
         assert!(parse_size("5X").is_err());
+        assert_eq!(parse_record_size("1G").unwrap(), 1 << 30);
+        let e = parse_record_size("3G").unwrap_err();
+        assert!(e.contains("largest record chatql reads (1G)"), "{e}");
     }
 }

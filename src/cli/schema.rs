@@ -59,7 +59,7 @@ pub fn print(tables: &[Table], markdown: bool, w: &mut dyn Write) -> io::Result<
         }
         let schema = t.schema();
         if markdown {
-            writeln!(w, "### `{}`\n\n{}\n", t.name(), t.doc())?;
+            writeln!(w, "## `{}`\n\n{}\n", t.name(), t.doc())?;
             writeln!(w, "| column | type | meaning |\n|---|---|---|")?;
             for (f, c) in schema.fields().iter().zip(t.columns()) {
                 writeln!(

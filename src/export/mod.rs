@@ -27,8 +27,8 @@ use crate::table::redact::Redactor;
 
 pub use annotation::{Sampling, Stratum};
 pub use cursor::{for_each_conversation, for_each_document, Conversation, Document, Row};
-pub use output::validation_path;
 use output::{in_training, Output};
+pub use output::{is_stdout, validation_path};
 pub use uiuc::{conversation_json, document_json};
 
 /// What to write.
@@ -211,15 +211,21 @@ fn passes(c: &Conversation, f: &Filters, allowed: Option<&HashSet<(String, i64)>
 
 /// Exports the inputs (raw exports, or folders written by `chatql convert`).
 pub async fn export(args: &[String], opts: &ExportOptions) -> Result<ExportReport> {
+    if output::is_stdout(&opts.output) && opts.split.is_some() {
+        return Err(Error::Usage(
+            "--split writes two files: give -o FILE, not standard output".into(),
+        ));
+    }
     for p in std::iter::once(opts.output.clone())
         .chain(opts.split.map(|_| validation_path(&opts.output)))
+        .filter(|p| !output::is_stdout(p))
     {
         if crate::store::exists(&p)? && !opts.force {
             return Err(Error::OutputExists(p));
         }
     }
     // Raw inputs go through a temporary lake (removed on return).
-    let (lakes, _tmp): (Vec<PathBuf>, Option<tempfile::TempDir>) =
+    let (lakes, _tmp): (Vec<PathBuf>, Option<crate::lake::fs::Scratch>) =
         if !args.is_empty() && args.iter().all(|a| is_lake(Path::new(a))) {
             (args.iter().map(PathBuf::from).collect(), None)
         } else if args.iter().any(|a| is_lake(Path::new(a))) {
@@ -227,7 +233,7 @@ pub async fn export(args: &[String], opts: &ExportOptions) -> Result<ExportRepor
                 "give either folders written by `chatql convert` or raw exports, not both".into(),
             ));
         } else {
-            let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            let tmp = crate::lake::fs::Scratch::new("chatql-export-")?;
             let lake = tmp.path().join("lake");
             let mut copts = crate::lake::convert::ConvertOptions::new(&lake);
             copts.keep_duplicates = opts.keep_duplicates;

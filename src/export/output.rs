@@ -1,11 +1,13 @@
-//! Export files: written under a temporary name, compressed by extension (`.gz`, `.zst`),
-//! renamed into place only when complete; and the stable train/validation split.
+//! Export files: lines written to a [`Sink`] (a temporary file compressed by extension and
+//! renamed into place when complete, an object, or standard output); and the stable
+//! train/validation split.
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
-use crate::lake::fs::{persist, temp_beside};
+use crate::error::Result;
+pub use crate::lake::sink::is_stdout;
+use crate::lake::sink::Sink;
 
 /// A hash of `text` that is the same on every machine and in every version (the first
 /// 8 bytes of its SHA-256): what the split and the annotation sample order by.
@@ -33,73 +35,25 @@ pub fn validation_path(path: &Path) -> PathBuf {
     path.with_file_name(format!("{stem}.val{ext}"))
 }
 
-/// A line-oriented output file written to a temporary name, compressed by extension, and
-/// renamed into place by `commit`.
-pub struct Output {
-    tmp: tempfile::NamedTempFile,
-    writer: Box<dyn Write>,
-    path: PathBuf,
-}
+/// A line-oriented export file.
+pub struct Output(Sink);
 
 impl Output {
-    /// Creates the temporary file beside `path` (for `s3://bucket/key`, in the temporary
-    /// folder: it is uploaded by `commit`).
+    /// Starts the file at `path` (compressed by its extension; `-` is standard output).
     pub fn create(path: &Path) -> Result<Output> {
-        let tmp = if crate::store::is_remote(path) {
-            crate::store::Remote::open(path)?;
-            tempfile::NamedTempFile::new().map_err(|e| Error::io(std::env::temp_dir(), e))?
-        } else {
-            temp_beside(path)?
-        };
-        let file = tmp.reopen().map_err(|e| Error::io(path, e))?;
-        let buf = BufWriter::with_capacity(1 << 20, file);
-        let name = path.to_string_lossy().to_ascii_lowercase();
-        let writer: Box<dyn Write> = if name.ends_with(".gz") {
-            Box::new(flate2::write::GzEncoder::new(
-                buf,
-                flate2::Compression::default(),
-            ))
-        } else if name.ends_with(".zst") {
-            Box::new(
-                zstd::stream::write::Encoder::new(buf, 3)
-                    .map_err(|e| Error::io(path, e))?
-                    .auto_finish(),
-            )
-        } else {
-            Box::new(buf)
-        };
-        Ok(Output {
-            tmp,
-            writer,
-            path: path.to_owned(),
-        })
+        Ok(Output(Sink::create(path, true)?))
     }
 
     /// Writes one line.
     pub fn line(&mut self, text: &str) -> Result<()> {
-        self.writer
+        self.0
             .write_all(text.as_bytes())
-            .and_then(|_| self.writer.write_all(b"\n"))
-            .map_err(|e| Error::io(&self.path, e))
+            .and_then(|_| self.0.write_all(b"\n"))
+            .map_err(|e| self.0.error(e))
     }
 
-    /// Finishes compression and renames the file into place.
+    /// Finishes the file and puts it in place.
     pub fn commit(self) -> Result<PathBuf> {
-        let Output {
-            tmp,
-            mut writer,
-            path,
-        } = self;
-        writer.flush().map_err(|e| Error::io(&path, e))?;
-        drop(writer); // finishes gzip / zstd frames
-        if crate::store::is_remote(&path) {
-            // A multipart upload: the object appears only complete, or not at all.
-            let r = crate::store::Remote::open(&path)?;
-            let bucket = crate::store::Remote::open(Path::new(&r.base))?;
-            bucket.upload(tmp.path(), &r.prefix)?;
-        } else {
-            persist(tmp, &path)?;
-        }
-        Ok(path)
+        self.0.commit()
     }
 }

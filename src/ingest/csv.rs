@@ -8,25 +8,9 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::ingest::decode::{Decoder, RecordFormat};
-use crate::ingest::pipeline::Work;
 use crate::ingest::pyrepr;
+use crate::ingest::work::{CsvHeader, CsvRow, Work};
 use crate::model::{json_str, push_json_str};
-
-/// Column positions of a CSV export's header.
-#[derive(Debug, Default)]
-pub struct CsvHeader {
-    /// (name, index) of each named column; pandas' unnamed index column is left out.
-    columns: Vec<(String, usize)>,
-    has_convo: bool,
-}
-
-/// One CSV record as read: its cells, or why it could not be read.
-#[derive(Debug)]
-pub struct CsvRow {
-    line: u64,
-    offset: u64,
-    cells: std::result::Result<Vec<String>, String>,
-}
 
 /// Reads through to the CSV parser, failing once the record being parsed has grown past
 /// the longest allowed (a quote never closed would otherwise make the rest of the file one

@@ -7,7 +7,7 @@
 
 use std::io::Read;
 
-use super::pipeline::Work;
+use super::work::Work;
 use crate::error::{Error, Result};
 
 /// Chunk size and longest record of [`read_json_chunks`].

@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod pyrepr;
 pub mod source;
+mod work;
 
 pub use decode::{DecodeStats, Decoder, RecordFormat};
 pub use pipeline::{ingest, Decoded, IngestOptions, IngestSummary};

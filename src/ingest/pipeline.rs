@@ -10,7 +10,6 @@
 //! and reading goes on after it.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -19,6 +18,7 @@ use super::csv;
 use super::decode::{DecodeStats, Decoder};
 use super::lines::{read_json_chunks, Limits};
 use super::source::{Inputs, Layout};
+use super::work::Work;
 use crate::error::{Error, Result};
 use crate::table::Table;
 
@@ -75,61 +75,6 @@ pub struct IngestSummary {
     pub stats: DecodeStats,
     /// SHA-256 of each input file, in [`Inputs::files`] order.
     pub sha256: Vec<String>,
-}
-
-/// Work for a decoder thread.
-pub(crate) enum Work {
-    Lines {
-        source: usize,
-        bytes: Vec<u8>,
-        first_line: u64,
-        offset: u64,
-        last: bool,
-    },
-    /// A whole file holding one multi-line JSON document (a pretty-printed array).
-    Document { source: usize, bytes: Vec<u8> },
-    /// The rest of a source could not be read (vanished file, truncated or corrupt
-    /// compression, zip bomb): one reject, and ingest goes on with the next source.
-    Unreadable {
-        source: usize,
-        line: u64,
-        offset: u64,
-        reason: String,
-    },
-    Csv {
-        source: usize,
-        rows: Vec<csv::CsvRow>,
-        header: Arc<csv::CsvHeader>,
-    },
-    /// A record longer than the limit, skipped: one reject (with its first bytes), counted
-    /// as a line read.
-    TooLong {
-        source: usize,
-        line: u64,
-        offset: u64,
-        reason: String,
-        head: Vec<u8>,
-    },
-}
-
-impl Work {
-    /// The input and line a piece starts at, for an error about it.
-    fn place(&self, inputs: &Inputs) -> String {
-        let (source, line) = match self {
-            Work::Lines {
-                source, first_line, ..
-            } => (*source, *first_line),
-            Work::Document { source, .. } | Work::Csv { source, .. } => (*source, 1),
-            Work::Unreadable { source, line, .. } | Work::TooLong { source, line, .. } => {
-                (*source, *line)
-            }
-        };
-        let name = inputs
-            .sources
-            .get(source)
-            .map_or_else(|| format!("input #{source}"), |s| s.name.to_string());
-        format!("{name}, line {line}")
-    }
 }
 
 /// Reads every source of `inputs` and hands the decoded batches to `sink` in input order.
@@ -223,7 +168,10 @@ fn read_sources(
         seq.set(seq.get() + 1);
         ok
     };
-    let max_record = opts.max_record_bytes.max(1);
+    // Past the bound one batch's text could pass Arrow's 2 GiB of offsets.
+    let max_record = opts
+        .max_record_bytes
+        .clamp(1, crate::table::columns::MAX_RECORD_BYTES);
     for (index, src) in inputs.sources.iter().enumerate() {
         let read = src.read_with(&opts.progress, opts.hash, |r| match src.layout {
             Layout::Json => Ok(read_json_chunks(

@@ -19,16 +19,17 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::parquet::file::properties::WriterProperties;
 
-use super::commit::{add_for, commit_run, PartitionValues, TableChange};
+use super::commit::{add_for, commit_run, TableChange};
 use super::delta::log::decode_path;
 use super::delta::{commit, now_ms, Action, Add, CommitInfo, Committed, Remove, Snapshot};
 use super::parquet::{drop_versions, open_reader, TableWriter};
-use super::partition::{part_name, WrittenFile};
+use super::partition::{part_name, PartitionValues, WrittenFile};
 use super::record::Run;
-use super::snapshot::{LakeCommit, LakeSnapshot, RemoteLake, ROOT};
+use super::record::{LakeCommit, ROOT};
+use super::snapshot::{LakeSnapshot, RemoteLake};
 use super::split::split_flat;
 use crate::error::{Error, Result};
-use crate::table::dedup::{key_columns, Dedup, LevelFilter, CONVERSATION_CHAIN, DOCUMENT_CHAIN};
+use crate::table::dedup::{key_columns, walk_chain, Dedup, CONVERSATION_CHAIN, DOCUMENT_CHAIN};
 use crate::table::Table;
 
 /// Appends the finished flat conversion in `flat` (the staging folder of `convert`) to the
@@ -168,7 +169,7 @@ pub fn repair(lake: &Path) -> Result<LakeSnapshot> {
             if commit(&dir, latest + 1, &actions)? == Committed::Conflict {
                 return Err(Error::Write {
                     path: dir,
-                    message: "another writer committed while this one held the lease".into(),
+                    source: "another writer committed while this one held the lease".into(),
                 });
             }
         }
@@ -311,39 +312,37 @@ fn merge_family(
         if local.is_empty() {
             continue;
         }
-        let mut filter = LevelFilter::top(parent, &local);
-        for (level, t) in chain.iter().enumerate() {
+        walk_chain(chain, &local, |level, t, filter| -> Result<bool> {
             let files = if level == 0 {
                 lake_parts.get(&part)
             } else {
-                filter = LevelFilter::child(*t, filter);
                 child_parts[level - 1].get(&part)
             };
             let Some((values, files)) = files else {
-                continue;
+                return Ok(true);
             };
             let dir = staging.join(t.name()).join(&part);
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             let out = dir.join(part_name(run, 0));
-            let mut w = TableWriter::create(&out, *t, props.clone())?;
+            let mut w = TableWriter::create(&out, t, props.clone())?;
             for add in files {
-                let f = &snap.local_file(*t, add)?;
+                let f = &snap.local_file(t, add)?;
                 for b in open_reader(f, None)? {
                     let kept = filter.filter(&b.map_err(|e| Error::read(f, e))?)?;
                     if kept.num_rows() > 0 {
                         w.write(&kept, &out)?;
                     }
                 }
-                merged.removed.push((*t, add.clone()));
+                merged.removed.push((t, add.clone()));
             }
             let rows = w.close(&out)?;
             if rows == 0 {
                 std::fs::remove_file(&out).map_err(|e| Error::io(&out, e))?;
             } else {
                 merged.rewritten.push((
-                    *t,
+                    t,
                     WrittenFile {
-                        table: *t,
+                        table: t,
                         path: out,
                         rows,
                         seq: 0,
@@ -351,7 +350,8 @@ fn merge_family(
                     },
                 ));
             }
-        }
+            Ok(true)
+        })?;
     }
     merged.dropped = new_losers.len() as u64;
     merged.replaced = old_losers.len() as u64;

@@ -17,14 +17,11 @@ use super::delta::stats::file_stats;
 use super::delta::{
     commit, now_ms, Action, Add, CommitInfo, Committed, Metadata, Protocol, Remove,
 };
-use super::partition::Key;
+use super::partition::{partition_columns, Key, PartitionValues};
+use super::record::{LakeCommit, RECORD_KEY, ROOT};
 use super::record::{Operation, Run};
-use super::snapshot::{LakeCommit, RECORD_KEY, ROOT};
 use crate::error::{Error, Result};
 use crate::table::{Table, SCHEMA_VERSION};
-
-/// Partition values of one file: column to value (`None`: null).
-pub type PartitionValues = BTreeMap<String, Option<String>>;
 
 /// What a run does to one table.
 #[derive(Debug, Default, Clone)]
@@ -33,15 +30,6 @@ pub struct TableChange {
     pub adds: Vec<Add>,
     /// Files removed (rewritten without the versions the run replaced).
     pub removes: Vec<Remove>,
-}
-
-/// The partition columns of table `t` in a lake split by `keys` (rejects are never split).
-pub fn partition_columns(t: Table, keys: &[Key]) -> Vec<&'static str> {
-    if t == Table::Rejects {
-        Vec::new()
-    } else {
-        keys.iter().map(|k| k.name()).collect()
-    }
 }
 
 /// The `add` action of `file`, a finished Parquet file of table `t` under `table_dir`.
@@ -129,6 +117,20 @@ pub fn crash_point(point: &str) {
     }
 }
 
+/// A pause point of a run, for tests: with `CHATQL_PAUSE_AT=POINT` a writer stops there
+/// for good, after saying `paused at POINT` on standard error once, so that a test can
+/// interrupt it at a known place. Points: `staged` (the first batch written to staging).
+pub fn pause_point(point: &str) {
+    static PAUSE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let at = PAUSE.get_or_init(|| std::env::var("CHATQL_PAUSE_AT").ok());
+    if at.as_deref() == Some(point) {
+        eprintln!("paused at {point}");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
+}
+
 /// Commits a run to the lake in `lake`: a new lake (`create`, every table's version 0)
 /// or the next version of each table that changed. The caller holds the lake's lease (or,
 /// for a new lake, is the only one who can see the folder). Returns the record committed.
@@ -202,11 +204,12 @@ pub fn commit_run(
         if commit(&dir, version, &all)? == Committed::Conflict {
             return Err(Error::Write {
                 path: dir.clone(),
-                message: format!(
+                source: format!(
                     "version {version} was committed by another writer while this run held \
                      the lake's lease (a writer other than chatql?); nothing of this run is \
                      visible to chatql, run it again"
-                ),
+                )
+                .into(),
             });
         }
         if !create {

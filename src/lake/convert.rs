@@ -13,13 +13,14 @@ use std::time::Instant;
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
 
-use super::commit::{add_for, commit_run, PartitionValues, TableChange};
+use super::commit::{add_for, commit_run, TableChange};
 use super::fs::TempDir;
 use super::lease::{Lease, LEASE_WAIT};
 use super::parquet::{drop_versions, staging_props, writer_props, TableWriter};
-use super::partition::{part_name, Key, WrittenFile};
+use super::partition::{part_name, Key, PartitionValues, WrittenFile};
+use super::record::LakeCommit;
 use super::record::{InputReport, PerFamily, Reading, Run, TableReport};
-use super::snapshot::{AsOf, LakeCommit, LakeSnapshot, RemoteLake};
+use super::snapshot::{AsOf, LakeSnapshot, RemoteLake};
 use super::split::{drop_lost, move_rejects, Splitter, WriterPool};
 use crate::error::{Error, Result};
 use crate::ingest::{ingest, IngestOptions, Inputs};
@@ -203,6 +204,7 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
             if let Some(s) = &mut splitter {
                 s.push_chunk(&routed)?;
             }
+            super::commit::pause_point("staged");
             Ok(())
         });
         let families = match (splitter, &summary) {
@@ -425,7 +427,7 @@ fn create_empty(out: &std::path::Path, keys: &[Key]) -> Result<()> {
                     if started.elapsed() > std::time::Duration::from_secs(60) {
                         return Err(Error::Write {
                             path: out.to_owned(),
-                            message: "another writer began creating this lake and has not \
+                            source: "another writer began creating this lake and has not \
                                       finished in 60 s"
                                 .into(),
                         });

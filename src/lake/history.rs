@@ -11,7 +11,8 @@ use super::delta::log::{decode_path, history as log_history, read_commit};
 use super::delta::Action;
 use super::partition::Key;
 use super::record::Run;
-use super::snapshot::{LakeCommit, LakeSnapshot, ROOT};
+use super::record::{LakeCommit, ROOT};
+use super::snapshot::LakeSnapshot;
 use crate::error::Result;
 use crate::table::Table;
 

@@ -149,12 +149,13 @@ impl Lease {
                 let (lake, who, at) = place.describe();
                 return Err(Error::Write {
                     path: lake,
-                    message: format!(
+                    source: format!(
                         "another chatql is writing this lake ({}); waited {} s. If no \
                          writer is running, delete {at}",
                         who.trim(),
                         wait.as_secs(),
-                    ),
+                    )
+                    .into(),
                 });
             }
             std::thread::sleep(pause);

@@ -23,6 +23,7 @@ pub mod parquet;
 pub mod partition;
 pub mod record;
 pub mod remote;
+pub mod sink;
 pub mod snapshot;
 pub mod split;
 pub mod upgrade;

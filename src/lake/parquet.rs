@@ -17,7 +17,7 @@ use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 
 use crate::error::{Error, Result};
-use crate::table::dedup::LevelFilter;
+use crate::table::dedup::walk_chain;
 use crate::table::Table;
 
 /// Bytes buffered before a row group is flushed.
@@ -109,23 +109,61 @@ pub fn file_rows(path: &Path) -> Result<u64> {
 
 /// Writes query results as a zstd Parquet file, atomically (temporary file, then rename).
 pub fn write_results(schema: &SchemaRef, batches: &[RecordBatch], path: &Path) -> Result<usize> {
-    let tmp = super::fs::temp_beside(path)?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("valid level"),
-        ))
-        .build();
-    let file = tmp.reopen().map_err(|e| Error::io(path, e))?;
-    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
-        .map_err(|e| Error::write(path, e))?;
-    let mut rows = 0;
+    let mut sink = super::sink::Sink::create(path, false)?;
+    let mut w = ResultWriter::new(schema, &mut sink, path)?;
     for b in batches {
-        writer.write(b).map_err(|e| Error::write(path, e))?;
-        rows += b.num_rows();
+        w.write(b)?;
     }
-    writer.close().map_err(|e| Error::write(path, e))?;
-    super::fs::persist(tmp, path)?;
+    let rows = w.close()?;
+    sink.commit()?;
     Ok(rows)
+}
+
+/// Query results written as zstd Parquet to any writer, batch by batch, row groups flushed
+/// by size so that memory stays bounded.
+pub struct ResultWriter<'p, W: std::io::Write + Send> {
+    writer: ArrowWriter<W>,
+    path: &'p Path,
+    rows: usize,
+}
+
+impl<'p, W: std::io::Write + Send> ResultWriter<'p, W> {
+    /// Starts a file of `schema` on `w`; errors name `path`.
+    pub fn new(schema: &SchemaRef, w: W, path: &'p Path) -> Result<Self> {
+        let level = ZstdLevel::try_new(3).map_err(|e| Error::Internal(e.to_string()))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(level))
+            .build();
+        let writer = ArrowWriter::try_new(w, schema.clone(), Some(props))
+            .map_err(|e| Error::write(path, e))?;
+        Ok(ResultWriter {
+            writer,
+            path,
+            rows: 0,
+        })
+    }
+
+    /// Appends a batch.
+    pub fn write(&mut self, b: &RecordBatch) -> Result<()> {
+        self.writer
+            .write(b)
+            .map_err(|e| Error::write(self.path, e))?;
+        if self.writer.in_progress_size() > ROW_GROUP_BYTES {
+            self.writer
+                .flush()
+                .map_err(|e| Error::write(self.path, e))?;
+        }
+        self.rows += b.num_rows();
+        Ok(())
+    }
+
+    /// Writes the footer; returns the rows written.
+    pub fn close(self) -> Result<usize> {
+        self.writer
+            .close()
+            .map_err(|e| Error::write(self.path, e))?;
+        Ok(self.rows)
+    }
 }
 
 /// Rewrites the flat files of a parent table and its descendants (`chain`, parent first) in
@@ -137,19 +175,15 @@ pub fn drop_versions(
     props: &WriterProperties,
 ) -> Result<Vec<(Table, u64)>> {
     let mut kept = Vec::new();
-    let mut filter = LevelFilter::top(chain[0], losers);
-    for (level, table) in chain.iter().enumerate() {
-        if level > 0 {
-            filter = LevelFilter::child(*table, filter);
-        }
+    walk_chain(chain, losers, |_, table, filter| -> Result<bool> {
         let path = dir.join(table.file_name());
         if !path.exists() {
-            kept.push((*table, 0));
-            continue;
+            kept.push((table, 0));
+            return Ok(true);
         }
         let tmp = dir.join(format!("{}.dedup", table.file_name()));
         let reader = open_reader(&path, None)?;
-        let mut writer = TableWriter::create(&tmp, *table, props.clone())?;
+        let mut writer = TableWriter::create(&tmp, table, props.clone())?;
         for batch in reader {
             let filtered = filter.filter(&batch.map_err(|e| Error::read(&path, e))?)?;
             if filtered.num_rows() > 0 {
@@ -158,7 +192,8 @@ pub fn drop_versions(
         }
         let n = writer.close(&tmp)?;
         std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-        kept.push((*table, n));
-    }
+        kept.push((table, n));
+        Ok(true)
+    })?;
     Ok(kept)
 }

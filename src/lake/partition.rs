@@ -22,11 +22,11 @@
 //! ([`super::commit`]), which is what Delta readers and chatql take them from; the folder
 //! names are for plain Parquet readers of the folder.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 
-use super::commit::PartitionValues;
 use crate::error::{Error, Result};
 use crate::table::Table;
 
@@ -104,28 +104,67 @@ const ESCAPE: &AsciiSet = &CONTROLS
     .add(b'>')
     .add(b'|');
 
+/// Longest partition value kept verbatim in a folder name (encoded); a longer one is cut
+/// and suffixed with a digest (path segments are limited to 255 bytes).
+const VERBATIM_MAX: usize = 180;
+/// Where a value too long to keep verbatim is cut (encoded bytes, before its digest).
+const CUT_AT: usize = 160;
+
+/// Whether a partition value's folder name is the value itself, so that a filter on it
+/// can prune folders (not `""`, stored as the null folder, nor a value too long to keep).
+pub fn is_verbatim(v: &str) -> bool {
+    !v.is_empty() && escapes(v).iter().map(String::len).sum::<usize>() <= VERBATIM_MAX
+}
+
+/// Each character's escape in a folder name, so that a cut never splits a character or
+/// an escape.
+fn escapes(v: &str) -> Vec<String> {
+    v.char_indices()
+        .map(|(i, c)| {
+            let c = &v[i..i + c.len_utf8()];
+            // A leading dot or underscore would hide the folder from most readers.
+            if i == 0 && (c == "." || c == "_") {
+                format!("%{:02X}", c.as_bytes()[0])
+            } else {
+                utf8_percent_encode(c, ESCAPE).collect()
+            }
+        })
+        .collect()
+}
+
 /// A partition value as a path segment value.
 pub fn encode_value(v: Option<&str>) -> String {
-    match v {
-        None | Some("") => NULL_PARTITION.to_owned(),
-        Some(v) => {
-            let mut s: String = utf8_percent_encode(v, ESCAPE).collect();
-            // A leading dot or underscore would hide the folder from most readers.
-            if s.starts_with('.') || s.starts_with('_') {
-                s = format!("%{:02X}{}", s.as_bytes()[0], &s[1..]);
-            }
-            // Path segments are limited to 255 bytes; course names are short, but be safe.
-            if s.len() > 180 {
-                use sha2::Digest;
-                let digest = hex::encode(sha2::Sha256::digest(v.as_bytes()));
-                let mut cut = 160;
-                while !s.is_char_boundary(cut) || s[..cut].ends_with('%') {
-                    cut -= 1;
-                }
-                s = format!("{}~{}", &s[..cut], &digest[..16]);
-            }
-            s
-        }
+    let Some(v) = v.filter(|v| !v.is_empty()) else {
+        return NULL_PARTITION.to_owned();
+    };
+    let mut pieces = escapes(v);
+    let len: usize = pieces.iter().map(String::len).sum();
+    if len > VERBATIM_MAX {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(v.as_bytes()));
+        let mut kept = 0;
+        let n = pieces
+            .iter()
+            .take_while(|p| {
+                kept += p.len();
+                kept <= CUT_AT
+            })
+            .count();
+        pieces.truncate(n);
+        pieces.push(format!("~{}", &digest[..16]));
+    }
+    pieces.concat()
+}
+
+/// Partition values of one file: column to value (`None`: null).
+pub type PartitionValues = BTreeMap<String, Option<String>>;
+
+/// The partition columns of table `t` in a lake split by `keys` (rejects are never split).
+pub fn partition_columns(t: Table, keys: &[Key]) -> Vec<&'static str> {
+    if t == Table::Rejects {
+        Vec::new()
+    } else {
+        keys.iter().map(|k| k.name()).collect()
     }
 }
 
@@ -178,4 +217,34 @@ pub struct WrittenFile {
 /// partition's older rows, which must sort before the run's new rows).
 pub(super) fn part_name(run: u32, seq: u32) -> String {
     format!("part-r{run:05}-{seq:05}.parquet")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_value_is_cut_between_escapes_never_inside_one() {
+        // "é" is `%C3%A9`: every padding puts the cut at another place inside one.
+        for pad in 0..3 {
+            let v = format!("{}{}", "a".repeat(pad), "é".repeat(100));
+            let s = encode_value(Some(&v));
+            let (kept, digest) = s.rsplit_once('~').unwrap();
+            assert_eq!(digest.len(), 16);
+            assert!(kept.len() <= CUT_AT && kept.len() > CUT_AT - 6, "{kept}");
+            let decoded = percent_encoding::percent_decode_str(kept).decode_utf8();
+            assert!(decoded.is_ok(), "{kept}");
+            assert!(!kept.ends_with('%') && kept.as_bytes()[kept.len() - 2] != b'%');
+            assert!(!is_verbatim(&v));
+        }
+        assert!(is_verbatim("ECE 120"));
+        assert!(!is_verbatim(""));
+        assert_eq!(encode_value(Some("_x")), "%5Fx");
+        // ASCII names are cut where they always were.
+        let long = "x".repeat(200);
+        assert_eq!(
+            encode_value(Some(&long)).split_once('~').unwrap().0.len(),
+            CUT_AT
+        );
+    }
 }

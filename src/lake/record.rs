@@ -1,5 +1,5 @@
 //! What a run read and did, typed: the record chatql keeps in each lake version's commit
-//! info ([`super::snapshot::LakeCommit`]) and prints after `convert`.
+//! info ([`LakeCommit`], in the root table's commits) and prints after `convert`.
 //!
 //! Lakes of chatql before Delta tables kept it in a `manifest.json` ([`Manifest`]), which
 //! is still read, to upgrade such a lake ([`super::upgrade`]). Both read and write through
@@ -10,9 +10,41 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::delta::CommitInfo;
 use super::partition::Key;
 use crate::error::{Error, Result};
 use crate::ingest::DecodeStats;
+use crate::table::Table;
+
+/// The table whose versions are the lake's.
+pub const ROOT: Table = Table::Conversations;
+
+/// The key of chatql's record in a root commit's `commitInfo`.
+pub const RECORD_KEY: &str = "chatql";
+
+/// chatql's record of a lake version, in the root table's `commitInfo`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LakeCommit {
+    /// chatql version that committed.
+    pub tool_version: String,
+    /// Table layout version ([`crate::table::SCHEMA_VERSION`]).
+    pub schema_version: u32,
+    /// Partition keys, in folder order (empty: one folder per table).
+    pub partition_by: Vec<Key>,
+    /// The version of every table (the root's own included) this lake version reads.
+    pub tables: BTreeMap<String, u64>,
+    /// What the run that made this version read and did.
+    pub run: Run,
+}
+
+impl LakeCommit {
+    /// The record in a commit info, if chatql wrote it.
+    pub fn of(info: &CommitInfo) -> Option<Result<LakeCommit, serde_json::Error>> {
+        info.extra
+            .get(RECORD_KEY)
+            .map(|v| serde_json::from_value(v.clone()))
+    }
+}
 
 /// The file name of an older lake's manifest.
 pub const LEGACY_MANIFEST: &str = "manifest.json";

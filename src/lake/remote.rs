@@ -67,7 +67,7 @@ pub fn write_mirrored<T>(
     if !publish(mirror, remote, &before)? {
         return Err(Error::Write {
             path: place.to_owned(),
-            message: "another writer committed while this one held the lake's lease (a \
+            source: "another writer committed while this one held the lake's lease (a \
                       writer other than chatql?); nothing it wrote is visible"
                 .into(),
         });

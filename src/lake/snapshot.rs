@@ -1,53 +1,21 @@
 //! A lake's consistent version. Every table of a lake is a Delta table of its own
 //! (`LAKE/<table>/_delta_log`); a run commits the tables children first and
 //! `conversations` (the root) last, and the root's commit records the version of every
-//! table it saw ([`LakeCommit`]). A lake version is therefore a version of the root: reading
+//! table it saw ([`LakeCommit`](super::record::LakeCommit)). A lake version is therefore a version of the root: reading
 //! it reads every other table at the version the root names, so a reader never sees half a
 //! run, even while one is being committed or after a writer died mid-way.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-use serde::{Deserialize, Serialize};
 
 use super::delta::log::{decode_path, history, is_table};
 use super::delta::{Add, CommitInfo, Snapshot};
 use super::partition::Key;
-use super::record::Run;
+use super::record::{LakeCommit, ROOT};
 use crate::error::{Error, Result};
 use crate::store::Remote;
 use crate::table::Table;
-
-/// The table whose versions are the lake's.
-pub const ROOT: Table = Table::Conversations;
-
-/// The key of chatql's record in a root commit's `commitInfo`.
-pub const RECORD_KEY: &str = "chatql";
-
-/// chatql's record of a lake version, in the root table's `commitInfo`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LakeCommit {
-    /// chatql version that committed.
-    pub tool_version: String,
-    /// Table layout version ([`crate::table::SCHEMA_VERSION`]).
-    pub schema_version: u32,
-    /// Partition keys, in folder order (empty: one folder per table).
-    pub partition_by: Vec<Key>,
-    /// The version of every table (the root's own included) this lake version reads.
-    pub tables: BTreeMap<String, u64>,
-    /// What the run that made this version read and did.
-    pub run: Run,
-}
-
-impl LakeCommit {
-    /// The record in a commit info, if chatql wrote it.
-    pub fn of(info: &CommitInfo) -> Option<Result<LakeCommit, serde_json::Error>> {
-        info.extra
-            .get(RECORD_KEY)
-            .map(|v| serde_json::from_value(v.clone()))
-    }
-}
 
 /// Which version to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +63,7 @@ pub struct RemoteLake {
     /// Where the lake is.
     pub remote: Remote,
     /// The mirror, when this snapshot made it (removed with the last snapshot using it).
-    _mirror: Option<tempfile::TempDir>,
+    _mirror: Option<super::fs::Scratch>,
 }
 
 impl RemoteLake {
@@ -137,7 +105,7 @@ impl LakeSnapshot {
                     ROOT.name()
                 )));
             }
-            let mirror = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            let mirror = super::fs::Scratch::new("chatql-logs-")?;
             super::remote::mirror_logs(&remote, mirror.path())?;
             let path = mirror.path().to_owned();
             return Self::load_mirror(

@@ -22,11 +22,10 @@ use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::datatypes::{Int32Type, TimestampMicrosecondType};
 use datafusion::parquet::file::properties::WriterProperties;
 
-use super::commit::PartitionValues;
 use super::parquet::{file_rows, open_reader, TableWriter};
-use super::partition::{part_name, partition_of, Key, WrittenFile};
+use super::partition::{part_name, partition_of, Key, PartitionValues, WrittenFile};
 use crate::error::{Error, Result};
-use crate::table::dedup::{child_count_column, LevelFilter, CONVERSATION_CHAIN, DOCUMENT_CHAIN};
+use crate::table::dedup::{child_count_column, walk_chain, CONVERSATION_CHAIN, DOCUMENT_CHAIN};
 use crate::table::{col, Table};
 
 /// Bytes of rows buffered across all partitions before the largest buffers are written.
@@ -412,21 +411,17 @@ pub(super) fn drop_lost(
             continue;
         }
         let (folder, values) = &routed.parts[pid];
-        let mut filter = LevelFilter::top(routed.chain[0], &local);
-        for (level, t) in routed.chain.iter().enumerate() {
-            if level > 0 {
-                filter = LevelFilter::child(*t, filter);
-            }
+        walk_chain(routed.chain, &local, |_, t, filter| -> Result<bool> {
             let dir = root.join(t.name()).join(folder);
             let (old, rest): (Vec<WrittenFile>, Vec<WrittenFile>) = std::mem::take(written)
                 .into_iter()
-                .partition(|f| f.table == *t && f.path.parent() == Some(dir.as_path()));
+                .partition(|f| f.table == t && f.path.parent() == Some(dir.as_path()));
             *written = rest;
             if old.is_empty() {
-                break;
+                return Ok(false);
             }
             let tmp = dir.join("rewrite.parquet.tmp");
-            let mut w = TableWriter::create(&tmp, *t, props.clone())?;
+            let mut w = TableWriter::create(&tmp, t, props.clone())?;
             for f in &old {
                 for b in open_reader(&f.path, None)? {
                     let kept = filter.filter(&b.map_err(|e| Error::read(&f.path, e))?)?;
@@ -439,18 +434,19 @@ pub(super) fn drop_lost(
             let rows = w.close(&tmp)?;
             if rows == 0 {
                 std::fs::remove_file(&tmp).map_err(|e| Error::io(&tmp, e))?;
-                continue;
+                return Ok(true);
             }
             let to = dir.join(part_name(run, 1));
             std::fs::rename(&tmp, &to).map_err(|e| Error::io(&to, e))?;
             written.push(WrittenFile {
-                table: *t,
+                table: t,
                 path: to,
                 rows,
                 seq: 1,
                 partition: values.clone(),
             });
-        }
+            Ok(true)
+        })?;
     }
     written.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(())

@@ -7,11 +7,12 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::commit::{add_for, commit_run, PartitionValues, TableChange};
+use super::commit::{add_for, commit_run, TableChange};
 use super::delta::log::log_dir;
-use super::partition::{part_name, Key, NULL_PARTITION};
+use super::partition::{part_name, Key, PartitionValues, NULL_PARTITION};
+use super::record::ROOT;
 use super::record::{Manifest, PerFamily, Run, LEGACY_MANIFEST};
-use super::snapshot::{is_legacy, ROOT};
+use super::snapshot::is_legacy;
 use crate::error::{Error, Result};
 use crate::table::Table;
 

@@ -82,7 +82,7 @@ pub fn vacuum(lake: &Path, retention: Duration, dry_run: bool) -> Result<Vacuume
     if is_remote(lake) {
         let remote = Remote::open(lake)?;
         let _lease = Lease::acquire_remote(&remote, WAIT)?;
-        let mirror = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        let mirror = super::fs::Scratch::new("chatql-logs-")?;
         super::remote::mirror_logs(&remote, mirror.path())?;
         if !dry_run {
             let before = super::remote::log_files(mirror.path())?;

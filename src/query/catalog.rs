@@ -17,12 +17,12 @@ use datafusion::catalog::MemTable;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
-use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 
 use crate::error::{Error, Result};
 use crate::ingest::annotation::is_annotation_file;
 use crate::ingest::{IngestOptions, IngestSummary, Inputs};
-use crate::lake::partition::{encode_value, month_of, Key};
+use crate::lake::partition::{is_verbatim, month_of, Key};
 use crate::lake::{is_lake, AsOf, LakeSnapshot};
 use crate::model::Zone;
 use crate::table::Table;
@@ -116,7 +116,7 @@ pub struct Catalog {
     /// Bytes of raw tables held in memory before they go to files ([`raw`]).
     raw_budget: usize,
     /// The folder of those files, made when first needed.
-    spool: Option<tempfile::TempDir>,
+    spool: Option<crate::lake::fs::Scratch>,
 }
 
 /// Which conversations (and documents) a report looks at.
@@ -149,6 +149,8 @@ impl Catalog {
         let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_target_partitions(opts.ingest.threads.max(1));
+        // One dialect for every statement: the session's (views, reports) and the user's
+        // ([`Catalog::parse`]).
         config.options_mut().sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
         // Files in S3 (lakes in a bucket) are read with stores made on first use.
         let mut runtime =
@@ -460,10 +462,7 @@ impl Catalog {
         let spool = match &self.spool {
             Some(d) => d.path().to_owned(),
             None => {
-                let d = tempfile::Builder::new()
-                    .prefix("chatql-tables-")
-                    .tempdir()
-                    .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+                let d = crate::lake::fs::Scratch::new("chatql-tables-")?;
                 let p = d.path().to_owned();
                 self.spool = Some(d);
                 p
@@ -571,11 +570,7 @@ impl Catalog {
                 Key::Course => {
                     // Not for "" (stored as the null folder) or names too long for a folder
                     // name (stored shortened).
-                    if let Some(c) = r
-                        .course
-                        .as_ref()
-                        .filter(|c| !c.is_empty() && encode_value(Some(c)).len() <= 150)
-                    {
+                    if let Some(c) = r.course.as_ref().filter(|c| is_verbatim(c)) {
                         prune.push(format!("course = {}", sql_str(c)));
                         doc_prune.push(format!("course = {}", sql_str(c)));
                     }
@@ -627,15 +622,38 @@ impl Catalog {
         self.create_views().await
     }
 
-    /// Parses `sql` into statements (several allowed, separated by `;`).
+    /// Parses `sql` into statements (several allowed, separated by `;`), in the session's
+    /// dialect, PostgreSQL (`2 ^ 3` is a power, as in the reports' own SQL).
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
-        Ok(DFParser::parse_sql_with_dialect(sql, &GenericDialect {})?
-            .into_iter()
-            .collect())
+        Ok(
+            DFParser::parse_sql_with_dialect(sql, &PostgreSqlDialect {})?
+                .into_iter()
+                .collect(),
+        )
     }
 
-    /// Plans and runs one statement, loading what it reads first; returns its batches.
+    /// Plans and runs one statement, loading what it reads first; returns its batches
+    /// (for results known to be small: reports' sections, lookups).
     pub async fn run(&mut self, stmt: Statement) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let df = self.plan(stmt).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        Ok((schema, batches))
+    }
+
+    /// Plans and starts one statement, loading what it reads first: its schema and the
+    /// stream of its batches, for results of any size.
+    pub async fn execute(
+        &mut self,
+        stmt: Statement,
+    ) -> Result<(SchemaRef, datafusion::execution::SendableRecordBatchStream)> {
+        let df = self.plan(stmt).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        Ok((schema, df.execute_stream().await?))
+    }
+
+    /// Loads what a statement reads and plans it (DDL takes effect here).
+    async fn plan(&mut self, stmt: Statement) -> Result<datafusion::dataframe::DataFrame> {
         let needs = self.columns_read(&stmt).await?;
         self.load_columns(needs).await?;
         let state = self.ctx.state();
@@ -646,10 +664,7 @@ impl Catalog {
         if self.remote {
             refuse_undistributable(&state.optimize(&plan)?)?;
         }
-        let df = self.ctx.execute_logical_plan(plan).await?;
-        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await?;
-        Ok((schema, batches))
+        Ok(self.ctx.execute_logical_plan(plan).await?)
     }
 
     /// Runs a report's preparing statements. On this machine a `CREATE VIEW name AS query`

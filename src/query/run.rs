@@ -1,20 +1,27 @@
-//! Running statements against a [`Catalog`] and rendering each result to a writer or,
-//! atomically, to a file (`chatql sql` and the shell).
+//! Running statements against a [`Catalog`] and rendering each result as its batches
+//! arrive, to a writer or to an output file ([`crate::lake::sink::Sink`]: atomically, to
+//! an object, or to standard output for `-`): memory stays bounded whatever the result's
+//! size (`chatql sql` and the shell).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::execution::SendableRecordBatchStream;
+use futures::StreamExt;
+
 use super::catalog::Catalog;
 use crate::error::{Error, Result};
-use crate::render::{self, Format, RenderOptions};
+use crate::lake::sink::Sink;
+use crate::render::{BatchWriter, Format, RenderOptions};
 
 /// Where results go.
 #[derive(Debug, Clone, Default)]
 pub struct QueryOptions {
     /// How results are rendered.
     pub render: RenderOptions,
-    /// Write results to this file (atomically) instead of the writer.
+    /// Write results to this file (atomically; `-` is standard output) instead of the writer.
     pub output: Option<PathBuf>,
 }
 
@@ -32,6 +39,7 @@ pub struct QueryReport {
 }
 
 /// Runs every statement of `sql` and renders each result to `out` (or to the output file).
+/// With `--format parquet` the file holds the last result.
 pub async fn run_statements(
     cat: &mut Catalog,
     sql: &str,
@@ -43,39 +51,109 @@ pub async fn run_statements(
     if stmts.is_empty() {
         return Err(Error::Usage("no SQL statement given".into()));
     }
+    let parquet = opts.render.format == Format::Parquet;
+    let Some(path) = opts.output.as_ref() else {
+        if parquet {
+            return Err(Error::Usage("--format parquet needs -o FILE".into()));
+        }
+        let mut report = run_each(cat, stmts, &opts.render, out, &mut |e| Error::Output(e)).await?;
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    };
     let mut report = QueryReport::default();
-    let mut file_buf: Vec<u8> = Vec::new();
-    let mut last = None;
-    for (i, stmt) in stmts.into_iter().enumerate() {
-        let (schema, batches) = cat.run(stmt).await?;
-        report.statements += 1;
-        if schema.fields().is_empty() {
-            continue; // DDL and the like: nothing to show
+    if parquet {
+        // A file per result; the last one is put in place.
+        let mut last = None;
+        for stmt in stmts {
+            let (schema, stream) = cat.execute(stmt).await?;
+            report.statements += 1;
+            if schema.fields().is_empty() {
+                drain(stream).await?;
+                continue;
+            }
+            let mut sink = Sink::create(path, false)?;
+            report.rows = write_parquet(&schema, stream, &mut sink).await?;
+            last = Some(sink);
         }
-        if opts.render.format == Format::Parquet {
-            last = Some((schema, batches));
-            continue;
+        if let Some(sink) = last {
+            sink.commit()?;
         }
-        let w: &mut dyn Write = if opts.output.is_some() {
-            &mut file_buf
-        } else {
-            &mut *out
-        };
-        if i > 0 && matches!(opts.render.format, Format::Table | Format::Markdown) {
-            writeln!(w).map_err(Error::Output)?;
-        }
-        let r = render::write_batches(&schema, &batches, &opts.render, w).map_err(Error::Output)?;
-        report.rows = r.rows;
-        report.hidden = r.hidden;
-    }
-    match (&opts.output, last) {
-        (Some(path), Some((schema, batches))) => {
-            report.rows = crate::lake::parquet::write_results(&schema, &batches, path)?;
-        }
-        (None, Some(_)) => return Err(Error::Usage("--format parquet needs -o FILE".into())),
-        (Some(path), None) => crate::lake::fs::write_atomic(path, &file_buf)?,
-        (None, None) => {}
+    } else {
+        let mut sink = Sink::create(path, true)?;
+        let name = path.clone();
+        report = run_each(cat, stmts, &opts.render, &mut sink, &mut |e| {
+            if crate::lake::sink::is_stdout(&name) {
+                Error::Output(e)
+            } else {
+                Error::io(&name, e)
+            }
+        })
+        .await?;
+        sink.commit()?;
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Runs the statements, rendering each result to `w` as it arrives.
+async fn run_each(
+    cat: &mut Catalog,
+    stmts: Vec<datafusion::sql::parser::Statement>,
+    render: &RenderOptions,
+    w: &mut dyn Write,
+    io_error: &mut dyn FnMut(std::io::Error) -> Error,
+) -> Result<QueryReport> {
+    let mut report = QueryReport::default();
+    for (i, stmt) in stmts.into_iter().enumerate() {
+        let (schema, stream) = cat.execute(stmt).await?;
+        report.statements += 1;
+        if schema.fields().is_empty() {
+            drain(stream).await?; // DDL and the like: nothing to show
+            continue;
+        }
+        if i > 0 && matches!(render.format, Format::Table | Format::Markdown) {
+            writeln!(w).map_err(&mut *io_error)?;
+        }
+        let r = render_stream(&schema, stream, render, w, io_error).await?;
+        report.rows = r.rows;
+        report.hidden = r.hidden;
+    }
+    Ok(report)
+}
+
+/// Renders one result's stream to `w`.
+async fn render_stream(
+    schema: &SchemaRef,
+    mut stream: SendableRecordBatchStream,
+    render: &RenderOptions,
+    w: &mut dyn Write,
+    io_error: &mut dyn FnMut(std::io::Error) -> Error,
+) -> Result<crate::render::Rendered> {
+    let mut out = BatchWriter::new(schema, render, w).map_err(&mut *io_error)?;
+    while let Some(b) = stream.next().await {
+        out.write(&b?).map_err(&mut *io_error)?;
+    }
+    out.finish().map_err(io_error)
+}
+
+/// Writes one result's stream as zstd Parquet to `sink`; returns its rows.
+async fn write_parquet(
+    schema: &SchemaRef,
+    mut stream: SendableRecordBatchStream,
+    sink: &mut Sink,
+) -> Result<usize> {
+    let path = sink.path().to_owned();
+    let mut w = crate::lake::parquet::ResultWriter::new(schema, sink, &path)?;
+    while let Some(b) = stream.next().await {
+        w.write(&b?)?;
+    }
+    w.close()
+}
+
+/// Runs a stream to its end, for statements without rows.
+async fn drain(mut stream: SendableRecordBatchStream) -> Result<()> {
+    while let Some(b) = stream.next().await {
+        b?;
+    }
+    Ok(())
 }

@@ -116,22 +116,6 @@ pub fn formatters<'a>(
         .map_err(io::Error::other)
 }
 
-/// Cell text of every row (up to `limit`) of the batches, one formatter per column.
-fn cells(batches: &[RecordBatch], limit: usize) -> io::Result<Vec<Vec<String>>> {
-    let opts = FormatOptions::default().with_null("NULL");
-    let mut rows = Vec::new();
-    for b in batches {
-        if rows.len() >= limit {
-            break;
-        }
-        let fmts = formatters(b, &opts)?;
-        for i in 0..b.num_rows().min(limit - rows.len()) {
-            rows.push(fmts.iter().map(|f| f.value(i).to_string()).collect());
-        }
-    }
-    Ok(rows)
-}
-
 fn truncate(s: &str, max: usize) -> String {
     let flat: String = s
         .chars()
@@ -154,122 +138,209 @@ pub fn write_batches(
     opts: &RenderOptions,
     w: &mut dyn Write,
 ) -> io::Result<Rendered> {
-    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    match opts.format {
-        Format::Table | Format::Markdown => {
-            let limit = opts.max_rows.unwrap_or(usize::MAX);
-            let rows = cells(batches, limit)?;
-            let shown = rows.len();
-            if opts.format == Format::Table {
-                let mut g = grid(&names);
-                if opts.compact {
-                    g.load_preset(COMPACT);
-                }
-                if let Some(width) = opts.width {
-                    g.set_width(width);
-                }
-                for r in rows {
-                    g.add_row(
-                        r.iter()
-                            .map(|c| truncate(c, opts.max_cell_chars))
-                            .collect::<Vec<_>>(),
-                    );
-                }
-                for (i, f) in schema.fields().iter().enumerate() {
-                    if f.data_type().is_numeric() {
-                        if let Some(c) = g.column_mut(i) {
-                            c.set_cell_alignment(CellAlignment::Right);
-                        }
-                    }
-                }
-                writeln!(w, "{g}")?;
-            } else {
-                let esc = |s: &str| s.replace('|', "\\|").replace('\n', "<br>");
-                writeln!(
-                    w,
-                    "| {} |",
-                    names.iter().map(|n| esc(n)).collect::<Vec<_>>().join(" | ")
-                )?;
-                writeln!(
-                    w,
-                    "|{}|",
-                    names.iter().map(|_| "---").collect::<Vec<_>>().join("|")
-                )?;
-                for r in rows {
-                    writeln!(
-                        w,
-                        "| {} |",
-                        r.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | ")
-                    )?;
-                }
-            }
-            Ok(Rendered {
-                rows: total,
-                hidden: total - shown,
-            })
-        }
-        Format::Csv | Format::Tsv => {
-            let mut out = csv::WriterBuilder::new()
-                .delimiter(if opts.format == Format::Csv {
+    let mut out = BatchWriter::new(schema, opts, w)?;
+    for b in batches {
+        out.write(b)?;
+    }
+    out.finish()
+}
+
+/// What a format keeps between batches.
+enum State<'w> {
+    /// `table` and `markdown`: the cells of the rows shown (at most `max_rows`), drawn at
+    /// the end since column widths depend on every row shown.
+    Grid(Vec<Vec<String>>, &'w mut dyn Write),
+    /// CSV and TSV, row by row.
+    Csv(csv::Writer<&'w mut dyn Write>),
+    /// One JSON array, batch by batch.
+    Json(
+        datafusion::arrow::json::Writer<
+            &'w mut dyn Write,
+            datafusion::arrow::json::writer::JsonArray,
+        >,
+    ),
+    /// One JSON object per line.
+    Ndjson(
+        datafusion::arrow::json::Writer<
+            &'w mut dyn Write,
+            datafusion::arrow::json::writer::LineDelimited,
+        >,
+    ),
+}
+
+/// A result rendered as its batches arrive: memory stays bounded whatever the result's
+/// size (the table formats keep only the rows they show).
+pub struct BatchWriter<'w> {
+    schema: SchemaRef,
+    opts: RenderOptions,
+    state: State<'w>,
+    rows: usize,
+    /// A reused buffer for one CSV cell.
+    cell: String,
+}
+
+/// An Arrow error as an I/O error (keeping the I/O error a failed write carries).
+fn arrow_io(e: datafusion::arrow::error::ArrowError) -> io::Error {
+    match e {
+        datafusion::arrow::error::ArrowError::IoError(_, io) => io,
+        other => io::Error::other(other),
+    }
+}
+
+/// A CSV error as an I/O error.
+fn csv_io(e: csv::Error) -> io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        other => io::Error::other(format!("{other:?}")),
+    }
+}
+
+impl<'w> BatchWriter<'w> {
+    /// Starts a result of `schema` on `w` (CSV and TSV write their header now).
+    pub fn new(schema: &SchemaRef, opts: &RenderOptions, w: &'w mut dyn Write) -> io::Result<Self> {
+        use datafusion::arrow::json::WriterBuilder;
+        let state = match opts.format {
+            Format::Table | Format::Markdown => State::Grid(Vec::new(), w),
+            Format::Csv | Format::Tsv => {
+                let delimiter = if opts.format == Format::Csv {
                     b','
                 } else {
                     b'\t'
-                })
-                .from_writer(w);
-            out.write_record(&names).map_err(io::Error::other)?;
-            let json_opts = FormatOptions::default().with_null("");
-            for b in batches {
-                let fmts = formatters(b, &json_opts)?;
-                for i in 0..b.num_rows() {
-                    out.write_record(fmts.iter().map(|f| f.value(i).to_string()))
-                        .map_err(|e| match e.into_kind() {
-                            csv::ErrorKind::Io(io) => io,
-                            other => io::Error::other(format!("{other:?}")),
-                        })?;
-                }
+                };
+                let mut out = csv::WriterBuilder::new()
+                    .delimiter(delimiter)
+                    .from_writer(w);
+                out.write_record(schema.fields().iter().map(|f| f.name()))
+                    .map_err(csv_io)?;
+                State::Csv(out)
             }
-            out.flush()?;
-            Ok(Rendered {
-                rows: total,
-                hidden: 0,
-            })
-        }
-        Format::Json | Format::Ndjson => {
-            use datafusion::arrow::json::{
-                writer::JsonArray, writer::LineDelimited, WriterBuilder,
-            };
-            let err = |e: datafusion::arrow::error::ArrowError| match e {
-                datafusion::arrow::error::ArrowError::IoError(_, io) => io,
-                other => io::Error::other(other),
-            };
-            if opts.format == Format::Json {
-                if total == 0 {
-                    writeln!(w, "[]")?;
-                } else {
-                    let mut jw = WriterBuilder::new()
-                        .with_explicit_nulls(true)
-                        .build::<_, JsonArray>(&mut *w);
-                    for b in batches {
-                        jw.write(b).map_err(err)?;
-                    }
-                    jw.finish().map_err(err)?;
-                    writeln!(w)?;
-                }
-            } else {
-                let mut jw = WriterBuilder::new()
-                    .with_explicit_nulls(true)
-                    .build::<_, LineDelimited>(&mut *w);
-                for b in batches {
-                    jw.write(b).map_err(err)?;
-                }
-                jw.finish().map_err(err)?;
+            Format::Json => State::Json(WriterBuilder::new().with_explicit_nulls(true).build(w)),
+            Format::Ndjson => {
+                State::Ndjson(WriterBuilder::new().with_explicit_nulls(true).build(w))
             }
-            Ok(Rendered {
-                rows: total,
-                hidden: 0,
-            })
-        }
-        Format::Parquet => Err(io::Error::other("parquet output needs -o FILE")),
+            Format::Parquet => return Err(io::Error::other("parquet output needs -o FILE")),
+        };
+        Ok(BatchWriter {
+            schema: schema.clone(),
+            opts: opts.clone(),
+            state,
+            rows: 0,
+            cell: String::new(),
+        })
     }
+
+    /// Renders one batch.
+    pub fn write(&mut self, b: &RecordBatch) -> io::Result<()> {
+        match &mut self.state {
+            State::Grid(rows, _) => {
+                let limit = self.opts.max_rows.unwrap_or(usize::MAX);
+                let take = b.num_rows().min(limit.saturating_sub(rows.len()));
+                if take > 0 {
+                    let opts = FormatOptions::default().with_null("NULL");
+                    let fmts = formatters(b, &opts)?;
+                    for i in 0..take {
+                        rows.push(fmts.iter().map(|f| f.value(i).to_string()).collect());
+                    }
+                }
+            }
+            State::Csv(out) => {
+                use std::fmt::Write as _;
+                let opts = FormatOptions::default().with_null("");
+                let fmts = formatters(b, &opts)?;
+                for i in 0..b.num_rows() {
+                    for f in &fmts {
+                        self.cell.clear();
+                        write!(self.cell, "{}", f.value(i)).map_err(io::Error::other)?;
+                        out.write_field(&self.cell).map_err(csv_io)?;
+                    }
+                    out.write_record(None::<&[u8]>).map_err(csv_io)?;
+                }
+            }
+            State::Json(jw) => jw.write(b).map_err(arrow_io)?,
+            State::Ndjson(jw) => jw.write(b).map_err(arrow_io)?,
+        }
+        self.rows += b.num_rows();
+        Ok(())
+    }
+
+    /// Ends the result: draws the table, closes the JSON array, flushes.
+    pub fn finish(self) -> io::Result<Rendered> {
+        let BatchWriter {
+            schema,
+            opts,
+            state,
+            rows,
+            ..
+        } = self;
+        let shown = match state {
+            State::Grid(cells, w) => {
+                let shown = cells.len();
+                draw_grid(&schema, &opts, cells, w)?;
+                shown
+            }
+            State::Csv(mut out) => {
+                out.flush()?;
+                rows
+            }
+            State::Json(mut jw) => {
+                if rows == 0 {
+                    jw.into_inner().write_all(b"[]\n")?;
+                } else {
+                    jw.finish().map_err(arrow_io)?;
+                    jw.into_inner().write_all(b"\n")?;
+                }
+                rows
+            }
+            State::Ndjson(mut jw) => {
+                jw.finish().map_err(arrow_io)?;
+                rows
+            }
+        };
+        Ok(Rendered {
+            rows,
+            hidden: rows - shown,
+        })
+    }
+}
+
+/// Draws `table` or `markdown` of these cells.
+fn draw_grid(
+    schema: &SchemaRef,
+    opts: &RenderOptions,
+    rows: Vec<Vec<String>>,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    if opts.format == Format::Markdown {
+        let esc = |s: &str| s.replace('|', "\\|").replace('\n', "<br>");
+        let line = |cells: Vec<String>| format!("| {} |", cells.join(" | "));
+        writeln!(w, "{}", line(names.iter().map(|n| esc(n)).collect()))?;
+        writeln!(w, "|{}|", vec!["---"; names.len()].join("|"))?;
+        for r in rows {
+            writeln!(w, "{}", line(r.iter().map(|c| esc(c)).collect()))?;
+        }
+        return Ok(());
+    }
+    let mut g = grid(&names);
+    if opts.compact {
+        g.load_preset(COMPACT);
+    }
+    if let Some(width) = opts.width {
+        g.set_width(width);
+    }
+    for r in rows {
+        g.add_row(
+            r.iter()
+                .map(|c| truncate(c, opts.max_cell_chars))
+                .collect::<Vec<_>>(),
+        );
+    }
+    for (i, f) in schema.fields().iter().enumerate() {
+        if f.data_type().is_numeric() {
+            if let Some(c) = g.column_mut(i) {
+                c.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+    }
+    writeln!(w, "{g}")
 }

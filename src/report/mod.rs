@@ -115,12 +115,13 @@ pub struct ReportDef {
     pub sections: Vec<SectionDef>,
 }
 
-fn parse_chart(spec: &str, name: &str) -> Result<ChartSpec> {
+/// Parses a `-- chart:` spec; the error says what is wanted.
+fn parse_chart(spec: &str) -> Result<ChartSpec, String> {
     let parts: Vec<&str> = spec.split_whitespace().collect();
     let bad = || {
-        Error::Usage(format!(
-            "report {name}: bad chart {spec:?} (want: line|bar|hbar X Y1,Y2 [by S], heatmap X, trend X or tiles)"
-        ))
+        format!(
+            "bad chart {spec:?} (want: line|bar|hbar X Y1,Y2 [by S], heatmap X, trend X or tiles)"
+        )
     };
     let kind = match parts.first().copied() {
         Some("line") => ChartKind::Line,
@@ -163,8 +164,13 @@ fn parse_chart(spec: &str, name: &str) -> Result<ChartSpec> {
 }
 
 impl ReportDef {
-    /// Parses a report file.
-    pub fn parse(name: &str, text: &str) -> Result<ReportDef> {
+    /// Parses a report file (`file` names it in errors, with the line).
+    pub fn parse(name: &str, file: &str, text: &str) -> Result<ReportDef> {
+        let at = |line: usize, message: String| Error::Config {
+            file: file.to_owned(),
+            line: line as u64,
+            message,
+        };
         let mut def = ReportDef {
             name: name.to_owned(),
             title: name.to_owned(),
@@ -175,7 +181,12 @@ impl ReportDef {
         let (mut section, mut chart, mut sql) = (None::<String>, None, String::new());
         let mut setup = false;
         let mut rows = None;
-        for line in text.lines() {
+        // Where the statement being read began, for an error about it.
+        let mut started = 0;
+        let mut lines = 0;
+        for (i, line) in text.lines().enumerate() {
+            let n = i + 1;
+            lines = n;
             let t = line.trim();
             if let Some(c) = t.strip_prefix("--") {
                 let c = c.trim();
@@ -192,18 +203,23 @@ impl ReportDef {
                 } else if let Some(v) = c.strip_prefix("section:") {
                     section = Some(v.trim().to_owned());
                 } else if let Some(v) = c.strip_prefix("chart:") {
-                    chart = Some(parse_chart(v.trim(), name)?);
+                    chart = Some(parse_chart(v.trim()).map_err(|e| at(n, e))?);
                 } else if c == "setup" {
                     setup = true;
                 } else if let Some(v) = c.strip_prefix("rows:") {
-                    rows = Some(v.trim().parse().map_err(|_| {
-                        Error::Usage(format!("report {name}: bad rows {:?}", v.trim()))
-                    })?);
+                    rows = Some(
+                        v.trim()
+                            .parse()
+                            .map_err(|_| at(n, format!("bad rows {:?}", v.trim())))?,
+                    );
                 }
                 continue;
             }
             if t.is_empty() && sql.trim().is_empty() {
                 continue;
+            }
+            if sql.trim().is_empty() {
+                started = n;
             }
             sql.push_str(line);
             sql.push('\n');
@@ -225,12 +241,13 @@ impl ReportDef {
             }
         }
         if !sql.trim().is_empty() {
-            return Err(Error::Usage(format!(
-                "report {name}: the last statement does not end with ';'"
-            )));
+            return Err(at(
+                started,
+                format!("report {name}: the statement starting here does not end with ';'"),
+            ));
         }
         if def.sections.iter().all(|s| s.setup) {
-            return Err(Error::Usage(format!("report {name}: no SQL statement")));
+            return Err(at(lines.max(1), format!("report {name}: no SQL statement")));
         }
         Ok(def)
     }
@@ -240,7 +257,7 @@ impl ReportDef {
 pub fn registry(dir: Option<&Path>) -> Result<Vec<ReportDef>> {
     let mut defs: Vec<ReportDef> = BUILTIN
         .iter()
-        .map(|(n, t)| ReportDef::parse(n, t))
+        .map(|(n, t)| ReportDef::parse(n, &format!("queries/{n}.sql"), t))
         .collect::<Result<_>>()?;
     if let Some(dir) = dir {
         let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -255,7 +272,7 @@ pub fn registry(dir: Option<&Path>) -> Result<Vec<ReportDef>> {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let text = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
-            let def = ReportDef::parse(&name, &text)?;
+            let def = ReportDef::parse(&name, &f.display().to_string(), &text)?;
             match defs.iter_mut().find(|d| d.name == name) {
                 Some(d) => *d = def,
                 None => defs.push(def),
@@ -504,7 +521,7 @@ fn topics_report(m: &crate::topics::TopicMap) -> Result<ReportResult> {
         sections: vec![
             SectionResult {
                 title: "Topics by size".into(),
-                chart: Some(parse_chart("hbar label questions", "topics")?),
+                chart: Some(parse_chart("hbar label questions").map_err(Error::Internal)?),
                 schema: t.schema(),
                 batches: vec![t],
                 rows: None,
@@ -558,8 +575,24 @@ mod tests {
 
     #[test]
     fn bad_report_files_are_refused() {
-        assert!(ReportDef::parse("x", "-- title: X\nselect 1").is_err());
-        assert!(ReportDef::parse("x", "-- chart: pie a b\nselect 1;").is_err());
-        assert!(ReportDef::parse("x", "-- nothing\n").is_err());
+        let err = |text: &str| {
+            ReportDef::parse("x", "r/x.sql", text)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("-- title: X\nselect 1\n  from t"),
+            "r/x.sql:2: report x: the statement starting here does not end with ';'"
+        );
+        assert!(
+            err("-- title: X\n\n-- chart: pie a b\nselect 1;").starts_with("r/x.sql:3: bad chart")
+        );
+        assert_eq!(err("-- nothing\n"), "r/x.sql:1: report x: no SQL statement");
+        assert_eq!(
+            err("-- rows: many\nselect 1;"),
+            "r/x.sql:1: bad rows \"many\""
+        );
+        let e = ReportDef::parse("x", "r/x.sql", "-- rows: x\nselect 1;").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
     }
 }

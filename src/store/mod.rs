@@ -108,14 +108,14 @@ fn env_config<K: std::str::FromStr>(prefix: &str) -> Vec<(K, String)> {
         .collect()
 }
 
-/// The runtime object-store requests run on (the lake code is blocking; these calls may
-/// come from inside another runtime's threads, so each runs on this one).
+/// The runtime of object-store requests made where no runtime runs (a program calling the
+/// library without tokio): one current-thread runtime, made on first use. Within the
+/// binary every request runs on its one runtime (see [`block_on`]).
 #[cfg(feature = "s3")]
-fn runtime() -> &'static tokio::runtime::Runtime {
+fn fallback_runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+        tokio::runtime::Builder::new_current_thread()
             .thread_name("chatql-store")
             .enable_all()
             .build()
@@ -123,21 +123,29 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// Runs `fut` to completion on the store runtime, from any thread.
+/// Runs `fut` to completion from blocking code (the lake's reads and writes are blocking
+/// I/O). On a multi-threaded runtime it runs on that runtime, the worker handing its other
+/// tasks away for the while ([`tokio::task::block_in_place`]); with no runtime, on a small
+/// one of its own. Only on a current-thread runtime, which cannot block, does it run on
+/// another thread.
 #[cfg(feature = "s3")]
 pub fn block_on<F>(fut: F) -> F::Output
 where
     F: std::future::Future + Send,
     F::Output: Send,
 {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return runtime().block_on(fut);
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| h.block_on(fut))
+        }
+        Ok(_) => std::thread::scope(|s| {
+            s.spawn(|| fallback_runtime().block_on(fut))
+                .join()
+                .expect("a store request panicked")
+        }),
+        Err(_) => fallback_runtime().block_on(fut),
     }
-    std::thread::scope(|s| {
-        s.spawn(|| runtime().block_on(fut))
-            .join()
-            .expect("a store request panicked")
-    })
 }
 
 /// A lake's place in object storage.

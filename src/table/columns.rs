@@ -97,6 +97,19 @@ impl Default for StrCol {
     }
 }
 
+/// An Arrow offset (i32) of a column `len` long. A batch is one input chunk (8 MiB) and
+/// at most one record (`--max-record-size`, at most [`MAX_RECORD_BYTES`]), so this never
+/// fails in practice; if it did, the checked conversion stops the decoder (whose panic
+/// becomes an error naming the input and line) rather than wrapping into offsets that
+/// Arrow would read out of bounds.
+fn offset(len: usize) -> i32 {
+    i32::try_from(len).expect("a column of one batch passed 2 GiB (Arrow's i32 offsets)")
+}
+
+/// The longest record a batch may hold with its chunk without passing Arrow's 2 GiB of
+/// offsets in one column: the bound of `--max-record-size`.
+pub const MAX_RECORD_BYTES: usize = 1 << 30;
+
 impl StrCol {
     /// Appends a string row.
     pub fn push(&mut self, s: &str) {
@@ -116,8 +129,7 @@ impl StrCol {
     }
     /// Closes the row whose bytes were written through [`StrCol::buf`].
     pub fn end_row(&mut self, valid: bool) {
-        // A batch never nears 2 GiB: batches are cut by size long before (see `TableBuilder`).
-        self.offsets.push(self.data.len() as i32);
+        self.offsets.push(offset(self.data.len()));
         self.valid.push(valid);
     }
     /// The string of row `i`, if not null.
@@ -341,7 +353,7 @@ impl F32ListCol {
     }
     /// Closes the row whose values were appended through [`F32ListCol::values`].
     pub fn end_row(&mut self, valid: bool) {
-        self.offsets.push(self.values.len() as i32);
+        self.offsets.push(offset(self.values.len()));
         self.valid.push(valid);
     }
     /// Drops values appended for a row that is then abandoned.
@@ -412,7 +424,7 @@ impl StrListCol {
     }
     /// Closes the row whose items were appended through [`StrListCol::push_item`].
     pub fn end_row(&mut self, valid: bool) {
-        self.offsets.push(self.values.len() as i32);
+        self.offsets.push(offset(self.values.len()));
         self.valid.push(valid);
     }
     /// Drops items appended for a row that is then abandoned.

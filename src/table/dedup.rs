@@ -147,6 +147,32 @@ pub fn child_count_column(table: Table) -> Option<usize> {
     }
 }
 
+/// Walks a family's chain of tables (parent first: conversations, messages, contexts; or
+/// documents, chunks) dropping the rows of the `losers` parent ordinals and of their
+/// children: `visit` is called once per table, in order, with its level's filter, which it
+/// applies to that table's batches in order. It returns whether to go on down the chain
+/// (false: the tables below are not there). Every rewrite of a family (a flat stage, a
+/// lake's partitions, routed files, raw tables) is this one walk.
+pub fn walk_chain<E>(
+    chain: &[Table],
+    losers: &HashSet<u64>,
+    mut visit: impl FnMut(usize, Table, &mut LevelFilter<'_>) -> Result<bool, E>,
+) -> Result<(), E> {
+    let Some(&top) = chain.first() else {
+        return Ok(());
+    };
+    let mut filter = LevelFilter::top(top, losers);
+    for (level, t) in chain.iter().enumerate() {
+        if level > 0 {
+            filter = LevelFilter::child(*t, filter);
+        }
+        if !visit(level, *t, &mut filter)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Filters the batches of one table of a chain, in order, dropping the rows of lost
 /// versions; collects how many rows of the next table each row owns.
 pub struct LevelFilter<'a> {
@@ -183,11 +209,10 @@ impl<'a> LevelFilter<'a> {
 
     /// For batches that hold only `columns` of the table, in this order (they must include
     /// its child count column, [`child_count_column`]).
-    pub fn over(mut self, columns: &[usize]) -> Self {
+    pub fn over(&mut self, columns: &[usize]) {
         self.count_col = self
             .count_col
             .and_then(|c| columns.iter().position(|&k| k == c));
-        self
     }
 
     /// The next batch of the table, without the rows of lost versions.

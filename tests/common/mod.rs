@@ -189,3 +189,25 @@ pub fn report_section(input: &str, name: &str, title: &str, extra: &[&str]) -> S
         .map_or(text.len(), |e| start + e + 1);
     text[start..end].to_owned()
 }
+
+/// The lake of the whole shipped testdata, converted once per test binary and shared by
+/// the tests that only read it (never write into it).
+pub fn testdata_lake() -> PathBuf {
+    static LAKE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    LAKE.get_or_init(|| {
+        let dir = scratch("shared-lake");
+        let lake = dir.join("lake");
+        stdout_of(&["convert", &testdata(""), "-o", lake.to_str().unwrap(), "-q"]);
+        lake
+    })
+    .clone()
+}
+
+/// Runs the binary with `args` and asserts it fails with `code`; returns standard error.
+pub fn stderr_of_failure(args: &[&str], code: i32) -> String {
+    let out = chatql().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    stderr
+}

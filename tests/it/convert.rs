@@ -320,16 +320,16 @@ fn schema_lists_every_table_and_column() {
 }
 
 #[test]
-fn readme_documents_the_current_schema() {
+fn docs_document_the_current_schema() {
     let md = chatql()
         .args(["schema", "--format", "markdown"])
         .output()
         .unwrap()
         .stdout;
-    let readme =
-        std::fs::read_to_string(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let doc =
+        std::fs::read_to_string(format!("{}/docs/tables.md", env!("CARGO_MANIFEST_DIR"))).unwrap();
     assert!(
-        readme.contains(&String::from_utf8(md).unwrap()),
-        "README.md's Tables section differs from `chatql schema --format markdown`"
+        doc.contains(&String::from_utf8(md).unwrap()),
+        "docs/tables.md differs from `chatql schema --format markdown`"
     );
 }

@@ -32,6 +32,7 @@ mod datasets;
 mod decoder;
 mod delta;
 mod export;
+mod hardening;
 mod hostile;
 mod ingest;
 mod insight;

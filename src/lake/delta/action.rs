@@ -151,7 +151,7 @@ pub struct Txn {
     pub last_updated: Option<i64>,
 }
 
-/// Who made a commit, when and how. chatql adds a `chatql` object ([`crate::lake::snapshot::LakeCommit`]).
+/// Who made a commit, when and how. chatql adds a `chatql` object ([`crate::lake::record::LakeCommit`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CommitInfo {

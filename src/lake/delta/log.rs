@@ -28,22 +28,62 @@ pub fn is_table(dir: &Path) -> bool {
     log_dir(dir).is_dir()
 }
 
+/// What a file in a log folder is, by its name (PROTOCOL.md, "Delta Log Entries"): a
+/// commit `NNNNNNNNNNNNNNNNNNNN.json` (20 digits), a checkpoint, or anything else, which a
+/// reader ignores (`.crc` files, `_last_checkpoint`, temporary files of other writers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogEntry {
+    /// A commit of this version.
+    Commit(u64),
+    /// A checkpoint (chatql writes none and reads none).
+    Checkpoint,
+    /// A file the protocol has readers skip.
+    Other,
+}
+
+impl LogEntry {
+    /// Classifies a log file's name; a commit name whose number does not fit a version
+    /// (20 digits past 2^64) is an error naming the file, never a panic.
+    pub fn of(dir: &Path, name: &str) -> Result<LogEntry> {
+        if let Some(v) = name.strip_suffix(".json") {
+            if v.len() == 20 && v.bytes().all(|b| b.is_ascii_digit()) {
+                return v.parse::<u64>().map(LogEntry::Commit).map_err(|_| {
+                    Error::read(
+                        dir.join(name),
+                        "a commit file whose version is past the largest chatql reads (2^64 - 1): \
+                         the log is damaged",
+                    )
+                });
+            }
+        } else if name.contains(".checkpoint") {
+            return Ok(LogEntry::Checkpoint);
+        }
+        Ok(LogEntry::Other)
+    }
+}
+
 /// The versions committed, in order (0, 1, ...). An empty log is an error.
 pub fn versions(table_dir: &Path) -> Result<Vec<u64>> {
     let dir = log_dir(table_dir);
     let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
-    let mut versions = Vec::new();
-    let mut checkpointed = false;
+    let mut names = Vec::new();
     for e in entries {
         let e = e.map_err(|e| Error::io(&dir, e))?;
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if let Some(v) = name.strip_suffix(".json") {
-            if v.len() == 20 && v.bytes().all(|b| b.is_ascii_digit()) {
-                versions.push(v.parse::<u64>().expect("20 digits"));
-            }
-        } else if name.contains(".checkpoint") {
-            checkpointed = true;
+        names.push(e.file_name().to_string_lossy().into_owned());
+    }
+    versions_of(&dir, names.iter().map(String::as_str))
+}
+
+/// The versions of a log folder `dir` holding files with these names: every commit from 0
+/// to the latest, or an error saying what is missing.
+pub fn versions_of<'a>(dir: &Path, names: impl Iterator<Item = &'a str>) -> Result<Vec<u64>> {
+    let mut versions = Vec::new();
+    let mut checkpointed = false;
+    for name in names {
+        match LogEntry::of(dir, name)? {
+            LogEntry::Commit(v) => versions.push(v),
+            LogEntry::Checkpoint => checkpointed = true,
+            LogEntry::Other => {}
         }
     }
     versions.sort_unstable();
@@ -54,13 +94,13 @@ pub fn versions(table_dir: &Path) -> Result<Vec<u64>> {
             "it has no commit 0"
         };
         return Err(Error::read(
-            &dir,
+            dir,
             format!("not a table chatql can read: {why}"),
         ));
     }
     if let Some(gap) = versions.windows(2).find(|w| w[1] != w[0] + 1) {
         return Err(Error::read(
-            &dir,
+            dir,
             format!("commits {} to {} are missing", gap[0] + 1, gap[1] - 1),
         ));
     }
@@ -101,7 +141,9 @@ impl Snapshot {
     /// Replays the log of the table in `dir` up to `version` (the latest when `None`).
     pub fn load(dir: &Path, version: Option<u64>) -> Result<Snapshot> {
         let versions = versions(dir)?;
-        let last = *versions.last().expect("versions are never empty");
+        let Some(&last) = versions.last() else {
+            return Err(Error::read(log_dir(dir), "no commits"));
+        };
         let target = match version {
             Some(v) if v > last => {
                 return Err(Error::Usage(format!(
@@ -112,13 +154,24 @@ impl Snapshot {
             Some(v) => v,
             None => last,
         };
+        let commits = (0..=target).map(|v| read_commit(dir, v));
+        Snapshot::replay(dir, target, commits)
+    }
+
+    /// The snapshot at version `target` of the commits 0..=target given in order: a pure
+    /// function of the actions, so that damaged logs can be fuzzed without a disk.
+    pub fn replay(
+        dir: &Path,
+        target: u64,
+        commits: impl Iterator<Item = Result<Vec<Action>>>,
+    ) -> Result<Snapshot> {
         let mut protocol = None;
         let mut metadata = None;
         let mut files: BTreeMap<String, Add> = BTreeMap::new();
         let mut removed: BTreeMap<String, i64> = BTreeMap::new();
         let mut commit = None;
-        for v in 0..=target {
-            for a in read_commit(dir, v)? {
+        for (v, actions) in (0u64..).zip(commits) {
+            for a in actions? {
                 match a {
                     Action::Protocol(p) => protocol = Some(p),
                     Action::Metadata(m) => metadata = Some(m),
@@ -137,22 +190,7 @@ impl Snapshot {
         }
         let log = log_dir(dir);
         let protocol = protocol.ok_or_else(|| Error::read(&log, "no protocol action"))?;
-        if protocol.min_reader_version > 3
-            || protocol
-                .reader_features
-                .iter()
-                .flatten()
-                .any(|f| !READABLE.contains(&f.as_str()))
-        {
-            return Err(Error::read(
-                &log,
-                format!(
-                    "the table needs reader features chatql lacks ({:?}, reader version {})",
-                    protocol.reader_features.unwrap_or_default(),
-                    protocol.min_reader_version
-                ),
-            ));
-        }
+        check_readable(&log, &protocol)?;
         let metadata = metadata.ok_or_else(|| Error::read(&log, "no metaData action"))?;
         let mut files: Vec<Add> = files.into_values().collect();
         files.sort_by(|a, b| a.path.split('/').cmp(b.path.split('/')));
@@ -171,6 +209,27 @@ impl Snapshot {
     pub fn file_path(&self, add: &Add) -> PathBuf {
         self.dir.join(decode_path(&add.path))
     }
+}
+
+/// Refuses a table that needs reader features chatql lacks.
+fn check_readable(log: &Path, protocol: &Protocol) -> Result<()> {
+    if protocol.min_reader_version > 3
+        || protocol
+            .reader_features
+            .iter()
+            .flatten()
+            .any(|f| !READABLE.contains(&f.as_str()))
+    {
+        return Err(Error::read(
+            log,
+            format!(
+                "the table needs reader features chatql lacks ({:?}, reader version {})",
+                protocol.reader_features.clone().unwrap_or_default(),
+                protocol.min_reader_version
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Every commit's info, by version.
@@ -211,6 +270,38 @@ pub fn decode_path(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_damaged_log_is_an_error_naming_the_file_never_a_panic() {
+        let dir = Path::new("lake/conversations/_delta_log");
+        let names = ["00000000000000000000.json", "99999999999999999999.json"];
+        let e = versions_of(dir, names.into_iter()).unwrap_err().to_string();
+        assert!(e.contains("99999999999999999999.json"), "{e}");
+        assert!(e.contains("damaged"), "{e}");
+        // Files the protocol has readers skip are skipped.
+        let names = [
+            "00000000000000000000.json",
+            "00000000000000000001.json",
+            "00000000000000000001.crc",
+            "_last_checkpoint",
+            ".00000000000000000002.json.tmp",
+            "1.json",
+        ];
+        assert_eq!(versions_of(dir, names.into_iter()).unwrap(), vec![0, 1]);
+        let e = versions_of(dir, ["00000000000000000001.json"].into_iter()).unwrap_err();
+        assert!(e.to_string().contains("no commit 0"), "{e}");
+    }
+
+    #[test]
+    fn a_log_without_protocol_or_metadata_is_refused() {
+        let dir = Path::new("t");
+        let meta = r#"{"metaData":{"id":"x","format":{"provider":"parquet"},"schemaString":"{}","partitionColumns":[],"configuration":{}}}"#;
+        let commits = [decode(meta).map_err(|(_, e)| Error::read("t", e))];
+        let e = Snapshot::replay(dir, 0, commits.into_iter()).unwrap_err();
+        assert!(e.to_string().contains("no protocol action"), "{e}");
+        let e = Snapshot::replay(dir, 0, std::iter::empty()).unwrap_err();
+        assert!(e.to_string().contains("no protocol action"), "{e}");
+    }
 
     #[test]
     fn paths_are_uri_encoded_and_back() {

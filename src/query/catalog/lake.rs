@@ -27,8 +27,8 @@ use datafusion::physical_plan::ExecutionPlan;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::lake::commit::partition_columns;
 use crate::lake::delta::log::decode_path;
+use crate::lake::partition::partition_columns;
 use crate::lake::LakeSnapshot;
 use crate::table::Table;
 

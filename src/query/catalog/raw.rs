@@ -6,7 +6,7 @@
 //!
 //! Deduplication needs no parent table in full: the parents' keys are ranked as they stream
 //! by ([`Dedup`]), and of each level between a chain's parent and the deepest table read only
-//! the child counts are kept, which is all [`LevelFilter`] needs to drop a lost version's
+//! the child counts are kept, which is all [`crate::table::dedup::LevelFilter`] needs to drop a lost version's
 //! rows below. Kept rows are then filtered in their ingest order; a spooled table is
 //! rewritten once, and only when a duplicate turned up.
 
@@ -32,7 +32,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::ingest::{ingest, IngestOptions, IngestSummary, Inputs};
 use crate::table::dedup::{
-    child_count_column, Dedup, LevelFilter, CONVERSATION_CHAIN, DOCUMENT_CHAIN,
+    child_count_column, walk_chain, Dedup, CONVERSATION_CHAIN, DOCUMENT_CHAIN,
 };
 use crate::table::Table;
 
@@ -370,14 +370,11 @@ pub fn read_tables(
             if d.losers().is_empty() {
                 continue;
             }
-            let mut filter = LevelFilter::top(chain[0], d.losers());
-            for (level, t) in chain.iter().enumerate() {
-                if level > 0 {
-                    filter = LevelFilter::child(*t, filter);
-                }
+            walk_chain(chain, d.losers(), |_, t, filter| -> Result<bool> {
+                let t = &t;
                 if let Some(k) = held.get_mut(t) {
                     if let Some(c) = &k.columns {
-                        filter = filter.over(c);
+                        filter.over(c);
                     }
                     k.rows = match k.positions.take() {
                         None => drop_lost(&mut k.rows, t, &k.schema, spool, files, |b| {
@@ -406,9 +403,10 @@ pub fn read_tables(
                         filter.pass(c);
                     }
                 } else {
-                    break;
+                    return Ok(false);
                 }
-            }
+                Ok(true)
+            })?;
         }
     }
     Ok(Kept {
