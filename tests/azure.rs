@@ -85,11 +85,7 @@ impl Azurite {
             .args(["-c", &script])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_ok(&out, "");
     }
 }
 

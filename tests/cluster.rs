@@ -28,11 +28,7 @@ fn run(args: &[&str]) -> String {
         .timeout(Duration::from_secs(120))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out, format_args!("{args:?}"));
     String::from_utf8(out.stdout).unwrap()
 }
 

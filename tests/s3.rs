@@ -86,11 +86,7 @@ fn missing_credentials_or_a_dead_server_are_clear_errors_and_write_nothing() {
         .env("AWS_CONFIG_FILE", dir.join("config"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out, "");
     // The server goes away: a clear error, soon.
     m.bucket("gone");
     let port = m.port;

@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+
+use datafusion::parquet::file::properties::WriterProperties;
 use std::time::Instant;
 
 use datafusion::arrow::array::AsArray;
@@ -111,44 +113,115 @@ impl ConvertReport {
     }
 }
 
+/// Where a lake is written: decided once, from the output's name, and taken by every step
+/// (staging, existence, publishing) rather than asked again at each.
+enum Place {
+    /// A folder on this machine.
+    Local(PathBuf),
+    /// A prefix in object storage, written through a local staging folder.
+    Remote(PathBuf, Remote),
+}
+
+impl Place {
+    fn of(out: &std::path::Path) -> Result<Place> {
+        Ok(if is_remote(out) {
+            Place::Remote(out.to_owned(), Remote::open(out)?)
+        } else {
+            Place::Local(out.to_owned())
+        })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        match self {
+            Place::Local(p) | Place::Remote(p, _) => p,
+        }
+    }
+
+    /// Whether something is there already (for a store: a lake).
+    fn exists(&self) -> bool {
+        match self {
+            Place::Local(p) => p.exists(),
+            Place::Remote(p, _) => super::is_lake(p),
+        }
+    }
+
+    /// The folder a run is staged in: beside the output, or under the temporary folder
+    /// for a lake in object storage.
+    fn staging(&self) -> Result<TempDir> {
+        match self {
+            Place::Local(p) => TempDir::beside(p),
+            Place::Remote(..) => TempDir::beside(&std::env::temp_dir().join("chatql-lake")),
+        }
+    }
+
+    /// Puts a new lake staged in `tmp` in place (on disk, replacing what is there: the
+    /// caller checked `--force`); `false` when another writer was first in the store.
+    fn publish_new(&self, tmp: TempDir) -> Result<bool> {
+        match self {
+            Place::Local(p) => tmp.commit(p).map(|()| true),
+            Place::Remote(_, r) => super::remote::publish(tmp.path(), r, &Default::default()),
+        }
+    }
+}
+
 /// Converts the exports named by `args` into a Parquet lake.
 pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> {
     let started = Instant::now();
-    let out = &opts.output;
-    let remote = if is_remote(out) {
-        if opts.force {
-            return Err(Error::Usage(format!(
-                "{}: --force cannot replace a lake in object storage; delete it first",
-                out.display()
-            )));
-        }
-        Some(Remote::open(out)?)
-    } else {
-        None
-    };
-    let (keys, appending) = partition_plan(opts)?;
+    let place = Place::of(&opts.output)?;
+    if opts.force && matches!(place, Place::Remote(..)) {
+        return Err(Error::Usage(format!(
+            "{}: --force cannot replace a lake in object storage; delete it first",
+            place.path().display()
+        )));
+    }
+    let (keys, appending) = partition_plan(opts, &place)?;
     let keys = keys.unwrap_or_default();
-    let exists = match &remote {
-        Some(_) => super::is_lake(out),
-        None => out.exists(),
-    };
-    if exists && !opts.force && !appending {
-        return Err(Error::OutputExists(out.clone()));
+    if place.exists() && !opts.force && !appending {
+        return Err(Error::OutputExists(opts.output.clone()));
     }
     let inputs = Inputs::expand(args)?;
-    // A lake in object storage is written locally first, under the temporary folder.
-    let tmp = match &remote {
-        Some(_) => TempDir::beside(&std::env::temp_dir().join("chatql-lake"))?,
-        None => TempDir::beside(out)?,
-    };
+    let tmp = place.staging()?;
     let props = writer_props(opts.zstd_level)?;
+    let staged = stage(&inputs, opts, &keys, appending, &tmp, &props)?;
+    let mut report = ConvertReport::of_stage(&inputs, &staged, &opts.output);
+    let run = report.run(&staged.rows);
+    match (appending, &place) {
+        (true, Place::Remote(out, remote)) => {
+            append_remote(&tmp, out, remote, opts, &props, run, &mut report)?
+        }
+        (true, Place::Local(out)) => append_local(&tmp, out, opts, &props, run, &mut report)?,
+        (false, _) => finish_new(tmp, &place, &keys, staged, run, &mut report)?,
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// What staging a run left in its folder: flat table files (one per table), or files
+/// already routed to partitions; the rows of each table; what ingest saw.
+struct Staged {
+    rows: HashMap<Table, u64>,
+    routed: Vec<WrittenFile>,
+    summary: crate::ingest::IngestSummary,
+    duplicates: PerFamily,
+}
+
+/// Reads the inputs into the staging folder `tmp`, dropping duplicate versions: flat files
+/// (an append's stage, split later, or a flat lake), or, for a new partitioned lake, files
+/// routed to partitions as rows are decoded.
+fn stage(
+    inputs: &Inputs,
+    opts: &ConvertOptions,
+    keys: &[Key],
+    appending: bool,
+    tmp: &TempDir,
+    props: &WriterProperties,
+) -> Result<Staged> {
     // An append writes a flat stage first and splits it: the stage is read once.
     let stage_props = if appending {
         staging_props()
     } else {
         props.clone()
     };
-
     // A one-shot partitioned run routes rows to partition files as they are decoded.
     let route = !keys.is_empty() && !appending;
     let mut writers: HashMap<Table, TableWriter> = HashMap::new();
@@ -158,11 +231,9 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
     let mut rows: HashMap<Table, u64> = HashMap::new();
     let mut routed_files: Vec<WrittenFile> = Vec::new();
     let summary = std::thread::scope(|scope| -> Result<_> {
-        let pool = route.then(|| WriterPool::start(scope, &props));
-        let mut splitter = pool
-            .as_ref()
-            .map(|p| Splitter::new(&keys, tmp.path(), 1, p));
-        let summary = ingest(&inputs, &opts.ingest, |decoded| {
+        let pool = route.then(|| WriterPool::start(scope, props));
+        let mut splitter = pool.as_ref().map(|p| Splitter::new(keys, tmp.path(), 1, p));
+        let summary = ingest(inputs, &opts.ingest, |decoded| {
             let mut routed = Vec::new();
             for (table, batch) in decoded.batches {
                 let batch = match &redactor {
@@ -170,16 +241,7 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
                     None => batch,
                 };
                 if opts.strict && table == Table::Rejects {
-                    use col::rejects as r;
-                    let b = &batch;
-                    let s = |c: usize| b.column(c).as_string::<i32>().value(0).to_owned();
-                    let n = |c: usize| b.column(c).as_primitive::<Int64Type>().value(0) as u64;
-                    return Err(Error::Rejected {
-                        file: s(r::source_file),
-                        line: n(r::source_line),
-                        offset: n(r::byte_offset),
-                        reason: s(r::reason),
-                    });
+                    return Err(rejected(&batch));
                 }
                 if !opts.keep_duplicates {
                     match table {
@@ -221,14 +283,7 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
             .zip(families.transpose()?.into_iter().flatten())
         {
             if !d.losers().is_empty() {
-                drop_lost(
-                    &family,
-                    d.losers(),
-                    tmp.path(),
-                    1,
-                    &props,
-                    &mut routed_files,
-                )?;
+                drop_lost(&family, d.losers(), tmp.path(), 1, props, &mut routed_files)?;
             }
         }
         Ok(summary)
@@ -241,10 +296,6 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
     for f in &routed_files {
         *rows.entry(f.table).or_default() += f.rows;
     }
-    let duplicates = PerFamily {
-        conversations: convo_dedup.losers().len() as u64,
-        documents: doc_dedup.losers().len() as u64,
-    };
     if !route {
         for (d, chain) in [
             (&convo_dedup, CONVERSATION_CHAIN),
@@ -255,130 +306,192 @@ pub fn convert(args: &[String], opts: &ConvertOptions) -> Result<ConvertReport> 
             }
         }
     }
+    Ok(Staged {
+        rows,
+        routed: routed_files,
+        summary,
+        duplicates: PerFamily {
+            conversations: convo_dedup.losers().len() as u64,
+            documents: doc_dedup.losers().len() as u64,
+        },
+    })
+}
 
-    let reading = Reading {
-        created_at: crate::model::format_timestamp_pg(crate::model::now_us()),
-        inputs: inputs
-            .files
-            .iter()
-            .zip(&summary.sha256)
-            .map(|(f, h)| InputReport {
-                path: f.path.to_string_lossy().into_owned(),
-                size: f.size,
-                sha256: h.clone(),
-            })
-            .collect(),
-        duplicates,
-        read: summary.stats,
-        skipped: inputs.skipped.clone(),
-    };
-    let tables = Table::ALL
-        .iter()
-        .map(|t| {
-            let n = rows.get(t).copied().unwrap_or(0);
-            TableReport {
-                name: t.name().to_owned(),
-                rows: n,
-                file: (n > 0).then(|| format!("{}/", t.name())),
-            }
-        })
-        .collect();
-    let mut report = ConvertReport {
-        reading,
-        tables,
-        seconds: 0.0,
-        output: out.clone(),
-        partitioned: None,
-    };
-    let run = Run {
-        reading: report.reading.clone(),
-        run: 1,
-        rows_added: rows
-            .iter()
-            .map(|(t, n)| (t.name().to_owned(), *n))
-            .collect(),
-        already_in_lake: PerFamily::default(),
-        replaced_in_lake: PerFamily::default(),
-        operation: None,
-    };
-    if let (true, Some(remote)) = (appending, &remote) {
-        let _lease = Lease::acquire_remote(remote, LEASE_WAIT)?;
-        let mirror = tmp.path().join("mirror");
-        let lake = Arc::new(RemoteLake::new(remote.clone()));
-        let (record, version) = super::remote::write_mirrored(remote, &mirror, out, || {
-            super::append::append_run(
-                tmp.path(),
-                &mirror,
-                Some(lake.clone()),
-                opts.keep_duplicates,
-                &props,
-                run,
-            )
-        })?;
-        let snap = LakeSnapshot::load_mirror(&mirror, Some(AsOf::Version(version)), lake)?;
-        report.set_run(&record, &snap);
-    } else if appending {
-        let _lease = Lease::acquire(out, LEASE_WAIT)?;
-        let (record, version) =
-            super::append::append_run(tmp.path(), out, None, opts.keep_duplicates, &props, run)?;
-        let snap = LakeSnapshot::load(out, Some(AsOf::Version(version)))?;
-        report.set_run(&record, &snap);
-    } else {
-        let written = if keys.is_empty() {
-            // One file per table, moved into the table's folder.
-            let mut written = Vec::new();
-            for t in Table::ALL {
-                let from = tmp.path().join(t.file_name());
-                if !from.exists() {
-                    continue;
-                }
-                let n = rows.get(t).copied().unwrap_or(0);
-                if n == 0 {
-                    std::fs::remove_file(&from).map_err(|e| Error::io(&from, e))?;
-                    continue;
-                }
-                let dir = tmp.path().join(t.name());
-                std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-                let to = dir.join(part_name(1, 1));
-                std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
-                written.push((*t, to, PartitionValues::new()));
-            }
-            written
-        } else {
-            let mut files = routed_files;
-            let rejects = tmp.path().join(Table::Rejects.file_name());
-            if rejects.is_file() {
-                files.push(move_rejects(&rejects, tmp.path(), 1)?);
-            }
-            files
-                .into_iter()
-                .map(|f| (f.table, f.path, f.partition))
-                .collect()
-        };
-        let mut changes: HashMap<Table, TableChange> = HashMap::new();
-        for (t, path, partition) in written {
-            let add = add_for(&tmp.path().join(t.name()), &path, t, partition)?;
-            changes.entry(t).or_default().adds.push(add);
-        }
-        let record = commit_run(tmp.path(), true, &keys, changes, run)?;
-        if !keys.is_empty() {
-            let snap = LakeSnapshot::load(tmp.path(), None)?;
-            report.set_run(&record, &snap);
-        }
-        match &remote {
-            Some(r) => {
-                if !super::remote::publish(tmp.path(), r, &Default::default())? {
-                    return Err(Error::OutputExists(out.clone()));
-                }
-            }
-            None => tmp.commit(out)?,
-        }
+/// The error of `--strict` for the reject in `batch` (a batch of rejects holds one row).
+fn rejected(batch: &datafusion::arrow::array::RecordBatch) -> Error {
+    use col::rejects as r;
+    let s = |c: usize| batch.column(c).as_string::<i32>().value(0).to_owned();
+    let n = |c: usize| batch.column(c).as_primitive::<Int64Type>().value(0) as u64;
+    Error::Rejected {
+        file: s(r::source_file),
+        line: n(r::source_line),
+        offset: n(r::byte_offset),
+        reason: s(r::reason),
     }
-    report.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
+}
+
+/// Appends the staged run to the lake in object storage, through a mirror of its logs.
+fn append_remote(
+    tmp: &TempDir,
+    out: &std::path::Path,
+    remote: &Remote,
+    opts: &ConvertOptions,
+    props: &WriterProperties,
+    run: Run,
+    report: &mut ConvertReport,
+) -> Result<()> {
+    let _lease = Lease::acquire_remote(remote, LEASE_WAIT)?;
+    let mirror = tmp.path().join("mirror");
+    let lake = Arc::new(RemoteLake::new(remote.clone()));
+    let (record, version) = super::remote::write_mirrored(remote, &mirror, out, || {
+        super::append::append_run(
+            tmp.path(),
+            &mirror,
+            Some(lake.clone()),
+            opts.keep_duplicates,
+            props,
+            run,
+        )
+    })?;
+    let snap = LakeSnapshot::load_mirror(&mirror, Some(AsOf::Version(version)), lake)?;
+    report.set_run(&record, &snap);
+    Ok(())
+}
+
+/// Appends the staged run to the lake on disk, under its lease.
+fn append_local(
+    tmp: &TempDir,
+    out: &std::path::Path,
+    opts: &ConvertOptions,
+    props: &WriterProperties,
+    run: Run,
+    report: &mut ConvertReport,
+) -> Result<()> {
+    let _lease = Lease::acquire(out, LEASE_WAIT)?;
+    let (record, version) =
+        super::append::append_run(tmp.path(), out, None, opts.keep_duplicates, props, run)?;
+    let snap = LakeSnapshot::load(out, Some(AsOf::Version(version)))?;
+    report.set_run(&record, &snap);
+    Ok(())
+}
+
+/// Commits the staged run as version 0 of a new lake and puts it in place.
+fn finish_new(
+    tmp: TempDir,
+    place: &Place,
+    keys: &[Key],
+    staged: Staged,
+    run: Run,
+    report: &mut ConvertReport,
+) -> Result<()> {
+    let written = if keys.is_empty() {
+        flat_into_folders(&tmp, &staged.rows)?
+    } else {
+        let mut files = staged.routed;
+        let rejects = tmp.path().join(Table::Rejects.file_name());
+        if rejects.is_file() {
+            files.push(move_rejects(&rejects, tmp.path(), 1)?);
+        }
+        files
+            .into_iter()
+            .map(|f| (f.table, f.path, f.partition))
+            .collect()
+    };
+    let mut changes: HashMap<Table, TableChange> = HashMap::new();
+    for (t, path, partition) in written {
+        let add = add_for(&tmp.path().join(t.name()), &path, t, partition)?;
+        changes.entry(t).or_default().adds.push(add);
+    }
+    let record = commit_run(tmp.path(), true, keys, changes, run)?;
+    if !keys.is_empty() {
+        let snap = LakeSnapshot::load(tmp.path(), None)?;
+        report.set_run(&record, &snap);
+    }
+    if !place.publish_new(tmp)? {
+        return Err(Error::OutputExists(place.path().to_owned()));
+    }
+    Ok(())
+}
+
+/// Moves each flat table file of the stage into its table's folder, as the lake's first
+/// file; returns the files with their (empty) partition values.
+fn flat_into_folders(
+    tmp: &TempDir,
+    rows: &HashMap<Table, u64>,
+) -> Result<Vec<(Table, PathBuf, PartitionValues)>> {
+    let mut written = Vec::new();
+    for t in Table::ALL {
+        let from = tmp.path().join(t.file_name());
+        if !from.exists() {
+            continue;
+        }
+        if rows.get(t).copied().unwrap_or(0) == 0 {
+            std::fs::remove_file(&from).map_err(|e| Error::io(&from, e))?;
+            continue;
+        }
+        let dir = tmp.path().join(t.name());
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let to = dir.join(part_name(1, 1));
+        std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+        written.push((*t, to, PartitionValues::new()));
+    }
+    Ok(written)
 }
 
 impl ConvertReport {
+    /// The report of a staged run, before it is committed anywhere.
+    fn of_stage(inputs: &Inputs, staged: &Staged, out: &std::path::Path) -> ConvertReport {
+        let reading = Reading {
+            created_at: crate::model::format_timestamp_pg(crate::model::now_us()),
+            inputs: inputs
+                .files
+                .iter()
+                .zip(&staged.summary.sha256)
+                .map(|(f, h)| InputReport {
+                    path: f.path.to_string_lossy().into_owned(),
+                    size: f.size,
+                    sha256: h.clone(),
+                })
+                .collect(),
+            duplicates: staged.duplicates,
+            read: staged.summary.stats,
+            skipped: inputs.skipped.clone(),
+        };
+        let tables = Table::ALL
+            .iter()
+            .map(|t| {
+                let n = staged.rows.get(t).copied().unwrap_or(0);
+                TableReport {
+                    name: t.name().to_owned(),
+                    rows: n,
+                    file: (n > 0).then(|| format!("{}/", t.name())),
+                }
+            })
+            .collect();
+        ConvertReport {
+            reading,
+            tables,
+            seconds: 0.0,
+            output: out.to_owned(),
+            partitioned: None,
+        }
+    }
+
+    /// The record of this run as a lake keeps it.
+    fn run(&self, rows: &HashMap<Table, u64>) -> Run {
+        Run {
+            reading: self.reading.clone(),
+            run: 1,
+            rows_added: rows
+                .iter()
+                .map(|(t, n)| (t.name().to_owned(), *n))
+                .collect(),
+            already_in_lake: PerFamily::default(),
+            replaced_in_lake: PerFamily::default(),
+            operation: None,
+        }
+    }
+
     /// Takes the rows added and the lake's totals from the record of this run.
     fn set_run(&mut self, record: &LakeCommit, snap: &LakeSnapshot) {
         let run = &record.run;
@@ -399,17 +512,9 @@ impl ConvertReport {
     }
 }
 
-/// Creates an empty lake at `out` split by `keys`, unless another writer just did.
-fn create_empty(out: &std::path::Path, keys: &[Key]) -> Result<()> {
-    let remote = if is_remote(out) {
-        Some(Remote::open(out)?)
-    } else {
-        None
-    };
-    let tmp = match &remote {
-        Some(_) => TempDir::beside(&std::env::temp_dir().join("chatql-lake"))?,
-        None => TempDir::beside(out)?,
-    };
+/// Creates an empty lake at `place` split by `keys`, unless another writer just did.
+fn create_empty(place: &Place, keys: &[Key]) -> Result<()> {
+    let tmp = place.staging()?;
     commit_run(
         tmp.path(),
         true,
@@ -417,11 +522,14 @@ fn create_empty(out: &std::path::Path, keys: &[Key]) -> Result<()> {
         HashMap::new(),
         Run::reading_nothing(1, None),
     )?;
-    match remote {
+    match place {
+        Place::Local(out) => {
+            tmp.commit_new(out)?;
+        }
         // Of racing creators one gets each commit (empty versions 0 are alike); one that
         // lost waits for the winner's root commit, the last it makes.
-        Some(r) => {
-            if !super::remote::publish(tmp.path(), &r, &Default::default())? {
+        Place::Remote(out, r) => {
+            if !super::remote::publish(tmp.path(), r, &Default::default())? {
                 let started = Instant::now();
                 while !super::is_lake(out) {
                     if started.elapsed() > std::time::Duration::from_secs(60) {
@@ -436,29 +544,21 @@ fn create_empty(out: &std::path::Path, keys: &[Key]) -> Result<()> {
                 }
             }
         }
-        None => {
-            tmp.commit_new(out)?;
-        }
     }
     Ok(())
 }
 
 /// The partition keys to write with, and whether the run appends to an existing lake.
-fn partition_plan(opts: &ConvertOptions) -> Result<(Option<Vec<Key>>, bool)> {
+fn partition_plan(opts: &ConvertOptions, place: &Place) -> Result<(Option<Vec<Key>>, bool)> {
     let out = &opts.output;
     if opts.append && opts.force {
         return Err(Error::Usage(
             "--append and --force exclude each other".into(),
         ));
     }
-    let missing = if is_remote(out) {
-        !super::is_lake(out)
-    } else {
-        !out.exists()
-    };
-    if opts.append && missing {
+    if opts.append && !place.exists() {
         // Appends may race to create the lake: one creates it empty, all then append.
-        create_empty(out, opts.partition_by.as_deref().unwrap_or_default())?;
+        create_empty(place, opts.partition_by.as_deref().unwrap_or_default())?;
     }
     let existing = if opts.append {
         if !super::is_lake(out) {

@@ -28,11 +28,42 @@ pub fn chatql() -> Command {
     Command::cargo_bin("chatql").unwrap()
 }
 
-/// A fresh scratch folder, unique to this call (tests run in parallel).
+/// The folder of this test process's scratch folders, `TMP/chatql-tests/PID`: removed when
+/// the process exits, and on first use the folders of test processes no longer running
+/// (a crashed or killed run) are removed, so that runs leave nothing behind.
+fn scratch_root() -> &'static Path {
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let all = std::env::temp_dir().join("chatql-tests");
+        for e in std::fs::read_dir(&all).into_iter().flatten().flatten() {
+            let pid = e.file_name().to_string_lossy().parse::<u32>().ok();
+            if pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists()) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let root = all.join(std::process::id().to_string());
+        std::fs::create_dir_all(&root).unwrap();
+        extern "C" fn remove_root() {
+            if let Some(root) = ROOT.get() {
+                let _ = std::fs::remove_dir_all(root);
+            }
+        }
+        extern "C" {
+            fn atexit(f: extern "C" fn()) -> std::ffi::c_int;
+        }
+        // SAFETY: registers a function without arguments to run at exit; it touches only
+        // the folder's path, set before.
+        unsafe { atexit(remove_root) };
+        root
+    })
+}
+
+/// A fresh scratch folder, unique to this call (tests run in parallel), removed with the
+/// process's [`scratch_root`].
 pub fn scratch(name: &str) -> PathBuf {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("chatql-test-{}-{n}-{name}", std::process::id()));
+    let dir = scratch_root().join(format!("{n}-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -103,11 +134,7 @@ pub fn manifest(dir: &Path) -> serde_json::Value {
         .args(["history", dir.to_str().unwrap(), "--json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, "");
     let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let last = v["runs"].as_array().unwrap().last().unwrap().clone();
     for k in ["read", "skipped", "inputs", "duplicates", "created_at"] {
@@ -122,11 +149,7 @@ pub fn sql_csv(sql: &str, input: &Path) -> String {
         .args(["sql", sql, input.to_str().unwrap(), "--format", "csv"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, format_args!("{sql}"));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -166,11 +189,7 @@ pub fn data(name: &str) -> String {
 /// Runs the binary with `args`, asserts success, returns standard output.
 pub fn stdout_of(args: &[&str]) -> String {
     let out = chatql().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, format_args!("{args:?}"));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -210,4 +229,13 @@ pub fn stderr_of_failure(args: &[&str], code: i32) -> String {
     assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
     assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     stderr
+}
+
+/// Asserts that a run of the binary succeeded; the panic shows `what` and its stderr.
+pub fn assert_ok(out: &std::process::Output, what: impl std::fmt::Display) {
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -72,11 +72,7 @@ pub trait Server {
     /// Runs chatql with `args`; asserts success; stdout.
     fn run(&self, args: &[&str]) -> String {
         let out = self.chatql().args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        super::assert_ok(&out, format_args!("{args:?}"));
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -229,11 +225,7 @@ pub fn appends_at_once_keep_every_conversation_once(m: &impl Server) {
         .collect();
     for c in children {
         let out = c.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        super::assert_ok(&out, "");
     }
     assert_eq!(
         m.csv(

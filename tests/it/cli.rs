@@ -134,6 +134,11 @@ fn progress_is_drawn_on_a_terminal_and_never_on_a_pipe() {
     );
     let lake = dir.join("lake");
     let Some(shown) = on_a_terminal(&["convert", gen, "-o", lake.to_str().unwrap()]) else {
+        // CI has `script` (util-linux) and sets this: there a skip is a failure.
+        assert!(
+            std::env::var_os("CHATQL_REQUIRE_TERMINAL").is_none(),
+            "no `script` to give a terminal, and CHATQL_REQUIRE_TERMINAL is set"
+        );
         eprintln!("skipped: no `script` to give a terminal");
         return;
     };

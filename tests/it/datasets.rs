@@ -395,11 +395,7 @@ fn the_datasets_library_loads_kto_and_dpo_files() {
         .env("HF_HOME", dir.join("hf-home"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, "");
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         "10 4 ['completion', 'convo_id', 'label', 'message_index', 'prompt']\n\

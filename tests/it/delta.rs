@@ -49,11 +49,7 @@ fn python(script: &str) -> Option<String> {
         .args(["-c", script])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{script}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out, format_args!("{script}\n"));
     Some(String::from_utf8(out.stdout).unwrap())
 }
 
@@ -213,11 +209,7 @@ fn time_travel_reads_earlier_versions_and_history_lists_the_runs() {
             .args(["--format", "csv", "--as-of", as_of])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::common::assert_ok(&out, "");
         assert_eq!(
             String::from_utf8(out.stdout).unwrap(),
             format!(
@@ -366,11 +358,7 @@ fn an_older_lake_is_refused_with_a_hint_and_upgraded_in_place() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("run `chatql upgrade"));
     let out = chatql().args(["upgrade", l]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out, "");
     assert!(String::from_utf8_lossy(&out.stdout)
         .contains("now a Delta lake (version 0 with 6 file(s))"));
     assert!(!lake.join("manifest.json").exists());
@@ -457,11 +445,7 @@ fn compact_leaves_one_file_per_partition_and_the_same_rows() {
         "a dry run writes nothing"
     );
     let out = chatql().args(["compact", l]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::assert_ok(&out, "");
     let said = String::from_utf8(out.stdout).unwrap();
     assert!(said.starts_with("version 4: rewrote "), "{said}");
     assert_eq!(dump(&lake), want);

@@ -256,32 +256,36 @@ fn strict_fails_on_an_unreadable_stream() {
 
 #[test]
 fn sigkill_during_convert_leaves_nothing_under_the_final_name() {
+    use std::io::Read;
     let dir = scratch("kill");
-    let input = dir.join("big.jsonl");
-    let mut f = std::fs::File::create(&input).unwrap();
-    crate::synthetic::write_conversations(&mut f, 40 << 20, 9, crate::synthetic::ConvoLayout::Rows)
-        .unwrap();
-    drop(f);
     let lake = dir.join("lake");
+    // Paused once the first batch is staged, then killed: no destructor, no cleanup.
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("chatql"))
-        .args([
-            "convert",
-            input.to_str().unwrap(),
-            "-o",
-            lake.to_str().unwrap(),
-            "-q",
-        ])
+        .args(["convert", &testdata(""), "-o", lake.to_str().unwrap(), "-q"])
+        .env("CHATQL_PAUSE_AT", "staged")
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    child.kill().unwrap(); // SIGKILL
-    let status = child.wait().unwrap();
-    if status.success() {
-        // Finished before the kill on a fast machine: then the output is complete.
-        assert!(lake.join("manifest.json").exists());
-    } else {
-        assert!(!lake.exists(), "a partial output under the final name");
+    let mut stderr = child.stderr.take().unwrap();
+    let mut said = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&said).contains("paused at staged") {
+        assert_eq!(stderr.read(&mut byte).unwrap(), 1, "ended before pausing");
+        said.push(byte[0]);
     }
+    let staging = dir.join(format!(".lake.tmp-{}", child.id()));
+    assert!(staging.is_dir(), "staging is where the run writes");
+    child.kill().unwrap(); // SIGKILL
+    assert!(!child.wait().unwrap().success());
+    assert!(!lake.exists(), "a partial output under the final name");
+    assert!(staging.is_dir(), "a killed process cannot clean up");
+    // The next convert into the same place removes the dead process's staging.
+    chatql()
+        .args(["convert", &testdata(""), "-o", lake.to_str().unwrap(), "-q"])
+        .assert()
+        .success();
+    assert!(!staging.exists());
+    assert!(lake.join("conversations/_delta_log").is_dir());
 }
 
 #[test]

@@ -175,11 +175,7 @@ fn append_deduplicates_across_runs_and_rewrites_only_what_changed() {
     );
     let vacuum = |extra: &[&str]| {
         let out = chatql().args(["vacuum", l]).args(extra).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::common::assert_ok(&out, "");
         String::from_utf8(out.stdout).unwrap()
     };
     let kept = vacuum(&[]);

@@ -25,11 +25,7 @@ fn run(query: &str, input: &str, format: &str) -> String {
         .args(["sql", query, input, "--format", format, "--max-rows", "0"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{query}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, format_args!("{query}"));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -396,11 +392,7 @@ fn raw_tables_past_the_memory_budget_give_the_same_answers() {
                 cmd.args(["--memory-limit", l]);
             }
             let out = cmd.output().unwrap();
-            assert!(
-                out.status.success(),
-                "{q}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert_ok(&out, format_args!("{q}"));
             String::from_utf8(out.stdout).unwrap()
         };
         let memory = run(None);

@@ -44,11 +44,7 @@ fn token_count_in_sql() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out, "");
     let text = std::fs::read_to_string(data("tokens/expected.jsonl")).unwrap();
     let row: serde_json::Value = text
         .lines()

@@ -174,8 +174,182 @@ impl<'de> Visitor<'de> for ConvoSeed<'_> {
     }
 }
 
-/// Writes the conversation row once its messages and contexts are in, and gives the child
-/// rows their `convo_id`.
+/// The columns a conversation's own object gives (the top level in format C, `convo` in
+/// format R), and the keys that feed derived columns.
+#[derive(Default)]
+struct ConvoFields<'de> {
+    id: Option<Cow<'de, str>>,
+    name: Option<Cow<'de, str>>,
+    model_id: Option<String>,
+    model_name: Option<String>,
+    prompt: Option<Cow<'de, str>>,
+    folder_id: Option<Cow<'de, str>>,
+    temperature: Option<f64>,
+    updated_at: Option<i64>,
+    project: Option<Cow<'de, str>>,
+    user_email_new: Option<Cow<'de, str>>,
+    user_email_old: Option<Cow<'de, str>>,
+    created_js: Option<i64>,
+}
+
+impl<'de> ConvoFields<'de> {
+    /// Reads the staged keys of the conversation object; the rest goes to `extra`.
+    fn read(staged: &Staged<'de>, extra: &mut Extra) -> ConvoFields<'de> {
+        let mut f = ConvoFields::default();
+        let mut seen: Vec<&str> = Vec::new();
+        for (key, raw) in staged {
+            let key: &str = key;
+            if seen.contains(&key) {
+                // A repeated key: the last one wins when the record is rebuilt.
+                extra.raw(key, raw.get());
+                continue;
+            }
+            seen.push(key);
+            match key {
+                "id" => f.id = take_str(extra, key, raw),
+                "name" => f.name = take_str(extra, key, raw),
+                "prompt" => f.prompt = take_str(extra, key, raw),
+                "folderId" => f.folder_id = take_str(extra, key, raw),
+                "temperature" => f.temperature = take_f64(extra, key, raw),
+                "updatedAt" => f.updated_at = take_ts(extra, key, raw, format_timestamp_js),
+                "model" => f.read_model(key, raw, extra),
+                _ => {
+                    // No column of its own; some feed derived columns.
+                    extra.raw(key, raw.get());
+                    match (key, scalar(raw)) {
+                        ("projectName", Scalar::Str(s)) => f.project = Some(s),
+                        ("userEmail", Scalar::Str(s)) => f.user_email_new = Some(s),
+                        ("user_email", Scalar::Str(s)) => f.user_email_old = Some(s),
+                        ("createdAt", Scalar::Str(s)) => f.created_js = parse_timestamp(&s),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        f
+    }
+
+    /// `model`: its `id` and `name` are columns, the rest stays under `model` in `extra`.
+    fn read_model(&mut self, key: &str, raw: &'de RawValue, extra: &mut Extra) {
+        let Ok(entries) = object_entries(raw) else {
+            extra.raw(key, raw.get());
+            return;
+        };
+        let mut rest = Extra::default();
+        let mut seen: Vec<&str> = Vec::new();
+        for (mk, mv) in &entries {
+            let mk: &str = mk;
+            if seen.contains(&mk) {
+                rest.raw(mk, mv.get());
+                continue;
+            }
+            seen.push(mk);
+            match mk {
+                "id" => self.model_id = take_str(&mut rest, mk, mv).map(Cow::into_owned),
+                "name" => self.model_name = take_str(&mut rest, mk, mv).map(Cow::into_owned),
+                _ => rest.raw(mk, mv.get()),
+            }
+        }
+        rest.close_as(extra, "model");
+    }
+}
+
+/// The columns of the format-R row around a conversation.
+#[derive(Default)]
+struct RowFields<'de> {
+    id: Option<i64>,
+    created: Option<i64>,
+    convo_id: Option<Cow<'de, str>>,
+    course: Option<Cow<'de, str>>,
+    summary: Option<Cow<'de, str>>,
+    /// `user_email`: absent (None), null (Some(None)) or a text.
+    email: Option<Option<Cow<'de, str>>>,
+}
+
+impl<'de> RowFields<'de> {
+    /// Reads the staged keys of the row; the rest goes to `row_extra`, and the row's own
+    /// keys that are absent are recorded as such.
+    fn read(staged: &Staged<'de>, row_extra: &mut Extra) -> RowFields<'de> {
+        let mut f = RowFields::default();
+        let mut seen: Vec<&str> = Vec::new();
+        let mut absent = vec!["id", "created_at", "convo_id", "course_name", "user_email"];
+        for (key, raw) in staged {
+            let key: &str = key;
+            if seen.contains(&key) {
+                row_extra.raw(key, raw.get());
+                continue;
+            }
+            seen.push(key);
+            absent.retain(|k| *k != key);
+            match key {
+                "id" => f.id = take_int(row_extra, key, raw),
+                "created_at" => f.created = take_ts(row_extra, key, raw, format_timestamp_pg),
+                "convo_id" => f.convo_id = take_str(row_extra, key, raw),
+                "course_name" => f.course = take_str(row_extra, key, raw),
+                "user_email" => {
+                    f.email = Some(match scalar(raw) {
+                        Scalar::Str(s) => Some(s),
+                        Scalar::Null => None,
+                        _ => {
+                            row_extra.raw(key, raw.get());
+                            None
+                        }
+                    })
+                }
+                "summary" => f.summary = take_str(row_extra, key, raw),
+                _ => row_extra.raw(key, raw.get()),
+            }
+        }
+        for k in absent {
+            row_extra.absent(k);
+        }
+        f
+    }
+}
+
+/// The conversation object and the row around it, split out of the top level: (the
+/// object's keys, the row's keys, the message count, whether the object is an object).
+fn split_top<'de>(
+    top: Top<'de>,
+    extra: &mut Extra,
+    row_extra: &mut Extra,
+) -> (Staged<'de>, Staged<'de>, Option<i32>, bool) {
+    let Top {
+        staged,
+        convo,
+        messages,
+        odd,
+        ..
+    } = top;
+    for (k, text) in &odd {
+        extra.raw(k, text);
+    }
+    match convo {
+        Some(Convo::Object {
+            staged: inner,
+            messages,
+        }) => {
+            let count = match messages {
+                Some(Ok(n)) => Some(n),
+                Some(Err(text)) => {
+                    extra.raw("messages", &text);
+                    None
+                }
+                None => None,
+            };
+            (inner, staged, count, true)
+        }
+        Some(Convo::Other(text)) => {
+            row_extra.raw("convo", &text);
+            (Vec::new(), staged, None, false)
+        }
+        // A non-array `messages` is already in `extra` through `odd`.
+        None => (staged, Vec::new(), messages.flatten(), true),
+    }
+}
+
+/// Writes the conversation row once its messages and contexts are in, and gives them the
+/// conversation's id (which may come last in the record).
 pub(super) fn finish_conversation(
     t: &mut TableBuilders,
     cx: &mut Scratch,
@@ -186,175 +360,50 @@ pub(super) fn finish_conversation(
 ) -> Result<(), serde_json::Error> {
     let mut extra = Extra::default();
     let mut row_extra = Extra::default();
-    let Top {
-        staged: top_staged,
-        convo,
-        messages: top_messages,
-        odd,
-        ..
-    } = top;
-    for (k, text) in &odd {
-        extra.raw(k, text);
-    }
-
-    // The convo object: the top level in format C, `convo` in format R.
-    let is_row = convo.is_some();
-    let mut convo_is_object = true;
-    let (convo_staged, row_staged, message_count) = match convo {
-        Some(Convo::Object { staged, messages }) => {
-            let count = match messages {
-                Some(Ok(n)) => Some(n),
-                Some(Err(text)) => {
-                    extra.raw("messages", &text);
-                    None
-                }
-                None => None,
-            };
-            (staged, top_staged, count)
-        }
-        Some(Convo::Other(text)) => {
-            convo_is_object = false;
-            row_extra.raw("convo", &text);
-            (Vec::new(), top_staged, None)
-        }
-        // A non-array `messages` is already in `extra` through `odd`.
-        None => (top_staged, Vec::new(), top_messages.flatten()),
+    let is_row = top.convo.is_some();
+    let (convo_staged, row_staged, message_count, convo_is_object) =
+        split_top(top, &mut extra, &mut row_extra);
+    let cf = ConvoFields::read(&convo_staged, &mut extra);
+    let rf = if is_row {
+        RowFields::read(&row_staged, &mut row_extra)
+    } else {
+        RowFields::default()
     };
-
-    let mut convo_id = None;
-    let (mut name, mut model_id, mut model_name, mut prompt, mut folder_id) =
-        (None, None, None, None, None);
-    let (mut temperature, mut updated_at) = (None, None);
-    let (mut project, mut user_email_new, mut user_email_old, mut created_js) =
-        (None, None, None, None);
-    let mut seen: Vec<&str> = Vec::new();
-    for (key, raw) in &convo_staged {
-        let key: &str = key;
-        if seen.contains(&key) {
-            // A repeated key: the last one wins when the record is rebuilt.
-            extra.raw(key, raw.get());
-            continue;
-        }
-        seen.push(key);
-        match key {
-            "id" => convo_id = take_str(&mut extra, key, raw),
-            "name" => name = take_str(&mut extra, key, raw),
-            "prompt" => prompt = take_str(&mut extra, key, raw),
-            "folderId" => folder_id = take_str(&mut extra, key, raw),
-            "temperature" => temperature = take_f64(&mut extra, key, raw),
-            "updatedAt" => updated_at = take_ts(&mut extra, key, raw, format_timestamp_js),
-            "model" => {
-                if let Ok(entries) = object_entries(raw) {
-                    let mut rest = Extra::default();
-                    let mut seen_model: Vec<&str> = Vec::new();
-                    for (mk, mv) in &entries {
-                        let mk: &str = mk;
-                        if seen_model.contains(&mk) {
-                            rest.raw(mk, mv.get());
-                            continue;
-                        }
-                        seen_model.push(mk);
-                        match mk {
-                            "id" => model_id = take_str(&mut rest, mk, mv).map(Cow::into_owned),
-                            "name" => model_name = take_str(&mut rest, mk, mv).map(Cow::into_owned),
-                            _ => rest.raw(mk, mv.get()),
-                        }
-                    }
-                    rest.close_as(&mut extra, "model");
-                } else {
-                    extra.raw(key, raw.get());
-                }
-            }
-            _ => {
-                // No column of its own; some feed derived columns.
-                extra.raw(key, raw.get());
-                match (key, scalar(raw)) {
-                    ("projectName", Scalar::Str(s)) => project = Some(s),
-                    ("userEmail", Scalar::Str(s)) => user_email_new = Some(s),
-                    ("user_email", Scalar::Str(s)) => user_email_old = Some(s),
-                    ("createdAt", Scalar::Str(s)) => created_js = parse_timestamp(&s),
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    // The format-R row around it.
-    let (mut row_id, mut row_created, mut row_convo_id, mut row_course, mut summary) =
-        (None, None, None, None, None);
-    let mut row_email: Option<Option<Cow<str>>> = None;
-    if is_row {
-        let mut seen_row: Vec<&str> = Vec::new();
-        let mut row_keys_absent = vec!["id", "created_at", "convo_id", "course_name", "user_email"];
-        for (key, raw) in &row_staged {
-            let key: &str = key;
-            if seen_row.contains(&key) {
-                row_extra.raw(key, raw.get());
-                continue;
-            }
-            seen_row.push(key);
-            row_keys_absent.retain(|k| *k != key);
-            match key {
-                "id" => row_id = take_int(&mut row_extra, key, raw),
-                "created_at" => {
-                    row_created = take_ts(&mut row_extra, key, raw, format_timestamp_pg)
-                }
-                "convo_id" => row_convo_id = take_str(&mut row_extra, key, raw),
-                "course_name" => row_course = take_str(&mut row_extra, key, raw),
-                "user_email" => {
-                    row_email = Some(match scalar(raw) {
-                        Scalar::Str(s) => Some(s),
-                        Scalar::Null => None,
-                        _ => {
-                            row_extra.raw(key, raw.get());
-                            None
-                        }
-                    })
-                }
-                "summary" => summary = take_str(&mut row_extra, key, raw),
-                _ => row_extra.raw(key, raw.get()),
-            }
-        }
-        for k in row_keys_absent {
-            row_extra.absent(k);
-        }
-    }
 
     // Derived columns.
     let voted = match &cx.course {
         CourseVote::One(c) => Some(c.as_str()),
         _ => None,
     };
-    let course_name = row_course.as_deref().or(project.as_deref()).or(voted);
-    let user_email = row_email
+    let course_name = rf.course.as_deref().or(cf.project.as_deref()).or(voted);
+    let user_email = rf
+        .email
         .clone()
         .flatten()
-        .or(user_email_new.clone())
-        .or(user_email_old.clone());
-    // A row `user_email` of null next to a convo-level email cannot be told from the column.
-    if is_row && matches!(row_email, Some(None)) && user_email.is_some() {
-        row_extra.raw("user_email", "null");
-    }
-    let created_at = row_created.or(created_js);
-    let id = row_convo_id.as_deref().or(convo_id.as_deref());
+        .or(cf.user_email_new.clone())
+        .or(cf.user_email_old.clone());
+    let created_at = rf.created.or(cf.created_js);
+    let id = rf.convo_id.as_deref().or(cf.id.as_deref());
     if is_row {
-        if let (Some(r), Some(c)) = (&row_convo_id, &convo_id) {
+        // What the columns cannot tell apart, kept so that the row is rebuilt as read.
+        if matches!(rf.email, Some(None)) && user_email.is_some() {
+            row_extra.raw("user_email", "null");
+        }
+        if let (Some(r), Some(c)) = (&rf.convo_id, &cf.id) {
             if r != c {
                 // Both are emitted from the one column; keep the convo's own id.
                 extra.raw("id", &crate::model::json_str(c));
             }
         }
-        if row_convo_id.is_none() && convo_id.is_some() {
+        if rf.convo_id.is_none() && cf.id.is_some() {
             row_extra.absent("convo_id");
         }
-        if convo_is_object && convo_id.is_none() && id.is_some() {
+        if convo_is_object && cf.id.is_none() && id.is_some() {
             extra.absent("id");
         }
-        if row_created.is_none() && created_at.is_some() {
+        if rf.created.is_none() && created_at.is_some() {
             row_extra.absent("created_at");
         }
-    }
-    if is_row {
         if let Some(text) = row_extra.close() {
             let text = text.to_owned();
             extra.raw("$row", &text);
@@ -363,19 +412,19 @@ pub(super) fn finish_conversation(
 
     let c = &mut t.conversations;
     c.convo_id.push_opt(id);
-    c.row_id.push_opt(row_id);
+    c.row_id.push_opt(rf.id);
     c.course_name.push_opt(course_name);
     c.user_email.push_opt(user_email.as_deref());
     c.created_at.push_opt(created_at);
-    c.updated_at.push_opt(updated_at);
-    c.name.push_opt(name.as_deref());
-    c.model_id.push_opt(model_id.as_deref());
-    c.model_name.push_opt(model_name.as_deref());
-    c.prompt.push_opt(prompt.as_deref());
-    c.temperature.push_opt(temperature);
-    c.folder_id.push_opt(folder_id.as_deref());
+    c.updated_at.push_opt(cf.updated_at);
+    c.name.push_opt(cf.name.as_deref());
+    c.model_id.push_opt(cf.model_id.as_deref());
+    c.model_name.push_opt(cf.model_name.as_deref());
+    c.prompt.push_opt(cf.prompt.as_deref());
+    c.temperature.push_opt(cf.temperature);
+    c.folder_id.push_opt(cf.folder_id.as_deref());
     c.message_count.push_opt(message_count);
-    c.summary.push_opt(summary.as_deref());
+    c.summary.push_opt(rf.summary.as_deref());
     c.source_format.push(match (format, is_row) {
         (RecordFormat::Csv, _) => "CSV",
         (_, true) => "R",
@@ -386,7 +435,6 @@ pub(super) fn finish_conversation(
     c.source_offset.push(src.offset as i64);
     extra.close_into(&mut c.extra);
 
-    // The child rows were appended without their parent's id, which may come last.
     for _ in marks.messages..t.messages.message_index.len() {
         t.messages.convo_id.push_opt(id);
     }
