@@ -72,6 +72,14 @@ for size in $SIZES; do
     theirs=$(measure "$PY" benches/duckdb_jobs.py query "$DIR/lake-convos-$size" "$THREADS" "$q")
     row "sql $q ($size lake)" "$ours" "$theirs"
   done
+  # The whole contexts table out, streamed (DuckDB: COPY of the same Parquet files).
+  for ext in csv parquet; do
+    fmt=$([ $ext = csv ] && echo csv || echo parquet)
+    ours=$(measure "$BIN" sql "select * from contexts" "$DIR/lake-convos-$size" --threads "$THREADS" --format "$fmt" -o "$DIR/out-ours.$ext")
+    theirs=$(measure "$PY" benches/duckdb_jobs.py copy "$DIR/lake-convos-$size" "$THREADS" "$DIR/out-duck.$ext")
+    row "contexts out as $ext ($size lake)" "$ours" "$theirs"
+    rm -f "$DIR/out-ours.$ext" "$DIR/out-duck.$ext"
+  done
   seed=$((seed + 1))
 done
 base=$(measure "$PY" -c 'import duckdb; duckdb.connect().execute("select 1").fetchall()')

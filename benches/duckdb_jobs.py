@@ -4,6 +4,8 @@ python duckdb_jobs.py convert-conversations FILE OUTDIR THREADS
 python duckdb_jobs.py convert-documents FILE OUTDIR THREADS
 python duckdb_jobs.py query LAKE THREADS NAME
 python duckdb_jobs.py query-hive LAKE THREADS NAME   (a lake written with --partition-by)
+python duckdb_jobs.py copy LAKE THREADS OUT  (the whole contexts table out, CSV or Parquet by
+                                       OUT's extension, with COPY)
 python duckdb_jobs.py columns FILE    (untimed: FILE.duckdb-columns, the schema read_json_auto
                                        infers from the whole file)
 
@@ -52,6 +54,12 @@ def main():
         lake, threads, name = sys.argv[2], sys.argv[3], sys.argv[4]
         con.execute(f"SET threads={threads}")
         con.execute(QUERIES[name].format(**tables(lake, job == "query-hive"))).fetchall()
+        return
+    if job == "copy":
+        lake, threads, out = sys.argv[2], sys.argv[3], sys.argv[4]
+        con.execute(f"SET threads={threads}")
+        fmt = "(FORMAT parquet, COMPRESSION zstd)" if out.endswith(".parquet") else "(FORMAT csv, HEADER)"
+        con.execute(f"COPY (SELECT * FROM {tables(lake, False)['contexts']}) TO '{out}' {fmt}")
         return
     opts = "format='newline_delimited', maximum_object_size=1000000000, sample_size=-1"
     if job == "columns":

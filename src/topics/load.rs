@@ -20,7 +20,7 @@ use foldhash::fast::FixedState;
 use futures::StreamExt;
 
 use super::kmeans::Rng;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::query::Catalog;
 
 /// Dimensions embeddings are projected to.
@@ -83,8 +83,15 @@ async fn stream(
 }
 
 /// Column `c` of `b` as Utf8 (views and large strings cast), read with [`opt`].
-fn utf8(b: &RecordBatch, c: usize) -> Result<ArrayRef> {
-    Ok(cast(b.column(c), &DataType::Utf8)?)
+fn utf8(b: &RecordBatch, name: &str) -> Result<ArrayRef> {
+    Ok(cast(column(b, name)?, &DataType::Utf8)?)
+}
+
+/// The column `name` of a query's result: read by name, so that the SQL files may list
+/// their columns in any order.
+fn column<'b>(b: &'b RecordBatch, name: &str) -> Result<&'b ArrayRef> {
+    b.column_by_name(name)
+        .ok_or_else(|| Error::Internal(format!("a topics query has no column {name:?}")))
 }
 
 /// Row `i` of a Utf8 array, none when null.
@@ -95,17 +102,43 @@ fn opt(a: &ArrayRef, i: usize) -> Option<&str> {
 
 /// Reads the questions and, with chunks present, their retrieval vectors.
 pub async fn load(cat: &mut Catalog, seed: u64) -> Result<Loaded> {
+    let (mut questions, slot) = load_questions(cat).await?;
+    let chunk_dims = chunk_dims(cat).await?;
+    let has_documents = !chunk_dims.is_empty();
+    let chunks = match chunk_dims.first() {
+        Some(&(dim, _)) => load_chunks(cat, dim, seed).await?,
+        None => Chunks::default(),
+    };
+    let vectors = match_contexts(cat, &mut questions, &slot, &chunks).await?;
+    Ok(Loaded {
+        questions,
+        vectors,
+        chunk_dims,
+        has_documents,
+        chunk_texts: chunks.texts,
+        chunk_vectors: chunks.projected,
+    })
+}
+
+/// Per conversation: (message index of a question or of its answer, question number),
+/// looked up by `&str` so that a context row costs no allocation.
+type Slots = HashMap<String, Vec<(i32, usize)>>;
+
+/// Every user question (queries/topics/questions.sql), with where its contexts sit.
+async fn load_questions(cat: &mut Catalog) -> Result<(Vec<Question>, Slots)> {
     let mut questions = Vec::new();
-    // Per conversation: (message index of a question or of its answer, question number),
-    // looked up by `&str` so that a context row costs no allocation.
-    let mut slot: HashMap<String, Vec<(i32, usize)>> = HashMap::new();
+    let mut slot: Slots = HashMap::new();
     let sql = include_str!("../../queries/topics/questions.sql");
     stream(cat, sql, |b| {
-        let (convo, course, user) = (utf8(b, 0)?, utf8(b, 3)?, utf8(b, 4)?);
-        let (month, text) = (utf8(b, 5)?, utf8(b, 6)?);
-        let qi = b.column(1).as_primitive::<Int32Type>();
-        let ai = b.column(2).as_primitive::<Int32Type>();
-        let pos = b.column(7).as_boolean();
+        let (convo, course, user) = (
+            utf8(b, "convo_id")?,
+            utf8(b, "course_name")?,
+            utf8(b, "user_email")?,
+        );
+        let (month, text) = (utf8(b, "month")?, utf8(b, "question")?);
+        let qi = column(b, "question_index")?.as_primitive::<Int32Type>();
+        let ai = column(b, "answer_index")?.as_primitive::<Int32Type>();
+        let pos = column(b, "feedback_positive")?.as_boolean();
         let owned = |a: &ArrayRef, i: usize| opt(a, i).map(str::to_owned);
         for i in 0..b.num_rows() {
             let n = questions.len();
@@ -129,17 +162,20 @@ pub async fn load(cat: &mut Catalog, seed: u64) -> Result<Loaded> {
         Ok(())
     })
     .await?;
+    Ok((questions, slot))
+}
 
-    // Chunks: projected embeddings of the dominant dimension, found by their text.
+/// Chunks with an embedding by dimension, the most common first.
+async fn chunk_dims(cat: &mut Catalog) -> Result<Vec<(usize, usize)>> {
     let mut dims: HashMap<usize, usize> = HashMap::new();
     stream(
         cat,
         "SELECT array_length(embedding, 1) AS d, count(*) AS n FROM chunks \
          WHERE embedding IS NOT NULL GROUP BY 1",
         |b| {
-            let d = cast(b.column(0), &DataType::Int64)?;
+            let d = cast(column(b, "d")?, &DataType::Int64)?;
             let d = d.as_primitive::<Int64Type>();
-            let n = cast(b.column(1), &DataType::Int64)?;
+            let n = cast(column(b, "n")?, &DataType::Int64)?;
             let n = n.as_primitive::<Int64Type>();
             for i in 0..b.num_rows() {
                 if d.is_valid(i) && d.value(i) > 0 {
@@ -152,61 +188,87 @@ pub async fn load(cat: &mut Catalog, seed: u64) -> Result<Loaded> {
     .await?;
     let mut chunk_dims: Vec<(usize, usize)> = dims.into_iter().collect();
     chunk_dims.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
-    let has_documents = !chunk_dims.is_empty();
-    // Text hash → (s3_path, url, chunk number) of the chunks with that text.
-    type Found = Vec<(Option<String>, Option<String>, usize)>;
-    let mut chunks: HashMap<u64, Found> = HashMap::new();
-    let mut projected: Vec<f32> = Vec::new();
-    let mut chunk_texts: Vec<String> = Vec::new();
-    if let Some(&(dim, _)) = chunk_dims.first() {
-        let mut rng = Rng::new(seed ^ 0x7075_6e6b);
-        let scale = (1.0 / DIM as f64).sqrt();
-        let matrix: Vec<f32> = (0..dim * DIM)
-            .map(|_| (rng.normal() * scale) as f32)
-            .collect();
-        let sql = format!(
-            "SELECT s3_path, url, text, embedding FROM chunks \
-             WHERE array_length(embedding, 1) = {dim} AND text IS NOT NULL"
-        );
-        stream(cat, &sql, |b| {
-            let (s3, url) = (utf8(b, 0)?, utf8(b, 1)?);
-            let text = b.column(2).as_string::<i32>();
-            let emb = b.column(3).as_list::<i32>();
-            for i in 0..b.num_rows() {
-                let e = emb.value(i);
-                let e = e.as_primitive::<Float32Type>().values();
-                let mut out = [0f32; DIM];
-                for (j, &x) in e.iter().enumerate() {
-                    if x != 0.0 {
-                        let row = &matrix[j * DIM..(j + 1) * DIM];
-                        for (o, m) in out.iter_mut().zip(row) {
-                            *o += x * m;
-                        }
+    Ok(chunk_dims)
+}
+
+/// Where a chunk is: its `s3_path`, `url`, and number among the chunks read.
+type ChunkPlace = (Option<String>, Option<String>, usize);
+
+/// The chunks of one embedding dimension, projected to [`DIM`].
+#[derive(Default)]
+struct Chunks {
+    /// Text hash → (s3_path, url, chunk number) of the chunks with that text.
+    by_text: HashMap<u64, Vec<ChunkPlace>>,
+    /// The projected embeddings, [`DIM`] numbers per chunk.
+    projected: Vec<f32>,
+    /// Each chunk's text.
+    texts: Vec<String>,
+}
+
+/// Reads the chunks whose embeddings have `dim` numbers, each projected to [`DIM`] by one
+/// seeded random matrix.
+async fn load_chunks(cat: &mut Catalog, dim: usize, seed: u64) -> Result<Chunks> {
+    let mut rng = Rng::new(seed ^ 0x7075_6e6b);
+    let scale = (1.0 / DIM as f64).sqrt();
+    let matrix: Vec<f32> = (0..dim * DIM)
+        .map(|_| (rng.normal() * scale) as f32)
+        .collect();
+    let mut c = Chunks::default();
+    let sql = format!(
+        "SELECT s3_path, url, text, embedding FROM chunks \
+         WHERE array_length(embedding, 1) = {dim} AND text IS NOT NULL"
+    );
+    stream(cat, &sql, |b| {
+        let (s3, url) = (utf8(b, "s3_path")?, utf8(b, "url")?);
+        let text = column(b, "text")?.as_string::<i32>();
+        let emb = column(b, "embedding")?.as_list::<i32>();
+        for i in 0..b.num_rows() {
+            let e = emb.value(i);
+            let e = e.as_primitive::<Float32Type>().values();
+            let mut out = [0f32; DIM];
+            for (j, &x) in e.iter().enumerate() {
+                if x != 0.0 {
+                    let row = &matrix[j * DIM..(j + 1) * DIM];
+                    for (o, m) in out.iter_mut().zip(row) {
+                        *o += x * m;
                     }
                 }
-                let n = projected.len() / DIM;
-                projected.extend_from_slice(&out);
-                chunk_texts.push(text.value(i).to_owned());
-                let given = |a: &ArrayRef| opt(a, i).filter(|s| !s.is_empty()).map(str::to_owned);
-                chunks.entry(text_key(text.value(i))).or_default().push((
-                    given(&s3),
-                    given(&url),
-                    n,
-                ));
             }
-            Ok(())
-        })
-        .await?;
-    }
+            let n = c.projected.len() / DIM;
+            c.projected.extend_from_slice(&out);
+            c.texts.push(text.value(i).to_owned());
+            let given = |a: &ArrayRef| opt(a, i).filter(|s| !s.is_empty()).map(str::to_owned);
+            c.by_text.entry(text_key(text.value(i))).or_default().push((
+                given(&s3),
+                given(&url),
+                n,
+            ));
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(c)
+}
 
-    // Contexts: the documents each question cites, and the chunks it retrieved.
+/// Reads the contexts: the documents each question cites, and the sum of the projected
+/// embeddings of the chunks it retrieved (found by text, then path or url).
+async fn match_contexts(
+    cat: &mut Catalog,
+    questions: &mut [Question],
+    slot: &Slots,
+    chunks: &Chunks,
+) -> Result<Vec<Option<Vec<f32>>>> {
     let mut vectors: Vec<Option<Vec<f32>>> = vec![None; questions.len()];
     let sql = "SELECT convo_id, message_index, readable_filename, s3_path, url, text FROM contexts";
     stream(cat, sql, |b| {
-        let convo = b.column(0).as_string::<i32>();
-        let mi = b.column(1).as_primitive::<Int32Type>();
-        let (name, s3, url) = (utf8(b, 2)?, utf8(b, 3)?, utf8(b, 4)?);
-        let text = b.column(5).as_string::<i32>();
+        let convo = column(b, "convo_id")?.as_string::<i32>();
+        let mi = column(b, "message_index")?.as_primitive::<Int32Type>();
+        let (name, s3, url) = (
+            utf8(b, "readable_filename")?,
+            utf8(b, "s3_path")?,
+            utf8(b, "url")?,
+        );
+        let text = column(b, "text")?.as_string::<i32>();
         for i in 0..b.num_rows() {
             if !mi.is_valid(i) {
                 continue;
@@ -223,10 +285,10 @@ pub async fn load(cat: &mut Catalog, seed: u64) -> Result<Loaded> {
                     docs.push(n.to_owned());
                 }
             }
-            if chunks.is_empty() || !text.is_valid(i) {
+            if chunks.by_text.is_empty() || !text.is_valid(i) {
                 continue;
             }
-            let Some(cands) = chunks.get(&text_key(text.value(i))) else {
+            let Some(cands) = chunks.by_text.get(&text_key(text.value(i))) else {
                 continue;
             };
             let hit = cands.iter().find(|(cs, cu, _)| {
@@ -235,7 +297,7 @@ pub async fn load(cat: &mut Catalog, seed: u64) -> Result<Loaded> {
             });
             if let Some(&(_, _, n)) = hit {
                 let v = vectors[q].get_or_insert_with(|| vec![0f32; DIM]);
-                for (o, x) in v.iter_mut().zip(&projected[n * DIM..(n + 1) * DIM]) {
+                for (o, x) in v.iter_mut().zip(&chunks.projected[n * DIM..(n + 1) * DIM]) {
                     *o += x;
                 }
             }
@@ -243,12 +305,5 @@ pub async fn load(cat: &mut Catalog, seed: u64) -> Result<Loaded> {
         Ok(())
     })
     .await?;
-    Ok(Loaded {
-        questions,
-        vectors,
-        chunk_dims,
-        has_documents,
-        chunk_texts,
-        chunk_vectors: projected,
-    })
+    Ok(vectors)
 }

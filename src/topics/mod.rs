@@ -194,54 +194,13 @@ pub async fn topics(cat: &mut Catalog, o: &TopicOptions) -> Result<Option<TopicM
         .map_err(|e| Error::Internal(format!("topic task failed: {e}")))?
 }
 
-/// The clustering of already loaded questions (see the module text).
+/// The clustering of already loaded questions (see the module text): the distinct
+/// questions are clustered in the space of the chunks they retrieved, or by their words;
+/// every occurrence is placed; topics are numbered by size and described.
 pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
-    let Loaded {
-        questions,
-        vectors,
-        chunk_dims,
-        has_documents,
-        chunk_texts,
-        chunk_vectors,
-    } = loaded;
-    let mut notes = Vec::new();
-    if chunk_dims.len() > 1 {
-        let (d, _) = chunk_dims[0];
-        let others: usize = chunk_dims[1..].iter().map(|c| c.1).sum();
-        notes.push(format!(
-            "chunk embeddings of {} dimensions: the {d}-dimensional ones place questions; \
-             {others} chunk(s) of other dimensions do not",
-            chunk_dims
-                .iter()
-                .map(|c| c.0.to_string())
-                .collect::<Vec<_>>()
-                .join(" and ")
-        ));
-    }
-    // Distinct questions, with the summed retrieval vector of all their occurrences.
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut texts: Vec<String> = Vec::new();
-    let mut sums: Vec<Option<Vec<f32>>> = Vec::new();
-    let mut of_question = Vec::with_capacity(questions.len());
-    // Per distinct question, its first occurrence.
-    let mut first: Vec<usize> = Vec::new();
-    for (i, (q, v)) in questions.iter().zip(&vectors).enumerate() {
-        let key = normalize_question(&q.text);
-        let d = *index.entry(key).or_insert_with(|| {
-            texts.push(q.text.clone());
-            sums.push(None);
-            first.push(i);
-            texts.len() - 1
-        });
-        if let Some(v) = v {
-            let s = sums[d].get_or_insert_with(|| vec![0f32; DIM]);
-            for (a, x) in s.iter_mut().zip(v) {
-                *a += x;
-            }
-        }
-        of_question.push(d);
-    }
-    let n = texts.len();
+    let mut notes: Vec<String> = dims_note(&loaded.chunk_dims).into_iter().collect();
+    let distinct = Distinct::of(&loaded.questions, &loaded.vectors);
+    let n = distinct.texts.len();
     if let Some(k) = o.k {
         if k > n {
             return Err(Error::Usage(format!(
@@ -252,179 +211,340 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
             return Err(Error::Usage("-k takes at least 1".into()));
         }
     }
-    let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let text_refs: Vec<&str> = distinct.texts.iter().map(String::as_str).collect();
     // On a handful of questions a term seen once still says something.
     let text_options = TextOptions {
         min_df: if n >= 50 { 2 } else { 1 },
         ..TextOptions::BEST
     };
     let (tf, vocab) = tfidf(&text_refs, text_options);
-    let sparse = SparseRows {
-        rows: tf,
-        dim: vocab.terms.len().max(1),
+    let words = Words {
+        sparse: SparseRows {
+            rows: tf,
+            dim: vocab.terms.len().max(1),
+        },
+        vocab,
+        options: text_options,
     };
-    let embedded: Vec<usize> = (0..n).filter(|&d| sums[d].is_some()).collect();
-    let wanted_k = o.k.unwrap_or(2);
-    let by_retrieval = embedded.len() >= (wanted_k * MIN_PER_TOPIC).max(6);
-    if has_documents && !by_retrieval {
+    let embedded: Vec<usize> = (0..n).filter(|&d| distinct.sums[d].is_some()).collect();
+    let by_retrieval = embedded.len() >= (o.k.unwrap_or(2) * MIN_PER_TOPIC).max(6);
+    if loaded.has_documents && !by_retrieval {
         notes.push(format!(
             "only {} distinct question(s) retrieved chunks of the document export: topics come \
              from the questions' words",
             embedded.len()
         ));
     }
+    let clusters = if by_retrieval {
+        by_retrieval_space(&loaded, &distinct, &words, embedded, o, &mut notes)
+    } else {
+        by_words(&words, n, o)?
+    };
+    let numbered = Numbered::of(clusters, &distinct, loaded.questions.len());
+    let terms = class_labels(&text_refs, &numbered.labels(), numbered.k, 4);
+    let profile = profiles(
+        &numbered.place,
+        &words.sparse,
+        &numbered.centres,
+        &numbered.rank,
+    );
+    let coords = pca2(&profile, numbered.k);
+    let (topics, assignments) = describe(
+        &loaded.questions,
+        &numbered,
+        &distinct,
+        &terms,
+        &coords,
+        by_retrieval,
+    );
+    let points = map_points(&coords, &numbered.place, o.seed);
+    Ok(TopicMap {
+        topics,
+        questions: loaded.questions,
+        assignments,
+        distinct: n,
+        points,
+        by_retrieval,
+        notes,
+        silhouette: numbered.silhouette,
+    })
+}
 
-    // Cluster, and place every distinct question: (topic, similarity, placement).
-    let mut place: Vec<(usize, f32, Placement)> = vec![(0, 0.0, Placement::Text); n];
+/// The note on chunk embeddings of several dimensions (only the first places questions).
+fn dims_note(chunk_dims: &[(usize, usize)]) -> Option<String> {
+    let [(d, _), rest @ ..] = chunk_dims else {
+        return None;
+    };
+    if rest.is_empty() {
+        return None;
+    }
+    let others: usize = rest.iter().map(|c| c.1).sum();
+    Some(format!(
+        "chunk embeddings of {} dimensions: the {d}-dimensional ones place questions; \
+         {others} chunk(s) of other dimensions do not",
+        chunk_dims
+            .iter()
+            .map(|c| c.0.to_string())
+            .collect::<Vec<_>>()
+            .join(" and ")
+    ))
+}
+
+/// The distinct questions (by normalized text) and their occurrences.
+struct Distinct {
+    /// Each distinct question's text (its first occurrence's).
+    texts: Vec<String>,
+    /// The summed retrieval vector of all its occurrences, if any retrieved chunks.
+    sums: Vec<Option<Vec<f32>>>,
+    /// The distinct question of each occurrence.
+    of_question: Vec<usize>,
+    /// Each distinct question's first occurrence.
+    first: Vec<usize>,
+}
+
+impl Distinct {
+    fn of(questions: &[Question], vectors: &[Option<Vec<f32>>]) -> Distinct {
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut d = Distinct {
+            texts: Vec::new(),
+            sums: Vec::new(),
+            of_question: Vec::with_capacity(questions.len()),
+            first: Vec::new(),
+        };
+        for (i, (q, v)) in questions.iter().zip(vectors).enumerate() {
+            let key = normalize_question(&q.text);
+            let at = *index.entry(key).or_insert_with(|| {
+                d.texts.push(q.text.clone());
+                d.sums.push(None);
+                d.first.push(i);
+                d.texts.len() - 1
+            });
+            if let Some(v) = v {
+                let s = d.sums[at].get_or_insert_with(|| vec![0f32; DIM]);
+                for (a, x) in s.iter_mut().zip(v) {
+                    *a += x;
+                }
+            }
+            d.of_question.push(at);
+        }
+        d
+    }
+}
+
+/// The distinct questions' words: TF-IDF rows and the vocabulary.
+struct Words {
+    sparse: SparseRows,
+    vocab: text::Vocabulary,
+    options: TextOptions,
+}
+
+/// A clustering before topics are numbered.
+struct Clusters {
+    k: usize,
+    silhouette: f64,
+    /// Each distinct question's (cluster, similarity, placement).
+    place: Vec<(usize, f32, Placement)>,
+    /// Each occurrence's own cluster when it retrieved chunks itself.
+    own: Vec<Option<(usize, f32)>>,
+    centres: Centres,
+}
+
+/// Clusters the embedded distinct questions in the chunks' space and places the others by
+/// their words (naive Bayes trained on the placed questions and the course's chunks).
+fn by_retrieval_space(
+    loaded: &Loaded,
+    distinct: &Distinct,
+    words: &Words,
+    embedded: Vec<usize>,
+    o: &TopicOptions,
+    notes: &mut Vec<String>,
+) -> Clusters {
+    let n = distinct.texts.len();
+    let sparse = &words.sparse;
+    let mut data = Vec::with_capacity(embedded.len() * DIM);
+    for &d in &embedded {
+        let mut v = distinct.sums[d].clone().unwrap_or_else(|| vec![0f32; DIM]);
+        normalize(&mut v);
+        data.extend_from_slice(&v);
+    }
+    let dense = Dense { data, dim: DIM };
+    let (k, silhouette) = choose_k(&dense, o);
+    let c = kmeans(&dense, &fit_options(k, o.seed, dense.len()));
+    let mut place = vec![(0, 0.0, Placement::Text); n];
+    for (row, &d) in embedded.iter().enumerate() {
+        place[d] = (c.labels[row], c.similarity[row], Placement::Retrieval);
+    }
+    // The others' similarity is to the topic's TF-IDF centroid of questions.
+    let mut centroids = vec![vec![0f32; sparse.dim()]; k];
+    for (row, &d) in embedded.iter().enumerate() {
+        sparse.add_to(d, &mut centroids[c.labels[row]]);
+    }
+    for cen in &mut centroids {
+        normalize(cen);
+    }
+    let mut rows: Vec<text::Sparse> = embedded.iter().map(|&d| sparse.rows[d].clone()).collect();
+    let mut labels = c.labels.clone();
+    for (i, t) in loaded.chunk_texts.iter().enumerate() {
+        let mut v = loaded.chunk_vectors[i * DIM..(i + 1) * DIM].to_vec();
+        normalize(&mut v);
+        rows.push(text::vectorize_text(t, &words.vocab, words.options));
+        labels.push(nearest(&v, &c.centres).0);
+    }
+    let bayes = NaiveBayes::train(&rows, &labels, k, sparse.dim);
+    let mut by_text = 0;
+    for (d, p) in place.iter_mut().enumerate() {
+        if distinct.sums[d].is_none() {
+            let t = bayes.classify(&sparse.rows[d]);
+            *p = (t, sparse.dot(d, &centroids[t]), Placement::Text);
+            by_text += 1;
+        }
+    }
+    if by_text > 0 {
+        notes.push(format!(
+            "{by_text} of {n} distinct questions retrieved no known chunk and were placed \
+             by their words"
+        ));
+    }
     // Each occurrence that retrieved chunks itself goes to the centre nearest its own
     // retrieval: the same words asked in two courses' contexts may be two topics.
-    let mut own: Vec<Option<(usize, f32)>> = vec![None; questions.len()];
-    let (k, sil, profile_centres): (usize, f64, Centres) = if by_retrieval {
-        let mut data = Vec::with_capacity(embedded.len() * DIM);
-        for &d in &embedded {
-            let mut v = sums[d].clone().expect("embedded");
-            normalize(&mut v);
-            data.extend_from_slice(&v);
-        }
-        let dense = Dense { data, dim: DIM };
-        let (k, sil) = choose_k(&dense, o);
-        let c = kmeans(&dense, &fit_options(k, o.seed, dense.len()));
-        for (row, &d) in embedded.iter().enumerate() {
-            place[d] = (c.labels[row], c.similarity[row], Placement::Retrieval);
-        }
-        // The others by their words: a naive Bayes classifier trained on the questions the
-        // retrieval placed and on the chunks of the course material (each in the topic whose
-        // centre its embedding is nearest); their similarity is to the topic's TF-IDF
-        // centroid of questions.
-        let mut centroids = vec![vec![0f32; sparse.dim()]; k];
-        for (row, &d) in embedded.iter().enumerate() {
-            sparse.add_to(d, &mut centroids[c.labels[row]]);
-        }
-        for cen in &mut centroids {
-            normalize(cen);
-        }
-        let mut rows: Vec<text::Sparse> =
-            embedded.iter().map(|&d| sparse.rows[d].clone()).collect();
-        let mut labels = c.labels.clone();
-        for (i, t) in chunk_texts.iter().enumerate() {
-            let mut v = chunk_vectors[i * DIM..(i + 1) * DIM].to_vec();
-            normalize(&mut v);
-            rows.push(text::vectorize_text(t, &vocab, text_options));
-            labels.push(nearest(&v, &c.centres).0);
-        }
-        let bayes = NaiveBayes::train(&rows, &labels, k, sparse.dim);
-        let mut by_text = 0;
-        for d in 0..n {
-            if sums[d].is_none() {
-                let t = bayes.classify(&sparse.rows[d]);
-                place[d] = (t, sparse.dot(d, &centroids[t]), Placement::Text);
-                by_text += 1;
-            }
-        }
-        if by_text > 0 {
-            notes.push(format!(
-                "{by_text} of {n} distinct questions retrieved no known chunk and were placed \
-                 by their words"
-            ));
-        }
-        for (i, v) in vectors.iter().enumerate() {
-            if let Some(v) = v {
+    let own = loaded
+        .vectors
+        .iter()
+        .map(|v| {
+            v.as_ref().map(|v| {
                 let mut v = v.clone();
                 normalize(&mut v);
-                own[i] = Some(nearest(&v, &c.centres));
-            }
-        }
-        (k, sil, Centres::Both(c.centres, centroids, dense, embedded))
-    } else {
-        // Questions with no term left (all stop words) join the largest topic.
-        let rows: Vec<usize> = (0..n).filter(|&d| !sparse.rows[d].is_empty()).collect();
-        if rows.is_empty() {
-            return Err(Error::Usage(
-                "the questions have no words to group them by (and no document export places \
-                 them)"
-                    .into(),
-            ));
-        }
-        let sub = SparseRows {
-            rows: rows.iter().map(|&d| sparse.rows[d].clone()).collect(),
-            dim: sparse.dim,
-        };
-        // Short questions share few words: cluster them in the latent space of LSA.
-        let rank = (o.k.unwrap_or(12) * 3).clamp(10, 100);
-        let latent = lsa::lsa(&sub, rank, o.seed);
-        let (k, sil) = choose_k(&latent, o);
-        let c = kmeans(&latent, &fit_options(k, o.seed, latent.len()));
-        let big = largest(&c.labels, k);
-        for (row, &d) in rows.iter().enumerate() {
-            place[d] = (c.labels[row], c.similarity[row], Placement::Text);
-        }
-        for (p, row) in place.iter_mut().zip(&sparse.rows) {
-            if row.is_empty() {
-                *p = (big, 0.0, Placement::Text);
-            }
-        }
-        (k, sil, Centres::Latent(c.centres, latent, rows))
+                nearest(&v, &c.centres)
+            })
+        })
+        .collect();
+    Clusters {
+        k,
+        silhouette,
+        place,
+        own,
+        centres: Centres::Both(c.centres, centroids, dense, embedded),
+    }
+}
+
+/// Clusters the distinct questions by their words, in the latent space of LSA (short
+/// questions share few words); questions with no term left join the largest topic.
+fn by_words(words: &Words, n: usize, o: &TopicOptions) -> Result<Clusters> {
+    let sparse = &words.sparse;
+    let rows: Vec<usize> = (0..n).filter(|&d| !sparse.rows[d].is_empty()).collect();
+    if rows.is_empty() {
+        return Err(Error::Usage(
+            "the questions have no words to group them by (and no document export places \
+             them)"
+                .into(),
+        ));
+    }
+    let sub = SparseRows {
+        rows: rows.iter().map(|&d| sparse.rows[d].clone()).collect(),
+        dim: sparse.dim,
     };
+    let rank = (o.k.unwrap_or(12) * 3).clamp(10, 100);
+    let latent = lsa::lsa(&sub, rank, o.seed);
+    let (k, silhouette) = choose_k(&latent, o);
+    let c = kmeans(&latent, &fit_options(k, o.seed, latent.len()));
+    let big = largest(&c.labels, k);
+    let mut place = vec![(big, 0.0, Placement::Text); n];
+    for (row, &d) in rows.iter().enumerate() {
+        place[d] = (c.labels[row], c.similarity[row], Placement::Text);
+    }
+    Ok(Clusters {
+        k,
+        silhouette,
+        place,
+        own: Vec::new(),
+        centres: Centres::Latent(c.centres, latent, rows),
+    })
+}
 
-    // Topics numbered by size, largest first; a cluster left empty is dropped.
-    let occurrence: Vec<(usize, f32, Placement)> = (0..questions.len())
-        .map(|i| match own[i] {
-            Some((t, sim)) => (t, sim, Placement::Retrieval),
-            None => place[of_question[i]],
-        })
-        .collect();
-    let mut size = vec![0usize; k];
-    for o in &occurrence {
-        size[o.0] += 1;
-    }
-    let mut order: Vec<usize> = (0..k).filter(|&t| size[t] > 0).collect();
-    order.sort_by(|&a, &b| size[b].cmp(&size[a]).then(a.cmp(&b)));
-    let mut rank = vec![None; k];
-    for (r, &t) in order.iter().enumerate() {
-        rank[t] = Some(r);
-    }
-    let k = order.len();
-    // A distinct question whose occurrences all went elsewhere keeps its cluster's place on
-    // the map only if that cluster has questions; otherwise it takes its first occurrence's.
-    for (d, p) in place.iter_mut().enumerate() {
-        if rank[p.0].is_none() {
-            *p = occurrence[first[d]];
+/// Topics numbered by size, largest first (a cluster left empty is dropped), with every
+/// occurrence's and distinct question's topic in that numbering.
+struct Numbered {
+    k: usize,
+    silhouette: f64,
+    /// Each occurrence's (cluster, similarity, placement), clusters as found.
+    occurrence: Vec<(usize, f32, Placement)>,
+    /// Each distinct question's (topic, similarity, placement), topics numbered.
+    place: Vec<(usize, f32, Placement)>,
+    /// The topic number of each cluster found, if not empty.
+    rank: Vec<Option<usize>>,
+    centres: Centres,
+}
+
+impl Numbered {
+    fn of(c: Clusters, distinct: &Distinct, occurrences: usize) -> Numbered {
+        let Clusters {
+            k,
+            silhouette,
+            mut place,
+            own,
+            centres,
+        } = c;
+        let occurrence: Vec<(usize, f32, Placement)> = (0..occurrences)
+            .map(|i| match own.get(i).copied().flatten() {
+                Some((t, sim)) => (t, sim, Placement::Retrieval),
+                None => place[distinct.of_question[i]],
+            })
+            .collect();
+        let mut size = vec![0usize; k];
+        for o in &occurrence {
+            size[o.0] += 1;
         }
-        p.0 = rank[p.0].expect("a placed question's topic is not empty");
+        let mut order: Vec<usize> = (0..k).filter(|&t| size[t] > 0).collect();
+        order.sort_by(|&a, &b| size[b].cmp(&size[a]).then(a.cmp(&b)));
+        let mut rank = vec![None; k];
+        for (r, &t) in order.iter().enumerate() {
+            rank[t] = Some(r);
+        }
+        // A distinct question whose occurrences all went elsewhere keeps its cluster's
+        // place on the map only if that cluster has questions; else its first occurrence's.
+        for (d, p) in place.iter_mut().enumerate() {
+            if rank[p.0].is_none() {
+                *p = occurrence[distinct.first[d]];
+            }
+            // Every occurrence's cluster has a rank (it has that occurrence).
+            p.0 = rank[p.0].unwrap_or(0);
+        }
+        Numbered {
+            k: order.len(),
+            silhouette,
+            occurrence,
+            place,
+            rank,
+            centres,
+        }
     }
-    let labels_of: Vec<usize> = place.iter().map(|p| p.0).collect();
-    let terms = class_labels(&text_refs, &labels_of, k, 4);
-    let profile = profiles(&place, &sparse, &profile_centres, &rank);
-    let coords = pca2(&profile, k);
 
-    let mut topics: Vec<Topic> = (0..k)
-        .map(|t| Topic {
-            id: t + 1,
-            label: if terms[t].is_empty() {
-                format!("topic {}", t + 1)
-            } else {
-                terms[t].join(", ")
-            },
-            questions: 0,
-            conversations: 0,
-            users: 0,
-            share: 0.0,
-            months: BTreeMap::new(),
-            negative_rate: None,
-            rated: 0,
-            documents: Vec::new(),
-            examples: Vec::new(),
-            centre: (0.0, 0.0),
-        })
-        .collect();
+    /// Each distinct question's topic.
+    fn labels(&self) -> Vec<usize> {
+        self.place.iter().map(|p| p.0).collect()
+    }
+}
+
+/// The topics with their counts, documents, examples and centres, and every occurrence's
+/// assignment.
+fn describe(
+    questions: &[Question],
+    numbered: &Numbered,
+    distinct: &Distinct,
+    terms: &[Vec<String>],
+    coords: &[(f32, f32)],
+    by_retrieval: bool,
+) -> (Vec<Topic>, Vec<Assignment>) {
+    let k = numbered.k;
+    let mut topics: Vec<Topic> = (0..k).map(|t| Topic::new(t, &terms[t])).collect();
     let mut convos: Vec<HashSet<&str>> = vec![HashSet::new(); k];
     let mut users: Vec<HashSet<String>> = vec![HashSet::new(); k];
     let mut down = vec![0usize; k];
     let mut docs: Vec<HashMap<&str, usize>> = vec![HashMap::new(); k];
     let mut assignments = Vec::with_capacity(questions.len());
     for (i, q) in questions.iter().enumerate() {
-        let (t, sim, by) = occurrence[i];
-        let t = rank[t].expect("an occurrence's topic is not empty");
+        let (t, sim, by) = numbered.occurrence[i];
+        let t = numbered.rank[t].unwrap_or(0);
         let topic = &mut topics[t];
         topic.questions += 1;
         convos[t].insert(&q.convo_id);
@@ -451,6 +571,7 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
         });
     }
     let total = questions.len() as f64;
+    let place = &numbered.place;
     for (t, topic) in topics.iter_mut().enumerate() {
         topic.conversations = convos[t].len();
         topic.users = users[t].len();
@@ -463,7 +584,7 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
         topic.documents = d;
         // Closest to the centre, retrieval-placed first (their similarity is in the space
         // the topic was found in).
-        let mut members: Vec<usize> = (0..n).filter(|&d| place[d].0 == t).collect();
+        let mut members: Vec<usize> = (0..place.len()).filter(|&d| place[d].0 == t).collect();
         members.sort_by(|&a, &b| {
             let key = |d: usize| {
                 (
@@ -476,7 +597,11 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
                 .unwrap_or(std::cmp::Ordering::Equal)
                 .then(a.cmp(&b))
         });
-        topic.examples = members.iter().take(5).map(|&d| texts[d].clone()).collect();
+        topic.examples = members
+            .iter()
+            .take(5)
+            .map(|&d| distinct.texts[d].clone())
+            .collect();
         let pts: Vec<&(f32, f32)> = members.iter().map(|&d| &coords[d]).collect();
         if !pts.is_empty() {
             let m = pts.len() as f32;
@@ -486,30 +611,52 @@ pub fn build(loaded: Loaded, o: &TopicOptions) -> Result<TopicMap> {
             );
         }
     }
-    // At most 3,000 points on the map (a seeded sample).
+    (topics, assignments)
+}
+
+impl Topic {
+    /// Topic `t` (0-based) labelled by its terms, before anything is counted.
+    fn new(t: usize, terms: &[String]) -> Topic {
+        Topic {
+            id: t + 1,
+            label: if terms.is_empty() {
+                format!("topic {}", t + 1)
+            } else {
+                terms.join(", ")
+            },
+            questions: 0,
+            conversations: 0,
+            users: 0,
+            share: 0.0,
+            months: BTreeMap::new(),
+            negative_rate: None,
+            rated: 0,
+            documents: Vec::new(),
+            examples: Vec::new(),
+            centre: (0.0, 0.0),
+        }
+    }
+}
+
+/// The map's points: at most 3,000 distinct questions (a seeded sample), with their topic.
+fn map_points(
+    coords: &[(f32, f32)],
+    place: &[(usize, f32, Placement)],
+    seed: u64,
+) -> Vec<(f32, f32, usize)> {
+    let n = coords.len();
     let mut ids: Vec<usize> = (0..n).collect();
     if n > 3000 {
-        let mut rng = Rng::new(o.seed);
+        let mut rng = Rng::new(seed);
         for i in (1..n).rev() {
             ids.swap(i, rng.below(i + 1));
         }
         ids.truncate(3000);
         ids.sort_unstable();
     }
-    let points = ids
-        .into_iter()
+    ids.into_iter()
         .map(|d| (coords[d].0, coords[d].1, place[d].0))
-        .collect();
-    Ok(TopicMap {
-        topics,
-        questions,
-        assignments,
-        distinct: n,
-        points,
-        by_retrieval,
-        notes,
-        silhouette: sil,
-    })
+        .collect()
 }
 
 fn largest(labels: &[usize], k: usize) -> usize {

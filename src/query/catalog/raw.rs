@@ -242,7 +242,61 @@ pub fn read_tables(
     spool: &Path,
 ) -> Result<Kept> {
     let files = opts.threads.max(1);
-    // Of each chain, the levels above the deepest table read, whose counts filter it.
+    let counted = counted_levels(wanted, dedup);
+    let mut held = plan_tables(wanted, dedup)?;
+    let mut counts: HashMap<Table, Vec<PrimitiveArray<Int32Type>>> = HashMap::new();
+    let mut dedups: HashMap<Table, Dedup> = HashMap::new();
+    let mut in_memory = 0usize;
+    let summary = ingest(inputs, opts, |d| {
+        for (t, b) in d.batches {
+            if dedup && (t == CONVERSATION_CHAIN[0] || t == DOCUMENT_CHAIN[0]) {
+                let parent_read = counted.contains(&t) || wanted.contains_key(&t);
+                if parent_read {
+                    dedups.entry(t).or_default().offer_batch(t, &b);
+                }
+            }
+            if counted.contains(&t) && !wanted.contains_key(&t) {
+                if let Some(c) = child_count_column(t) {
+                    counts
+                        .entry(t)
+                        .or_default()
+                        .push(b.column(c).as_primitive::<Int32Type>().clone());
+                }
+            }
+            if let Some(k) = held.get_mut(&t) {
+                in_memory += k.keep(b)?;
+            }
+        }
+        if in_memory > budget {
+            in_memory = 0;
+            spill(&mut held, spool, files)?;
+        }
+        Ok(())
+    })?;
+    for k in held.values_mut() {
+        if let Held::Files(s) = &mut k.rows {
+            s.finish()?;
+        }
+    }
+    if dedup {
+        for chain in [CONVERSATION_CHAIN, DOCUMENT_CHAIN] {
+            match dedups.get(&chain[0]) {
+                Some(d) if !d.losers().is_empty() => {
+                    drop_losers(&mut held, chain, d, &counts, spool, files)?
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(Kept {
+        tables: held,
+        summary,
+    })
+}
+
+/// Of each chain, the levels above the deepest table read: their child counts filter it
+/// when deduplicating.
+fn counted_levels(wanted: &BTreeMap<Table, Wanted>, dedup: bool) -> HashSet<Table> {
     let mut counted: HashSet<Table> = HashSet::new();
     if dedup {
         for chain in [CONVERSATION_CHAIN, DOCUMENT_CHAIN] {
@@ -251,7 +305,12 @@ pub fn read_tables(
             }
         }
     }
-    // A predicate applies where nothing below needs the rows it drops.
+    counted
+}
+
+/// What is kept of each wanted table: its columns (with the child count column when
+/// deduplicating), and its predicate where nothing below needs the rows it drops.
+fn plan_tables(wanted: &BTreeMap<Table, Wanted>, dedup: bool) -> Result<HashMap<Table, KeptTable>> {
     let deepest = |t: Table| {
         [CONVERSATION_CHAIN, DOCUMENT_CHAIN]
             .iter()
@@ -261,7 +320,7 @@ pub fn read_tables(
             })
             .unwrap_or(true)
     };
-    let mut held: HashMap<Table, KeptTable> = wanted
+    wanted
         .iter()
         .map(|(t, w)| {
             let filter = w.filter.clone().filter(|_| !dedup || deepest(*t));
@@ -288,130 +347,111 @@ pub fn read_tables(
                 },
             ))
         })
-        .collect::<Result<_>>()?;
-    let mut counts: HashMap<Table, Vec<PrimitiveArray<Int32Type>>> = HashMap::new();
-    let mut dedups: HashMap<Table, Dedup> = HashMap::new();
-    let mut in_memory = 0usize;
-    let summary = ingest(inputs, opts, |d| {
-        for (t, b) in d.batches {
-            if dedup && (t == CONVERSATION_CHAIN[0] || t == DOCUMENT_CHAIN[0]) {
-                let parent_read = counted.contains(&t) || wanted.contains_key(&t);
-                if parent_read {
-                    dedups.entry(t).or_default().offer_batch(t, &b);
+        .collect()
+}
+
+impl KeptTable {
+    /// Keeps what is wanted of the next decoded batch of the table (its filter's rows,
+    /// its columns); returns the bytes it added in memory.
+    fn keep(&mut self, b: RecordBatch) -> Result<usize> {
+        let b = match &self.filter {
+            Some(f) => {
+                let n = b.num_rows();
+                let mask = f.evaluate(&b)?.into_array(n)?;
+                let mask = mask.as_boolean();
+                if let Some(p) = &mut self.positions {
+                    let kept = (0..n)
+                        .filter(|i| mask.is_valid(*i) && mask.value(*i))
+                        .map(|i| i as u32)
+                        .collect();
+                    p.push((n, kept));
                 }
+                let b = filter_record_batch(&b, mask)?;
+                if b.num_rows() == 0 {
+                    return Ok(0);
+                }
+                b
             }
-            if counted.contains(&t) && !wanted.contains_key(&t) {
-                if let Some(c) = child_count_column(t) {
-                    counts
-                        .entry(t)
-                        .or_default()
-                        .push(b.column(c).as_primitive::<Int32Type>().clone());
-                }
+            None => b,
+        };
+        let b = match &self.columns {
+            Some(c) => b.project(c)?,
+            None => b,
+        };
+        match &mut self.rows {
+            Held::Memory(v) => {
+                let size = b.get_array_memory_size();
+                v.push(b);
+                Ok(size)
             }
-            let Some(k) = held.get_mut(&t) else {
-                continue;
-            };
-            let b = match &k.filter {
-                Some(f) => {
-                    let n = b.num_rows();
-                    let mask = f.evaluate(&b)?.into_array(n)?;
-                    let mask = mask.as_boolean();
-                    if let Some(p) = &mut k.positions {
-                        let kept = (0..n)
-                            .filter(|i| mask.is_valid(*i) && mask.value(*i))
-                            .map(|i| i as u32)
-                            .collect();
-                        p.push((n, kept));
-                    }
-                    let b = filter_record_batch(&b, mask)?;
-                    if b.num_rows() == 0 {
-                        continue;
-                    }
-                    b
-                }
-                None => b,
-            };
-            let b = match &k.columns {
-                Some(c) => b.project(c)?,
-                None => b,
-            };
-            match &mut k.rows {
-                Held::Memory(v) => {
-                    in_memory += b.get_array_memory_size();
-                    v.push(b);
-                }
-                Held::Files(s) => s.write(&b)?,
+            Held::Files(s) => {
+                s.write(&b)?;
+                Ok(0)
             }
-        }
-        if in_memory > budget {
-            in_memory = 0;
-            for (t, k) in held.iter_mut() {
-                if let Held::Memory(batches) = &mut k.rows {
-                    let mut s = Spool::create(spool.join(t.name()), &k.schema, files)?;
-                    for b in batches.drain(..) {
-                        s.write(&b)?;
-                    }
-                    k.rows = Held::Files(s);
-                }
-            }
-        }
-        Ok(())
-    })?;
-    for k in held.values_mut() {
-        if let Held::Files(s) = &mut k.rows {
-            s.finish()?;
         }
     }
-    if dedup {
-        for chain in [CONVERSATION_CHAIN, DOCUMENT_CHAIN] {
-            let Some(d) = dedups.get(&chain[0]) else {
-                continue;
-            };
-            if d.losers().is_empty() {
-                continue;
+}
+
+/// Moves every table still in memory into spool files.
+fn spill(held: &mut HashMap<Table, KeptTable>, spool: &Path, files: usize) -> Result<()> {
+    for (t, k) in held.iter_mut() {
+        if let Held::Memory(batches) = &mut k.rows {
+            let mut s = Spool::create(spool.join(t.name()), &k.schema, files)?;
+            for b in batches.drain(..) {
+                s.write(&b)?;
             }
-            walk_chain(chain, d.losers(), |_, t, filter| -> Result<bool> {
-                let t = &t;
-                if let Some(k) = held.get_mut(t) {
-                    if let Some(c) = &k.columns {
-                        filter.over(c);
-                    }
-                    k.rows = match k.positions.take() {
-                        None => drop_lost(&mut k.rows, t, &k.schema, spool, files, |b| {
-                            Ok(filter.filter(b)?)
-                        })?,
-                        // Rows a predicate dropped are not there: each kept batch is
-                        // masked by the places its rows had.
-                        Some(places) => {
-                            let mut places = places.into_iter();
-                            drop_lost(&mut k.rows, t, &k.schema, spool, files, |b| loop {
-                                let (n, kept) = places.next().ok_or_else(|| {
-                                    Error::Internal("more batches than were decoded".into())
-                                })?;
-                                let keep = filter.keep_next(n);
-                                if kept.is_empty() {
-                                    continue;
-                                }
-                                let mask: BooleanArray =
-                                    kept.iter().map(|i| Some(keep[*i as usize])).collect();
-                                return Ok(filter_record_batch(b, &mask)?);
-                            })?
+            k.rows = Held::Files(s);
+        }
+    }
+    Ok(())
+}
+
+/// Drops the rows of the versions `d` lost from the kept tables of `chain`: a table read
+/// is rewritten, a level only counted passes its counts down.
+fn drop_losers(
+    held: &mut HashMap<Table, KeptTable>,
+    chain: &[Table],
+    d: &Dedup,
+    counts: &HashMap<Table, Vec<PrimitiveArray<Int32Type>>>,
+    spool: &Path,
+    files: usize,
+) -> Result<()> {
+    walk_chain(chain, d.losers(), |_, t, filter| -> Result<bool> {
+        let t = &t;
+        if let Some(k) = held.get_mut(t) {
+            if let Some(c) = &k.columns {
+                filter.over(c);
+            }
+            k.rows = match k.positions.take() {
+                None => drop_lost(&mut k.rows, t, &k.schema, spool, files, |b| {
+                    Ok(filter.filter(b)?)
+                })?,
+                // Rows a predicate dropped are not there: each kept batch is masked by
+                // the places its rows had.
+                Some(places) => {
+                    let mut places = places.into_iter();
+                    drop_lost(&mut k.rows, t, &k.schema, spool, files, |b| loop {
+                        let (n, kept) = places.next().ok_or_else(|| {
+                            Error::Internal("more batches than were decoded".into())
+                        })?;
+                        let keep = filter.keep_next(n);
+                        if kept.is_empty() {
+                            continue;
                         }
-                    };
-                } else if let Some(list) = counts.get(t) {
-                    for c in list {
-                        filter.pass(c);
-                    }
-                } else {
-                    return Ok(false);
+                        let mask: BooleanArray =
+                            kept.iter().map(|i| Some(keep[*i as usize])).collect();
+                        return Ok(filter_record_batch(b, &mask)?);
+                    })?
                 }
-                Ok(true)
-            })?;
+            };
+        } else if let Some(list) = counts.get(t) {
+            for c in list {
+                filter.pass(c);
+            }
+        } else {
+            return Ok(false);
         }
-    }
-    Ok(Kept {
-        tables: held,
-        summary,
+        Ok(true)
     })
 }
 
