@@ -14,6 +14,7 @@ mod lake;
 mod progress;
 mod report;
 mod schema;
+mod shell;
 mod sql;
 mod topics;
 

@@ -132,10 +132,8 @@ pub async fn run(a: SqlArgs) -> Result<()> {
     drop(bar);
     match sql {
         Sql::Shell => {
-            chatql::query::shell::run_interactive(chatql::query::shell::Session::new(
-                catalog, qopts,
-            ))
-            .await?;
+            super::shell::run_interactive(chatql::query::session::Session::new(catalog, qopts))
+                .await?;
         }
         Sql::Text(text) => {
             let mut out = std::io::stdout().lock();

@@ -15,13 +15,13 @@ pub mod preference;
 pub mod uiuc;
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
 
 use crate::error::{Error, Result};
-use crate::lake::{is_lake, AsOf, LakeSnapshot};
+use crate::lake::{AsOf, LakeSnapshot};
 use crate::table::col::{conversations as cv, documents as dc, messages as ms};
 use crate::table::redact::Redactor;
 
@@ -226,12 +226,8 @@ pub async fn export(args: &[String], opts: &ExportOptions) -> Result<ExportRepor
     }
     // Raw inputs go through a temporary lake (removed on return).
     let (lakes, _tmp): (Vec<PathBuf>, Option<crate::lake::fs::Scratch>) =
-        if !args.is_empty() && args.iter().all(|a| is_lake(Path::new(a))) {
+        if crate::lake::InputKind::of(args)? == crate::lake::InputKind::Lakes {
             (args.iter().map(PathBuf::from).collect(), None)
-        } else if args.iter().any(|a| is_lake(Path::new(a))) {
-            return Err(Error::Usage(
-                "give either folders written by `chatql convert` or raw exports, not both".into(),
-            ));
         } else {
             let tmp = crate::lake::fs::Scratch::new("chatql-export-")?;
             let lake = tmp.path().join("lake");

@@ -29,4 +29,4 @@ pub mod split;
 pub mod upgrade;
 pub mod vacuum;
 
-pub use snapshot::{is_lake, AsOf, LakeSnapshot};
+pub use snapshot::{is_lake, AsOf, InputKind, LakeSnapshot};

@@ -52,6 +52,33 @@ pub fn is_lake(path: &Path) -> bool {
     is_table(&path.join(ROOT.name())) || is_legacy(path)
 }
 
+/// What the inputs of a command are: every one a lake, or every one a raw export (a file,
+/// folder or glob). One place decides it, with the one error for a mix of both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// No inputs.
+    Nothing,
+    /// Folders (or prefixes) written by `chatql convert`.
+    Lakes,
+    /// Raw exports.
+    Raw,
+}
+
+impl InputKind {
+    /// The kind of `args`, or a usage error when lakes and raw exports are mixed.
+    pub fn of(args: &[String]) -> Result<InputKind> {
+        let lakes = args.iter().filter(|a| is_lake(Path::new(a))).count();
+        match (args.len(), lakes) {
+            (0, _) => Ok(InputKind::Nothing),
+            (n, l) if n == l => Ok(InputKind::Lakes),
+            (_, 0) => Ok(InputKind::Raw),
+            _ => Err(Error::Usage(
+                "give either folders written by `chatql convert` or raw exports, not both".into(),
+            )),
+        }
+    }
+}
+
 /// Whether `path` is a lake of chatql before Delta tables (a `manifest.json`, no log).
 pub fn is_legacy(path: &Path) -> bool {
     path.join(super::record::LEGACY_MANIFEST).is_file() && !is_table(&path.join(ROOT.name()))

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::ingest::annotation::is_annotation_file;
 use crate::ingest::{IngestOptions, IngestSummary, Inputs};
 use crate::lake::partition::{is_verbatim, month_of, Key};
-use crate::lake::{is_lake, AsOf, LakeSnapshot};
+use crate::lake::{AsOf, LakeSnapshot};
 use crate::model::Zone;
 use crate::table::Table;
 
@@ -170,21 +170,14 @@ impl Catalog {
             .cloned()
             .partition(|a| is_annotation_file(Path::new(a)));
         let args = args.as_slice();
-        let lakes: Vec<&String> = args.iter().filter(|a| is_lake(Path::new(a))).collect();
-        let source = if args.is_empty() {
-            Source::Empty
-        } else if lakes.len() == args.len() {
-            Source::Lakes(
+        let source = match crate::lake::InputKind::of(args)? {
+            crate::lake::InputKind::Nothing => Source::Empty,
+            crate::lake::InputKind::Lakes => Source::Lakes(
                 args.iter()
                     .map(|a| LakeSnapshot::load(Path::new(a), opts.as_of))
                     .collect::<Result<_>>()?,
-            )
-        } else if lakes.is_empty() {
-            Source::Raw(Box::new(Inputs::expand(args)?))
-        } else {
-            return Err(Error::Usage(
-                "give either folders written by `chatql convert` or raw exports, not both".into(),
-            ));
+            ),
+            crate::lake::InputKind::Raw => Source::Raw(Box::new(Inputs::expand(args)?)),
         };
         if opts.as_of.is_some() && !matches!(source, Source::Lakes(_)) {
             return Err(Error::Usage(

@@ -1,6 +1,7 @@
 //! Querying: [`catalog`] owns the one DataFusion session (tables from lakes or raw exports,
 //! chatql's [`functions`], the views); [`run`] executes statements and renders their
-//! results; [`shell`] is the interactive prompt; `cluster` (feature `cluster`) runs the same session on a
+//! results; [`session`] handles the lines of the interactive shell (whose terminal is the
+//! binary's); `cluster` (feature `cluster`) runs the same session on a
 //! Ballista cluster (feature `cluster`). Reports and exports build on this module.
 
 pub mod catalog;
@@ -8,7 +9,7 @@ pub mod catalog;
 pub mod cluster;
 pub mod functions;
 pub mod run;
-pub mod shell;
+pub mod session;
 
 pub use catalog::{Catalog, CatalogOptions, Restriction};
 pub use run::{run_statements, QueryOptions, QueryReport};

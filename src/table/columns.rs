@@ -59,8 +59,6 @@ pub trait Column: Default {
     fn push_null(&mut self);
     /// Moves the rows out as an Arrow array, leaving the column empty.
     fn finish(&mut self) -> ArrayRef;
-    /// Bytes held, for cutting batches by size.
-    fn byte_size(&self) -> usize;
 }
 
 /// The capacity a column's buffer starts the next batch with, from the length the last one
@@ -178,9 +176,6 @@ impl Column for StrCol {
         // conversion's CPU time.)
         Arc::new(unsafe { StringArray::new_unchecked(offsets, data.into(), nulls) })
     }
-    fn byte_size(&self) -> usize {
-        self.data.len() + self.offsets.len() * 4 + self.valid.len()
-    }
 }
 
 /// Fixed-width values with a validity bit.
@@ -244,9 +239,6 @@ macro_rules! prim_column {
                 let (values, nulls) = self.take_parts();
                 Arc::new(<$array>::new(ScalarBuffer::from(values), nulls))
             }
-            fn byte_size(&self) -> usize {
-                self.values.len() * std::mem::size_of::<$t>() + self.valid.len()
-            }
         }
     };
 }
@@ -277,9 +269,6 @@ impl Column for TsCol {
         Arc::new(
             TimestampMicrosecondArray::new(ScalarBuffer::from(values), nulls).with_timezone("UTC"),
         )
-    }
-    fn byte_size(&self) -> usize {
-        self.0.byte_size()
     }
 }
 
@@ -323,26 +312,86 @@ impl Column for BoolCol {
         let (values, nulls) = self.0.take_parts();
         Arc::new(BooleanArray::new(BooleanBuffer::from(values), nulls))
     }
-    fn byte_size(&self) -> usize {
-        self.0.values.len() * 2
+}
+
+/// The items of a list column: what [`ListCol`] needs of the buffer of its values.
+pub trait Items: Default {
+    /// The items' Arrow type.
+    fn item_type() -> DataType;
+    /// Items held.
+    fn count(&self) -> usize;
+    /// Drops items past `len`.
+    fn cut(&mut self, len: usize);
+    /// Moves the items out as an Arrow array, leaving the buffer empty.
+    fn take(&mut self) -> ArrayRef;
+}
+
+impl Items for Vec<f32> {
+    fn item_type() -> DataType {
+        DataType::Float32
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn cut(&mut self, len: usize) {
+        self.truncate(len)
+    }
+    fn take(&mut self) -> ArrayRef {
+        let fresh = Vec::with_capacity(next(self.len()));
+        let values = std::mem::replace(self, fresh);
+        Arc::new(Float32Array::new(ScalarBuffer::from(values), None))
     }
 }
 
-/// `List<Float32>`: embeddings of any dimension.
+impl Items for StrCol {
+    fn item_type() -> DataType {
+        DataType::Utf8
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn cut(&mut self, len: usize) {
+        self.truncate(len)
+    }
+    fn take(&mut self) -> ArrayRef {
+        self.finish()
+    }
+}
+
+/// A list column (`List<Float32>` embeddings, `List<Utf8>` doc_groups): offsets, a
+/// validity bit per row, and the items of every row in one buffer.
 #[derive(Debug)]
-pub struct F32ListCol {
+pub struct ListCol<V> {
     offsets: Vec<i32>,
-    values: Vec<f32>,
+    values: V,
     valid: Validity,
 }
 
-impl Default for F32ListCol {
+/// `List<Float32>`: embeddings.
+pub type F32ListCol = ListCol<Vec<f32>>;
+/// `List<Utf8>`: `doc_groups`.
+pub type StrListCol = ListCol<StrCol>;
+
+impl<V: Items> Default for ListCol<V> {
     fn default() -> Self {
-        F32ListCol {
+        ListCol {
             offsets: vec![0],
-            values: Vec::new(),
+            values: V::default(),
             valid: Validity::default(),
         }
+    }
+}
+
+impl<V: Items> ListCol<V> {
+    /// Closes the row whose items were appended since the last row.
+    pub fn end_row(&mut self, valid: bool) {
+        self.offsets.push(offset(self.values.count()));
+        self.valid.push(valid);
+    }
+    /// Drops items appended for a row that is then abandoned.
+    pub fn discard_open_row(&mut self) {
+        let start = *self.offsets.last().unwrap_or(&0) as usize;
+        self.values.cut(start);
     }
 }
 
@@ -351,29 +400,26 @@ impl F32ListCol {
     pub fn values(&mut self) -> &mut Vec<f32> {
         &mut self.values
     }
-    /// Closes the row whose values were appended through [`F32ListCol::values`].
-    pub fn end_row(&mut self, valid: bool) {
-        self.offsets.push(offset(self.values.len()));
-        self.valid.push(valid);
-    }
-    /// Drops values appended for a row that is then abandoned.
-    pub fn discard_open_row(&mut self) {
-        let start = *self.offsets.last().unwrap_or(&0) as usize;
-        self.values.truncate(start);
+}
+
+impl StrListCol {
+    /// Appends one item to the row being built; close it with `end_row`.
+    pub fn push_item(&mut self, s: &str) {
+        self.values.push(s)
     }
 }
 
-impl Column for F32ListCol {
+impl<V: Items> Column for ListCol<V> {
     fn data_type() -> DataType {
-        DataType::List(Arc::new(Field::new("item", DataType::Float32, false)))
+        DataType::List(Arc::new(Field::new("item", V::item_type(), false)))
     }
     fn len(&self) -> usize {
         self.valid.len()
     }
     fn truncate(&mut self, len: usize) {
-        // Also drops values appended for a row that was never closed.
+        // Also drops items appended for a row that was never closed.
         let len = len.min(self.len());
-        self.values.truncate(self.offsets[len] as usize);
+        self.values.cut(self.offsets[len] as usize);
         self.offsets.truncate(len + 1);
         self.valid.truncate(len);
     }
@@ -383,86 +429,12 @@ impl Column for F32ListCol {
     fn finish(&mut self) -> ArrayRef {
         let fresh = next_offsets(self.offsets.len());
         let offsets = std::mem::replace(&mut self.offsets, fresh);
-        let fresh = Vec::with_capacity(next(self.values.len()));
-        let values = std::mem::replace(&mut self.values, fresh);
-        let values = Float32Array::new(ScalarBuffer::from(values), None);
-        let field = Arc::new(Field::new("item", DataType::Float32, false));
+        let field = Arc::new(Field::new("item", V::item_type(), false));
         Arc::new(ListArray::new(
             field,
             OffsetBuffer::new(ScalarBuffer::from(offsets)),
-            Arc::new(values),
+            self.values.take(),
             self.valid.take(),
         ))
-    }
-    fn byte_size(&self) -> usize {
-        self.values.len() * 4 + self.offsets.len() * 4
-    }
-}
-
-/// `List<Utf8>`: `doc_groups`.
-#[derive(Debug)]
-pub struct StrListCol {
-    offsets: Vec<i32>,
-    values: StrCol,
-    valid: Validity,
-}
-
-impl Default for StrListCol {
-    fn default() -> Self {
-        StrListCol {
-            offsets: vec![0],
-            values: StrCol::default(),
-            valid: Validity::default(),
-        }
-    }
-}
-
-impl StrListCol {
-    /// Appends one item to the row being built; close it with `end_row`.
-    pub fn push_item(&mut self, s: &str) {
-        self.values.push(s)
-    }
-    /// Closes the row whose items were appended through [`StrListCol::push_item`].
-    pub fn end_row(&mut self, valid: bool) {
-        self.offsets.push(offset(self.values.len()));
-        self.valid.push(valid);
-    }
-    /// Drops items appended for a row that is then abandoned.
-    pub fn discard_open_row(&mut self) {
-        let start = *self.offsets.last().unwrap_or(&0) as usize;
-        self.values.truncate(start);
-    }
-}
-
-impl Column for StrListCol {
-    fn data_type() -> DataType {
-        DataType::List(Arc::new(Field::new("item", DataType::Utf8, false)))
-    }
-    fn len(&self) -> usize {
-        self.valid.len()
-    }
-    fn truncate(&mut self, len: usize) {
-        // Also drops values appended for a row that was never closed.
-        let len = len.min(self.len());
-        self.values.truncate(self.offsets[len] as usize);
-        self.offsets.truncate(len + 1);
-        self.valid.truncate(len);
-    }
-    fn push_null(&mut self) {
-        self.end_row(false)
-    }
-    fn finish(&mut self) -> ArrayRef {
-        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
-        let values = self.values.finish();
-        let field = Arc::new(Field::new("item", DataType::Utf8, false));
-        Arc::new(ListArray::new(
-            field,
-            OffsetBuffer::new(ScalarBuffer::from(offsets)),
-            values,
-            self.valid.take(),
-        ))
-    }
-    fn byte_size(&self) -> usize {
-        self.values.byte_size() + self.offsets.len() * 4
     }
 }

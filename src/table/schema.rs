@@ -12,7 +12,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use super::columns::{BoolCol, Column, F32ListCol, PrimCol, StrCol, StrListCol, TsCol};
 
-/// Version of the table layout, written to `manifest.json`.
+/// Version of the table layout, in chatql's record of every lake version
+/// ([`crate::lake::record::LakeCommit`]).
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// One column's name, Arrow type and meaning, for `chatql schema` and the README.
@@ -117,11 +118,6 @@ macro_rules! tables {
                     $( self.$col.truncate(len); )*
                 }
 
-                /// Bytes held, to cut batches by size.
-                pub fn byte_size(&self) -> usize {
-                    0 $( + self.$col.byte_size() )*
-                }
-
                 /// Whether all columns have the same length (checked after each line).
                 pub fn is_consistent(&self) -> bool {
                     let n = self.len();
@@ -159,11 +155,6 @@ macro_rules! tables {
             /// Whether every table has columns of equal length.
             pub fn is_consistent(&self) -> bool {
                 true $( && self.$tname.is_consistent() )*
-            }
-
-            /// Bytes held by all tables.
-            pub fn byte_size(&self) -> usize {
-                0 $( + self.$tname.byte_size() )*
             }
 
             /// Cuts a batch of every non-empty table, in [`Table::ALL`] order.

@@ -2,7 +2,7 @@
 
 use crate::common::*;
 use chatql::query::catalog::{Catalog, CatalogOptions};
-use chatql::query::shell::{Action, Session};
+use chatql::query::session::{Action, Session};
 
 #[test]
 fn shell_runs_multiline_sql_and_backslash_commands() {

@@ -147,11 +147,6 @@ impl Decoder {
         self.stats
     }
 
-    /// Bytes held in the tables, to decide when to cut a batch.
-    pub fn buffered_bytes(&self) -> usize {
-        self.tables.byte_size()
-    }
-
     /// Decodes every complete line of `buf` and returns the bytes consumed (through the last
     /// newline). The caller passes the rest again with more bytes, or to [`Decoder::finish`].
     pub fn decode(&mut self, buf: &[u8]) -> usize {
