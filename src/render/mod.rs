@@ -2,6 +2,8 @@
 //! CSV, TSV, JSON, NDJSON, Markdown), writing to any `io::Write`, so the binary sends it to
 //! stdout and tests to a buffer. A leaf: it knows no command, table or report.
 
+pub mod page;
+
 use std::io::{self, Write};
 
 use comfy_table::{

@@ -186,14 +186,10 @@ pub fn chart_svg(s: &SectionResult, spec: &ChartSpec) -> Option<String> {
     svg.ok()
 }
 
+/// The report's own rules, on top of [`crate::render::page::BASE_STYLE`].
 const STYLE: &str = "
-body{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
-header{background:#13294b;color:#fff;padding:20px 32px}
-header h1{margin:0;font-size:24px}
-header p{margin:6px 0 0;color:#c8d1e0}
 nav{padding:10px 32px;background:#fff;border-bottom:1px solid #d0d7de}
 nav a{display:inline-block;white-space:nowrap;margin:2px 16px 2px 0;color:#0550ae;text-decoration:none}
-main{padding:8px 32px 40px;max-width:1100px}
 .tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:12px;margin:16px 0}
 .tile{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:10px 14px}
 .tile .label{color:#57606a;font-size:12px;text-transform:uppercase;letter-spacing:.03em}
@@ -202,18 +198,12 @@ main{padding:8px 32px 40px;max-width:1100px}
 .up{color:#1a7f37}.down{color:#cf222e}
 details{margin:6px 0}
 summary{cursor:pointer;color:#0550ae}
-.scroll{overflow-x:auto;max-width:100%}
 table.heat td.num{min-width:22px;padding:4px 6px}
-@media (max-width:600px){header,nav,main{padding-left:12px;padding-right:12px}
-section.report{padding:6px 12px 12px}.tile .value{font-size:20px}}
+@media (max-width:600px){section.report{padding:6px 12px 12px}.tile .value{font-size:20px}}
 section.report{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:8px 24px 16px;margin:20px 0}
 section.report h2{border-bottom:1px solid #d0d7de;padding-bottom:6px}
 p.desc{color:#57606a;margin-top:-6px}
 h3{margin:22px 0 8px;font-size:16px}
-table{border-collapse:collapse;font-size:13px;margin:6px 0 4px}
-th,td{border:1px solid #d0d7de;padding:4px 10px;text-align:left;vertical-align:top}
-th{background:#f6f8fa}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
 .chart{margin:8px 0;overflow-x:auto}
 .empty{color:#57606a;font-style:italic}
 ";
@@ -368,12 +358,13 @@ fn tiles_html(s: &SectionResult, spec: &ChartSpec, out: &mut String) {
 /// The whole page.
 pub fn report_page(results: &[ReportResult], subtitle: &str) -> String {
     let mut out = String::with_capacity(64 << 10);
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n");
-    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    out.push_str("<title>chatql usage report</title>\n<style>");
-    out.push_str(STYLE);
-    out.push_str("</style></head><body>\n<header><h1>Usage report</h1>");
-    let _ = write!(out, "<p>{}</p></header>\n<nav>", esc(subtitle));
+    out.push_str(&crate::render::page::head(
+        "chatql usage report",
+        "Usage report",
+        subtitle,
+        STYLE,
+    ));
+    out.push_str("<nav>");
     for r in results {
         let _ = write!(out, "<a href=\"#{}\">{}</a>", esc(&r.name), esc(&r.title));
     }

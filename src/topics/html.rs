@@ -15,28 +15,20 @@ const COLOURS: [&str; 12] = [
     "#9c755f", "#bab0ac", "#1b9e77", "#7570b3",
 ];
 
+/// The map's own rules, on top of [`crate::render::page::BASE_STYLE`].
 const STYLE: &str = "
-body{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
-header{background:#13294b;color:#fff;padding:20px 32px}
-header h1{margin:0;font-size:24px}
-header p{margin:6px 0 0;color:#c8d1e0}
-main{padding:8px 32px 40px;max-width:1100px}
 section{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:8px 24px 16px;margin:20px 0}
 h2{font-size:18px;border-bottom:1px solid #d0d7de;padding-bottom:6px}
 svg{width:100%;height:auto;max-width:900px;display:block}
 svg text{font-size:18px;font-weight:600;paint-order:stroke;stroke:#fff;stroke-width:4px}
 .legend{display:flex;flex-wrap:wrap;gap:4px 18px;margin:8px 0;font-size:14px;padding:0;list-style:none}
-.scroll{overflow-x:auto;max-width:100%}
-table{border-collapse:collapse;font-size:13px;margin:6px 0 4px}
-th,td{border:1px solid #d0d7de;padding:4px 10px;text-align:left;vertical-align:top}
-th{background:#f6f8fa}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.num{white-space:nowrap}
 .swatch{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:6px}
 .topic h3{margin:18px 0 6px;font-size:16px}
 .topic ol{margin:4px 0 8px;padding-left:22px}
 .meta{color:#57606a;font-size:13px}
 .notes{color:#57606a;font-size:14px}
-@media (max-width:600px){header,main{padding-left:12px;padding-right:12px}section{padding:6px 12px 12px}}
+@media (max-width:600px){section{padding:6px 12px 12px}}
 ";
 
 fn colour(t: usize) -> &'static str {
@@ -97,17 +89,9 @@ fn map_svg(m: &TopicMap) -> String {
 
 /// The page.
 pub fn page(m: &TopicMap, subtitle: &str) -> String {
-    let mut out = String::from(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>chatql topics</title><style>",
-    );
-    out.push_str(STYLE);
-    let _ = write!(
-        out,
-        "</style></head><body>\n<header><h1>What students ask about</h1><p>{}</p></header>\n<main>\n",
-        esc(subtitle)
-    );
+    let mut out =
+        crate::render::page::head("chatql topics", "What students ask about", subtitle, STYLE);
+    out.push_str("<main>\n");
     let _ = write!(
         out,
         "<section><h2>Map</h2><p class=\"meta\">Each dot is a distinct question ({} of {}), \
