@@ -46,6 +46,7 @@ pub mod model;
 pub mod query;
 pub mod render;
 pub mod report;
+pub mod serve;
 pub mod store;
 pub mod table;
 pub mod topics;

@@ -14,6 +14,7 @@ mod lake;
 mod progress;
 mod report;
 mod schema;
+mod serve;
 mod shell;
 mod sql;
 mod topics;
@@ -45,6 +46,8 @@ enum Command {
     Export(export::ExportArgs),
     /// What students ask about: topics of the questions, with a map (offline).
     Topics(topics::TopicsArgs),
+    /// Read and search every conversation in a local web app (http://127.0.0.1:8001/).
+    Serve(serve::ServeArgs),
     /// Show what input files hold: kinds, eras, keys at each level, type conflicts, rejects.
     Inspect(inspect::InspectArgs),
     /// List a lake's versions: when, what each run read and added, and the files.
@@ -88,6 +91,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Export(a) => export::run(a).await,
         Command::Topics(a) => topics::run(a).await,
         Command::Inspect(a) => inspect::run(a).await,
+        Command::Serve(a) => serve::run(a).await,
         Command::Schema(a) => schema::run(a),
         Command::History(a) => lake::history(a),
         Command::Compact(a) => lake::compact(a),

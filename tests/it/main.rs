@@ -40,6 +40,7 @@ mod inspect;
 mod partition;
 mod properties;
 mod report;
+mod serve;
 mod shell;
 mod sql;
 mod tokens;

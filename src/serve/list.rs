@@ -1,0 +1,233 @@
+//! The question list: a typed [`ListQuery`] read from the URL (every state of the page is
+//! in it), the questions it selects (facets combined, then the search), facet counts over
+//! the selection, the order (time or relevance) and the page.
+
+use std::collections::BTreeMap;
+
+use super::http::{query_string, Refusal, Target};
+use super::search::Query;
+use super::store::{Question, Store};
+
+/// The parameters of the list (and of the pages opened from it, for previous and next).
+pub const LIST_PARAMS: &[&str] = &[
+    "q", "course", "model", "month", "feedback", "comment", "document", "sort", "page", "per_page",
+];
+
+/// Rows a page shows by default, and at most.
+pub const PER_PAGE: usize = 25;
+/// The most rows a page may ask for.
+pub const MAX_PER_PAGE: usize = 100;
+
+/// What the list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// The search text, as typed.
+    pub q: String,
+    /// Facets chosen: course, model, month (`YYYY-MM`), feedback (`up|down|none`),
+    /// comment (`yes|no`), document.
+    pub facets: BTreeMap<&'static str, String>,
+    /// Order by relevance (with a search) rather than time.
+    pub by_relevance: bool,
+    /// 1-based page.
+    pub page: usize,
+    /// Rows per page.
+    pub per_page: usize,
+}
+
+/// The facets, in the order the page shows them.
+pub const FACETS: &[&str] = &[
+    "course", "model", "month", "feedback", "comment", "document",
+];
+
+impl ListQuery {
+    /// Reads and checks the list's parameters.
+    pub fn from_target(t: &Target) -> Result<ListQuery, Refusal> {
+        let mut l = ListQuery {
+            q: t.param("q").unwrap_or("").to_owned(),
+            page: 1,
+            per_page: PER_PAGE,
+            ..Default::default()
+        };
+        if l.q.chars().count() > 1000 {
+            return Err(Refusal::new(
+                400,
+                "the search is longer than 1000 characters",
+            ));
+        }
+        for f in FACETS {
+            if let Some(v) = t.param(f) {
+                l.facets.insert(f, v.to_owned());
+            }
+        }
+        if let Some(m) = l.facets.get("month") {
+            let ok = m.len() == 7
+                && m.as_bytes()[4] == b'-'
+                && m.bytes()
+                    .enumerate()
+                    .all(|(i, b)| i == 4 || b.is_ascii_digit());
+            if !ok {
+                return Err(Refusal::new(400, format!("month {m:?}: use YYYY-MM")));
+            }
+        }
+        check_choice(&l.facets, "feedback", &["up", "down", "none"])?;
+        check_choice(&l.facets, "comment", &["yes", "no"])?;
+        l.by_relevance = match t.param("sort") {
+            None => !l.q.trim().is_empty(),
+            Some("relevance") => true,
+            Some("time") => false,
+            Some(s) => {
+                return Err(Refusal::new(
+                    400,
+                    format!("sort {s:?}: use time or relevance"),
+                ))
+            }
+        };
+        l.page = number(t, "page", 1, usize::MAX)?.unwrap_or(1);
+        l.per_page = number(t, "per_page", 1, MAX_PER_PAGE)?.unwrap_or(PER_PAGE);
+        Ok(l)
+    }
+
+    /// The URL parameters of this state, with `change` applied (a facet set, cleared with
+    /// `""`, or the page).
+    pub fn params_with(&self, change: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut p: Vec<(String, String)> = Vec::new();
+        p.push(("q".into(), self.q.clone()));
+        for (k, v) in &self.facets {
+            p.push(((*k).into(), v.clone()));
+        }
+        // The order is given when it is not the default for this search.
+        let default_relevance = !self.q.trim().is_empty();
+        if self.by_relevance != default_relevance {
+            let s = if self.by_relevance {
+                "relevance"
+            } else {
+                "time"
+            };
+            p.push(("sort".into(), s.into()));
+        }
+        if self.per_page != PER_PAGE {
+            p.push(("per_page".into(), self.per_page.to_string()));
+        }
+        if self.page != 1 {
+            p.push(("page".into(), self.page.to_string()));
+        }
+        for (k, v) in change {
+            p.retain(|(pk, _)| pk != k);
+            // A new filter or search starts again at page 1.
+            if *k != "page" {
+                p.retain(|(pk, _)| pk != "page");
+            }
+            p.push(((*k).into(), (*v).into()));
+        }
+        p
+    }
+
+    /// The query string of this state with `change` applied.
+    pub fn url_with(&self, change: &[(&str, &str)]) -> String {
+        let p = self.params_with(change);
+        query_string(p.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+}
+
+fn check_choice(
+    f: &BTreeMap<&'static str, String>,
+    name: &str,
+    choices: &[&str],
+) -> Result<(), Refusal> {
+    match f.get(name) {
+        Some(v) if !choices.contains(&v.as_str()) => Err(Refusal::new(
+            400,
+            format!("{name} {v:?}: use {}", choices.join(", ")),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn number(t: &Target, name: &str, min: usize, max: usize) -> Result<Option<usize>, Refusal> {
+    let Some(v) = t.param(name) else {
+        return Ok(None);
+    };
+    match v.parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(Refusal::new(
+            400,
+            format!("{name} {v:?}: a whole number from {min} to {max}"),
+        )),
+    }
+}
+
+/// The selection of a [`ListQuery`]: every matching question in order, and facet counts.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// Indexes into [`Store::questions`] of every match, in the list's order.
+    pub rows: Vec<usize>,
+    /// Per facet: value → questions of the selection with it, most first.
+    pub facets: Vec<(&'static str, Vec<(String, usize)>)>,
+    /// The search's words, for highlighting.
+    pub terms: Vec<String>,
+}
+
+/// A question's values for a facet (a question cites several documents).
+fn values(q: &Question, facet: &str) -> Vec<String> {
+    match facet {
+        "course" => q.course.iter().cloned().collect(),
+        "model" => q.model.iter().cloned().collect(),
+        "month" => q.month().into_iter().collect(),
+        "feedback" => vec![q.feedback_name().to_owned()],
+        "comment" => vec![if q.comment.is_some() { "yes" } else { "no" }.to_owned()],
+        "document" => q.documents.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Selects, orders and counts.
+pub fn select(store: &Store, l: &ListQuery) -> Selection {
+    let query = Query::parse(&l.q);
+    let scores = (!query.is_empty()).then(|| store.index.search(&query));
+    let mut rows: Vec<usize> = (0..store.questions.len())
+        .filter(|&i| scores.as_ref().is_none_or(|s| s.contains_key(&(i as u32))))
+        .filter(|&i| {
+            let q = &store.questions[i];
+            l.facets.iter().all(|(f, v)| values(q, f).contains(v))
+        })
+        .collect();
+    if let (true, Some(s)) = (l.by_relevance, &scores) {
+        // Stable: equal scores keep the time order.
+        rows.sort_by(|a, b| {
+            let (x, y) = (s[&(*a as u32)], s[&(*b as u32)]);
+            y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal)
+        });
+    }
+    let facets = FACETS
+        .iter()
+        .map(|f| {
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            for &i in &rows {
+                for v in values(&store.questions[i], f) {
+                    *counts.entry(v).or_default() += 1;
+                }
+            }
+            let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
+            counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            (*f, counts)
+        })
+        .collect();
+    Selection {
+        rows,
+        facets,
+        terms: query.terms,
+    }
+}
+
+/// The rows of page `l.page`; a page past the end (of a selection that has rows) is 404.
+pub fn page<'a>(sel: &'a Selection, l: &ListQuery) -> Result<&'a [usize], Refusal> {
+    let pages = sel.rows.len().div_ceil(l.per_page).max(1);
+    if l.page > pages {
+        return Err(Refusal::new(
+            404,
+            format!("page {} of {pages}: there is no such page", l.page),
+        ));
+    }
+    let start = (l.page - 1) * l.per_page;
+    Ok(&sel.rows[start..(start + l.per_page).min(sel.rows.len())])
+}

@@ -1,0 +1,421 @@
+//! `chatql serve`: course staff read and search every conversation in a local web app.
+//!
+//! The app is a function from [`http::Request`] to [`http::Response`] ([`App::handle`]):
+//! no socket, no server framework, so that tests call it directly and the binary's server
+//! (`src/cli/serve.rs`) only moves bytes. At start the questions are read into memory with
+//! a search index ([`store`]); a conversation ([`thread`]) and a document are read on
+//! demand with SQL from the same session, whose lake versions were fixed when it opened, so
+//! a concurrent append never tears a page. The report and the topic map are made on first
+//! request and kept.
+//!
+//! Pages: `/` (the list, [`list`]), `/c/{id}`, `/d?name=`, `/report`, `/topics`; exports
+//! `/questions.csv` and `/questions.jsonl` of the list as filtered; the JSON API
+//! `/api/questions` and `/api/conversations/{id}`. Safety is in [`http`].
+
+pub mod http;
+pub mod list;
+pub mod markdown;
+pub mod pages;
+pub mod search;
+pub mod store;
+pub mod thread;
+
+use datafusion::prelude::SessionContext;
+
+use crate::error::Result;
+use crate::query::{Catalog, CatalogOptions};
+use crate::table::redact::Redactor;
+use crate::table::Table;
+use http::{Refusal, Request, Response, Target};
+use list::{ListQuery, LIST_PARAMS};
+use store::Store;
+
+/// How the app is served.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// How the inputs are read.
+    pub catalog: CatalogOptions,
+    /// Show real emails (default: keyed pseudonyms).
+    pub show_emails: bool,
+    /// The pseudonyms' key (default: random for this run).
+    pub redact_key: Option<String>,
+    /// The `HOST:PORT` names a request's Host header may have.
+    pub hosts: Vec<String>,
+}
+
+/// The app: the questions in memory and the session that reads the rest.
+pub struct App {
+    /// The session's owner: raw exports' spooled tables live as long as it does.
+    _catalog: Catalog,
+    ctx: SessionContext,
+    store: Store,
+    redactor: Option<Redactor>,
+    /// The pseudonyms' key, so that the report names users as the list does.
+    key: Option<String>,
+    hosts: Vec<String>,
+    subtitle: String,
+    inputs: Vec<String>,
+    opts: ServeOptions,
+    report: tokio::sync::OnceCell<std::result::Result<String, String>>,
+    topics: tokio::sync::OnceCell<std::result::Result<String, String>>,
+}
+
+/// A random key for this run's pseudonyms.
+fn random_key() -> String {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut b = [0u8; 16];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .is_err()
+    {
+        let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+        b.copy_from_slice(&sha2::Sha256::digest(seed.as_bytes())[..16]);
+    }
+    hex::encode(b)
+}
+
+impl App {
+    /// Opens `inputs` (every table read now) and reads the questions.
+    pub async fn open(inputs: &[String], opts: ServeOptions) -> Result<App> {
+        let mut cat = Catalog::open(inputs, &opts.catalog).await?;
+        cat.load(&Table::ALL.iter().copied().collect()).await?;
+        let key = (!opts.show_emails).then(|| opts.redact_key.clone().unwrap_or_else(random_key));
+        let redactor = key.as_deref().map(Redactor::new);
+        let store = Store::load(&mut cat, redactor.as_ref()).await?;
+        let subtitle = format!(
+            "{} · {} questions · times in {}{}",
+            inputs.join(", "),
+            store.questions.len(),
+            opts.catalog.tz,
+            if opts.show_emails {
+                " · real emails shown"
+            } else {
+                ""
+            }
+        );
+        Ok(App {
+            ctx: cat.ctx().clone(),
+            _catalog: cat,
+            store,
+            redactor,
+            key,
+            hosts: opts.hosts.clone(),
+            subtitle,
+            inputs: inputs.to_vec(),
+            opts,
+            report: Default::default(),
+            topics: Default::default(),
+        })
+    }
+
+    /// The questions, for tests and benchmarks.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Answers one request; never fails: a refusal is a 4xx page or JSON error, a fault
+    /// of reading a 500 with the reason.
+    pub async fn handle(&self, req: &Request) -> Response {
+        let api = req.target.starts_with("/api/");
+        let outcome = match http::check(req, &self.hosts) {
+            Ok(t) => self.route(&t).await,
+            Err(r) => Err(r),
+        };
+        let mut resp = match outcome {
+            Ok(r) => r,
+            Err(r) if api => Response::json(r.status, &serde_json::json!({"error": r.message})),
+            Err(r) => Response::html(r.status, pages::error(r.status, &r.message)),
+        };
+        if resp.status == 405 {
+            resp.headers.push(("Allow", "GET, HEAD".into()));
+        }
+        resp
+    }
+
+    async fn route(&self, t: &Target) -> std::result::Result<Response, Refusal> {
+        let seg: Vec<&str> = t.segments.iter().map(String::as_str).collect();
+        match seg.as_slice() {
+            [] => self.list_page(t),
+            ["c", id] => self.thread_page(t, id).await,
+            ["d"] => self.document_page(t).await,
+            ["api", "questions"] => self.api_questions(t),
+            ["api", "conversations", id] => self.api_thread(t, id).await,
+            ["questions.csv"] => self.export(t, false),
+            ["questions.jsonl"] => self.export(t, true),
+            ["report"] => self.report_page(t).await,
+            ["topics"] => self.topics_page(t).await,
+            _ => Err(Refusal::new(404, "no such page")),
+        }
+    }
+
+    fn list_page(&self, t: &Target) -> std::result::Result<Response, Refusal> {
+        http::only(t, LIST_PARAMS)?;
+        let l = ListQuery::from_target(t)?;
+        let sel = list::select(&self.store, &l);
+        let rows = list::page(&sel, &l)?;
+        Ok(Response::html(
+            200,
+            pages::list(&self.store, &l, &sel, rows, &self.subtitle),
+        ))
+    }
+
+    async fn thread_page(&self, t: &Target, id: &str) -> std::result::Result<Response, Refusal> {
+        http::only(t, LIST_PARAMS)?;
+        let l = ListQuery::from_target(t)?;
+        let thread = self.thread(id).await?;
+        let sel = list::select(&self.store, &l);
+        let near = self.neighbours(&sel, &l, id);
+        Ok(Response::html(
+            200,
+            pages::thread(&thread, &sel.terms, &near, &self.subtitle),
+        ))
+    }
+
+    async fn thread(&self, id: &str) -> std::result::Result<thread::Thread, Refusal> {
+        match thread::Thread::load(&self.ctx, id, self.redactor.as_ref()).await {
+            Ok(Some(t)) => Ok(t),
+            Ok(None) => Err(Refusal::new(404, format!("no conversation {id:?}"))),
+            Err(e) => Err(Refusal::new(500, e.to_string())),
+        }
+    }
+
+    /// The conversations before and after `id` in the list `l` selects.
+    fn neighbours(&self, sel: &list::Selection, l: &ListQuery, id: &str) -> pages::Neighbours {
+        let mut convos: Vec<&str> = Vec::new();
+        for &i in &sel.rows {
+            let c = self.store.questions[i].convo_id.as_str();
+            if convos.last() != Some(&c) {
+                convos.push(c);
+            }
+        }
+        let at = convos.iter().position(|c| *c == id);
+        let keep_page = l.url_with(&[]);
+        pages::Neighbours {
+            list: keep_page,
+            prev: at
+                .and_then(|a| a.checked_sub(1))
+                .map(|a| convos[a].to_owned()),
+            next: at.and_then(|a| convos.get(a + 1)).map(|c| (*c).to_owned()),
+        }
+    }
+
+    async fn document_page(&self, t: &Target) -> std::result::Result<Response, Refusal> {
+        http::only(t, &["name"])?;
+        let name = t
+            .param("name")
+            .ok_or_else(|| Refusal::new(400, "which document? give ?name="))?;
+        let rows: Vec<usize> = (0..self.store.questions.len())
+            .filter(|&i| self.store.questions[i].documents.iter().any(|d| d == name))
+            .collect();
+        let chunks = self
+            .chunks_of(name)
+            .await
+            .map_err(|e| Refusal::new(500, e.to_string()))?;
+        if rows.is_empty() && chunks.is_empty() {
+            return Err(Refusal::new(
+                404,
+                format!("no document {name:?} is cited or loaded"),
+            ));
+        }
+        Ok(Response::html(
+            200,
+            pages::document(name, &self.store, &rows, &chunks, &self.subtitle),
+        ))
+    }
+
+    /// The chunks of the document export whose file name is `name` (by its `s3_path`'s
+    /// last part, as the contexts name them), in order.
+    async fn chunks_of(&self, name: &str) -> Result<Vec<(Option<i64>, String)>> {
+        use datafusion::arrow::array::{Array, AsArray};
+        use datafusion::arrow::datatypes::Int64Type;
+        let sql = format!(
+            "SELECT pagenumber, text FROM chunks WHERE text IS NOT NULL AND \
+             (s3_path LIKE {pat} OR url = {exact}) ORDER BY chunk_index LIMIT 500",
+            pat = sql_str(&format!("%{}", name.replace(['%', '_'], ""))),
+            exact = sql_str(name)
+        );
+        let mut out = Vec::new();
+        for b in self.ctx.sql(&sql).await?.collect().await? {
+            let p = datafusion::arrow::compute::cast(
+                b.column(0),
+                &datafusion::arrow::datatypes::DataType::Int64,
+            )?;
+            let p = p.as_primitive::<Int64Type>();
+            let txt = datafusion::arrow::compute::cast(
+                b.column(1),
+                &datafusion::arrow::datatypes::DataType::Utf8,
+            )?;
+            let txt = txt.as_string::<i32>();
+            for i in 0..b.num_rows() {
+                out.push((p.is_valid(i).then(|| p.value(i)), txt.value(i).to_owned()));
+            }
+        }
+        Ok(out)
+    }
+
+    fn api_questions(&self, t: &Target) -> std::result::Result<Response, Refusal> {
+        http::only(t, LIST_PARAMS)?;
+        let l = ListQuery::from_target(t)?;
+        let sel = list::select(&self.store, &l);
+        let rows = list::page(&sel, &l)?;
+        let facets: serde_json::Map<String, serde_json::Value> = sel
+            .facets
+            .iter()
+            .map(|(f, counts)| {
+                let m: serde_json::Map<String, serde_json::Value> = counts
+                    .iter()
+                    .map(|(v, n)| (v.clone(), (*n).into()))
+                    .collect();
+                ((*f).to_owned(), m.into())
+            })
+            .collect();
+        Ok(Response::json(
+            200,
+            &serde_json::json!({
+                "total": sel.rows.len(),
+                "page": l.page,
+                "per_page": l.per_page,
+                "rows": rows.iter().map(|&i| question_json(&self.store.questions[i])).collect::<Vec<_>>(),
+                "facets": facets,
+            }),
+        ))
+    }
+
+    async fn api_thread(&self, t: &Target, id: &str) -> std::result::Result<Response, Refusal> {
+        http::only(t, &[])?;
+        Ok(Response::json(200, &self.thread(id).await?.json()))
+    }
+
+    /// Every question the list selects (all pages), as CSV or JSON lines.
+    fn export(&self, t: &Target, jsonl: bool) -> std::result::Result<Response, Refusal> {
+        http::only(t, LIST_PARAMS)?;
+        let l = ListQuery::from_target(t)?;
+        let sel = list::select(&self.store, &l);
+        if jsonl {
+            let mut body = Vec::new();
+            for &i in &sel.rows {
+                body.extend(
+                    serde_json::to_vec(&question_json(&self.store.questions[i]))
+                        .unwrap_or_default(),
+                );
+                body.push(b'\n');
+            }
+            return Ok(Response::download(
+                "application/x-ndjson",
+                "questions.jsonl",
+                body,
+            ));
+        }
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let header = [
+            "convo_id",
+            "message_index",
+            "created_at",
+            "course_name",
+            "user",
+            "model",
+            "question",
+            "answer",
+            "feedback",
+            "feedback_category",
+            "feedback_comment",
+            "documents",
+        ];
+        let _ = w.write_record(header);
+        for &i in &sel.rows {
+            let q = &self.store.questions[i];
+            let _ = w.write_record([
+                q.convo_id.as_str(),
+                &q.message_index.to_string(),
+                &q.created_at
+                    .map(crate::model::format_timestamp_pg)
+                    .unwrap_or_default(),
+                q.course.as_deref().unwrap_or(""),
+                q.user.as_deref().unwrap_or(""),
+                q.model.as_deref().unwrap_or(""),
+                &q.question,
+                q.answer.as_deref().unwrap_or(""),
+                q.feedback_name(),
+                q.category.as_deref().unwrap_or(""),
+                q.comment.as_deref().unwrap_or(""),
+                &q.documents.join("; "),
+            ]);
+        }
+        let body = w.into_inner().unwrap_or_default();
+        Ok(Response::download(
+            "text/csv; charset=utf-8",
+            "questions.csv",
+            body,
+        ))
+    }
+
+    async fn report_page(&self, t: &Target) -> std::result::Result<Response, Refusal> {
+        http::only(t, &[])?;
+        let page = self
+            .report
+            .get_or_init(|| async {
+                let opts = crate::report::ReportOptions {
+                    catalog: self.opts.catalog.clone(),
+                    redact_key: self.key.clone(),
+                    ..Default::default()
+                };
+                crate::report::generate(&self.inputs, &opts, |_, _| {})
+                    .await
+                    .map(|r| crate::report::html::report_page(&r, &self.subtitle))
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+        page.clone()
+            .map(|p| Response::html(200, p))
+            .map_err(|e| Refusal::new(500, e))
+    }
+
+    async fn topics_page(&self, t: &Target) -> std::result::Result<Response, Refusal> {
+        http::only(t, &[])?;
+        let page = self
+            .topics
+            .get_or_init(|| async {
+                let opts = crate::topics::TopicOptions::default();
+                let restriction = crate::query::Restriction::default();
+                match crate::topics::from_inputs(
+                    &self.inputs,
+                    &self.opts.catalog,
+                    &restriction,
+                    &opts,
+                )
+                .await
+                {
+                    Ok(Some(m)) => Ok(crate::topics::html::page(&m, &self.subtitle)),
+                    Ok(None) => Err("no user questions to find topics in".to_owned()),
+                    Err(e) => Err(e.to_string()),
+                }
+            })
+            .await;
+        page.clone()
+            .map(|p| Response::html(200, p))
+            .map_err(|e| Refusal::new(500, e))
+    }
+}
+
+fn sql_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A question as the API and the JSON lines export give it.
+fn question_json(q: &store::Question) -> serde_json::Value {
+    serde_json::json!({
+        "convo_id": q.convo_id,
+        "message_index": q.message_index,
+        "created_at": q.created_at.map(crate::model::format_timestamp_pg),
+        "course_name": q.course,
+        "user": q.user,
+        "question": q.question,
+        "answer": q.answer,
+        "model": q.model,
+        "feedback": q.feedback_name(),
+        "feedback_category": q.category,
+        "feedback_comment": q.comment,
+        "documents": q.documents,
+    })
+}

@@ -1,0 +1,231 @@
+//! The questions the app lists, read once at start-up into memory: one row per user
+//! question with its answer, feedback, conversation and the documents its contexts came
+//! from; emails pseudonymized unless the user asked to see them. The search index is
+//! built over them here too. Threads and documents are read on demand with SQL.
+
+use std::collections::HashMap;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int32Type, TimestampMicrosecondType};
+
+use super::search::Index;
+use crate::error::Result;
+use crate::query::Catalog;
+use crate::table::redact::Redactor;
+
+/// One user question.
+#[derive(Debug, Clone)]
+pub struct Question {
+    /// Its conversation.
+    pub convo_id: String,
+    /// Its message's index.
+    pub message_index: i32,
+    /// The answer's message index, if an answer followed.
+    pub answer_index: Option<i32>,
+    /// The conversation's time (µs, wall-clock in the zone served).
+    pub created_at: Option<i64>,
+    /// Course.
+    pub course: Option<String>,
+    /// User (a pseudonym unless `--show-emails`).
+    pub user: Option<String>,
+    /// The question.
+    pub question: String,
+    /// The answer.
+    pub answer: Option<String>,
+    /// The conversation's model.
+    pub model: Option<String>,
+    /// The answer's thumbs up (true) or down (false).
+    pub feedback: Option<bool>,
+    /// The feedback's category.
+    pub category: Option<String>,
+    /// The feedback's comment.
+    pub comment: Option<String>,
+    /// The documents of the contexts cited (or, without citations, of the first five).
+    pub documents: Vec<String>,
+}
+
+impl Question {
+    /// `YYYY-MM` of its time.
+    pub fn month(&self) -> Option<String> {
+        self.created_at
+            .map(|us| crate::model::format_timestamp_pg(us)[..7].to_owned())
+    }
+
+    /// `up`, `down` or `none`.
+    pub fn feedback_name(&self) -> &'static str {
+        match self.feedback {
+            Some(true) => "up",
+            Some(false) => "down",
+            None => "none",
+        }
+    }
+}
+
+/// Every question, in time order (newest first), and their index.
+pub struct Store {
+    /// The questions.
+    pub questions: Vec<Question>,
+    /// The full-text index, one document per question.
+    pub index: Index,
+}
+
+/// The questions with their answers, in the order the list shows by default.
+const QUESTIONS: &str = "
+SELECT q.convo_id, q.message_index, a.message_index AS answer_index, c.created_at,
+       c.course_name, c.user_email, q.content AS question, a.content AS answer,
+       coalesce(c.model_id, c.model_name) AS model, a.feedback_positive,
+       a.feedback_category, a.feedback_details
+FROM messages q
+JOIN conversations c ON c.convo_id = q.convo_id
+LEFT JOIN messages a ON a.convo_id = q.convo_id AND a.message_index = q.message_index + 1
+     AND a.role = 'assistant'
+WHERE q.role = 'user'
+ORDER BY c.created_at DESC NULLS LAST, q.convo_id, q.message_index";
+
+/// Where each question's contexts came from.
+const SOURCES: &str = "
+SELECT convo_id, message_index, context_index, readable_filename FROM contexts
+WHERE readable_filename IS NOT NULL AND readable_filename <> ''
+ORDER BY convo_id, message_index, context_index";
+
+impl Store {
+    /// Reads the questions of `cat` (its tables loaded), pseudonymizing emails with
+    /// `redactor` when given.
+    pub async fn load(cat: &mut Catalog, redactor: Option<&Redactor>) -> Result<Store> {
+        let mut questions = Vec::new();
+        for (_, batches) in cat.run_sql(QUESTIONS).await? {
+            for b in &batches {
+                read_questions(b, redactor, &mut questions)?;
+            }
+        }
+        let mut sources: HashMap<(String, i32), Vec<String>> = HashMap::new();
+        for (_, batches) in cat.run_sql(SOURCES).await? {
+            for b in &batches {
+                let convo = b.column(0).as_string::<i32>();
+                let mi = b.column(1).as_primitive::<Int32Type>();
+                let name = b.column(3).as_string::<i32>();
+                for i in 0..b.num_rows() {
+                    sources
+                        .entry((convo.value(i).to_owned(), mi.value(i)))
+                        .or_default()
+                        .push(name.value(i).to_owned());
+                }
+            }
+        }
+        for q in &mut questions {
+            q.documents = cited_documents(q, &sources);
+        }
+        let index = Index::build(questions.iter().map(|q| {
+            vec![
+                q.question.as_str(),
+                q.answer.as_deref().unwrap_or(""),
+                q.comment.as_deref().unwrap_or(""),
+            ]
+        }));
+        Ok(Store { questions, index })
+    }
+}
+
+/// The documents a question's answer cites: its `<cite>n</cite>` tags (1-based, over the
+/// question's and the answer's contexts in order), else the first five contexts; each once.
+fn cited_documents(q: &Question, sources: &HashMap<(String, i32), Vec<String>>) -> Vec<String> {
+    let mut all: Vec<&String> = Vec::new();
+    for mi in std::iter::once(q.message_index).chain(q.answer_index) {
+        if let Some(s) = sources.get(&(q.convo_id.clone(), mi)) {
+            all.extend(s);
+        }
+    }
+    let cites = citations(q.answer.as_deref().unwrap_or(""));
+    let chosen: Vec<&String> = if cites.is_empty() {
+        all.into_iter().take(5).collect()
+    } else {
+        cites
+            .iter()
+            .filter_map(|n| all.get(n - 1).copied())
+            .collect()
+    };
+    let mut out: Vec<String> = Vec::new();
+    for d in chosen {
+        if !out.contains(d) {
+            out.push(d.clone());
+        }
+    }
+    out
+}
+
+/// The context numbers an answer cites with `<cite>n</cite>` (or `<cite>1, 2</cite>`), in
+/// order of first citation.
+pub fn citations(answer: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut rest = answer;
+    while let Some(i) = rest.find("<cite>") {
+        rest = &rest[i + 6..];
+        let Some(end) = rest.find("</cite>") else {
+            break;
+        };
+        for n in rest[..end]
+            .split(',')
+            .filter_map(|n| n.trim().parse::<usize>().ok())
+        {
+            if n > 0 && !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        rest = &rest[end..];
+    }
+    out
+}
+
+fn read_questions(
+    b: &RecordBatch,
+    redactor: Option<&Redactor>,
+    out: &mut Vec<Question>,
+) -> Result<()> {
+    let text = |c: usize| cast(b.column(c), &DataType::Utf8);
+    let (convo, course, user) = (text(0)?, text(4)?, text(5)?);
+    let (question, answer, model) = (text(6)?, text(7)?, text(8)?);
+    let (category, comment) = (text(10)?, text(11)?);
+    let s = |a: &dyn Array, i: usize| -> Option<String> {
+        let a = a.as_string::<i32>();
+        a.is_valid(i).then(|| a.value(i).to_owned())
+    };
+    let mi = b.column(1).as_primitive::<Int32Type>();
+    let ai = b.column(2).as_primitive::<Int32Type>();
+    let at = b.column(3).as_primitive::<TimestampMicrosecondType>();
+    let fb = b.column(9).as_boolean();
+    for i in 0..b.num_rows() {
+        let user = s(&user, i).map(|u| match redactor {
+            Some(r) => r.pseudonym(&u),
+            None => u,
+        });
+        out.push(Question {
+            convo_id: s(&convo, i).unwrap_or_default(),
+            message_index: mi.value(i),
+            answer_index: ai.is_valid(i).then(|| ai.value(i)),
+            created_at: at.is_valid(i).then(|| at.value(i)),
+            course: s(&course, i),
+            user,
+            question: s(&question, i).unwrap_or_default(),
+            answer: s(&answer, i),
+            model: s(&model, i),
+            feedback: fb.is_valid(i).then(|| fb.value(i)),
+            category: s(&category, i),
+            comment: s(&comment, i).filter(|c| !c.trim().is_empty()),
+            documents: Vec::new(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn citations_in_order_once() {
+        assert_eq!(
+            super::citations("A <cite>2</cite> and <cite>1, 2</cite>, <cite>x</cite>"),
+            [2, 1]
+        );
+        assert!(super::citations("none").is_empty());
+    }
+}

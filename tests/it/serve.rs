@@ -1,0 +1,404 @@
+//! `chatql serve`'s app driven request by request, without a socket (the app is a function
+//! from request to response), on the shipped testdata: exact totals, facet counts and
+//! search hits (worked out from testdata/generate.py's 22 user questions), every refusal a
+//! 4xx, a hostile export proven inert; and the real binary on a port.
+
+use std::sync::OnceLock;
+
+use chatql::serve::http::{Request, Response};
+use chatql::serve::{App, ServeOptions};
+
+use crate::common::{data, testdata_lake};
+
+const HOST: &str = "127.0.0.1:8001";
+
+fn rt() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| tokio::runtime::Runtime::new().unwrap())
+}
+
+fn open(inputs: &[String]) -> App {
+    let opts = ServeOptions {
+        redact_key: Some("test-key".into()),
+        hosts: vec![HOST.into()],
+        ..Default::default()
+    };
+    rt().block_on(App::open(inputs, opts)).unwrap()
+}
+
+fn app() -> &'static App {
+    static APP: OnceLock<App> = OnceLock::new();
+    APP.get_or_init(|| open(&[testdata_lake().to_string_lossy().into_owned()]))
+}
+
+fn get_from(app: &App, target: &str) -> Response {
+    rt().block_on(app.handle(&Request::get(target, HOST)))
+}
+
+fn get(target: &str) -> Response {
+    get_from(app(), target)
+}
+
+fn json(target: &str) -> serde_json::Value {
+    let r = get(target);
+    assert_eq!(
+        r.status,
+        200,
+        "{target}: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    serde_json::from_slice(&r.body).unwrap()
+}
+
+fn html(target: &str) -> String {
+    let r = get(target);
+    assert_eq!(r.status, 200, "{target}");
+    String::from_utf8(r.body).unwrap()
+}
+
+#[test]
+fn the_list_counts_every_question_and_its_facets() {
+    let v = json("/api/questions?per_page=1");
+    assert_eq!(v["total"], 22);
+    assert_eq!(v["rows"].as_array().unwrap().len(), 1);
+    let f = &v["facets"];
+    assert_eq!(
+        f["course"],
+        serde_json::json!({"ECE120": 12, "ECE110": 8, "cs101": 2})
+    );
+    assert_eq!(
+        f["feedback"],
+        serde_json::json!({"none": 19, "up": 2, "down": 1})
+    );
+    assert_eq!(f["comment"], serde_json::json!({"no": 21, "yes": 1}));
+    assert_eq!(f["model"]["gpt-3.5-turbo"], 5);
+    assert_eq!(f["month"]["2023-09"], 5);
+    assert_eq!(f["document"]["Lecture 9.pdf"], 5);
+    // Facets combine, and count within the selection.
+    let v = json("/api/questions?course=ECE120&model=gpt-3.5-turbo");
+    assert_eq!(v["total"], 5);
+    assert_eq!(
+        v["facets"]["document"],
+        serde_json::json!({"Lecture 9.pdf": 5})
+    );
+    let v = json("/api/questions?feedback=down");
+    assert_eq!(v["total"], 1);
+    assert_eq!(v["rows"][0]["question"], "What is the late policy?");
+    assert_eq!(v["rows"][0]["feedback_comment"], "It is 5%.");
+    assert_eq!(
+        json("/api/questions?month=2024-06&course=ECE110")["total"],
+        3
+    );
+    assert_eq!(json("/api/questions?comment=yes")["total"], 1);
+    assert_eq!(json("/api/questions?document=syllabus.pdf")["total"], 1);
+    // Newest first; pages of the same selection cover it once.
+    let all = json("/api/questions?per_page=100");
+    assert_eq!(all["rows"][0]["created_at"], "2025-11-20T09:00:00+00:00");
+    let (p1, p2) = (
+        json("/api/questions?per_page=20"),
+        json("/api/questions?per_page=20&page=2"),
+    );
+    assert_eq!(
+        p1["rows"].as_array().unwrap().len() + p2["rows"].as_array().unwrap().len(),
+        22
+    );
+}
+
+#[test]
+fn search_ranks_matches_phrases_and_marks_words() {
+    // "resistor": three answers "Replace the network with a source and a resistor." and
+    // one question "Explain this circuit ... A resistor network".
+    let v = json("/api/questions?q=resistor&per_page=100");
+    assert_eq!(v["total"], 4);
+    assert_eq!(v["facets"]["course"], serde_json::json!({"ECE110": 4}));
+    let v = json("/api/questions?q=%22source+and+a+resistor%22");
+    assert_eq!(v["total"], 3);
+    assert_eq!(json("/api/questions?q=%22resistor+and%22")["total"], 0);
+    // Every word must be there.
+    assert_eq!(json("/api/questions?q=thevenin+resistor")["total"], 4);
+    assert_eq!(json("/api/questions?q=thevenin+flip")["total"], 0);
+    // Feedback comments are searched too.
+    assert_eq!(json("/api/questions?q=5")["total"], 1);
+    let page = html("/?q=resistor");
+    assert!(page.contains("<mark>resistor</mark>"), "{page}");
+    assert!(page.contains("<strong>4</strong> questions · sorted by relevance"));
+    let page = html("/?q=resistor&sort=time");
+    assert!(page.contains("sorted by time"));
+}
+
+#[test]
+fn a_thread_shows_every_message_its_contexts_and_neighbours() {
+    let page = html("/c/2b000000-0000-4000-8000-000000002001?course=ECE120");
+    assert!(
+        page.contains("id=\"m0\"") && page.contains("id=\"m1\""),
+        "{page}"
+    );
+    assert!(page.contains("What is a finite state machine?"));
+    // Three contexts on the question, shown as the first five (no <cite> tags here).
+    assert!(page.contains("3 contexts; cited first"), "{page}");
+    assert!(page.contains("page 19"));
+    assert!(page.contains("← the list"));
+    assert!(page.contains("previous") || page.contains("next"));
+    let v = json("/api/conversations/2b000000-0000-4000-8000-000000002001");
+    assert_eq!(v["course_name"], "ECE120");
+    let msgs = v["messages"].as_array().unwrap();
+    assert_eq!(msgs[0]["contexts"].as_array().unwrap().len(), 3);
+    assert_eq!(msgs[0]["cited"], serde_json::json!([1, 2, 3]));
+    let r = get("/api/conversations/no-such-id");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.content_type, "application/json");
+    let e: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(e["error"], "no conversation \"no-such-id\"");
+}
+
+#[test]
+fn a_document_lists_the_questions_that_cite_it() {
+    let page = html("/d?name=Lecture%209.pdf");
+    assert!(
+        page.contains("5 questions cite it · 0 rated, 0 down"),
+        "{page}"
+    );
+    let page = html("/d?name=syllabus.pdf");
+    assert!(
+        page.contains("1 questions cite it · 1 rated, 1 down (100% negative)"),
+        "{page}"
+    );
+    assert_eq!(get("/d?name=nothing.pdf").status, 404);
+    assert_eq!(get("/d").status, 400);
+}
+
+#[test]
+fn exports_hold_exactly_the_selection() {
+    let r = get("/questions.csv?course=ECE110&q=thevenin");
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8(r.body).unwrap();
+    let mut rd = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = rd.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| &r[3] == "ECE110"));
+    let r = get("/questions.jsonl?feedback=up");
+    let lines: Vec<serde_json::Value> = String::from_utf8(r.body)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines.iter().all(|l| l["feedback"] == "up"));
+}
+
+#[test]
+fn bad_requests_are_4xx_and_the_app_keeps_answering() {
+    let cases: &[(&str, u16)] = &[
+        ("/?page=99", 404),
+        ("/?page=0", 400),
+        ("/?per_page=1000", 400),
+        ("/?bogus=1", 400),
+        ("/?q=%zz", 400),
+        ("/?q=%C3", 400),
+        ("/?month=2024-13x", 400),
+        ("/?feedback=maybe", 400),
+        ("/?q=a&q=b", 400),
+        ("/nowhere", 404),
+        ("/../etc/passwd", 404),
+        ("/c/x/y", 404),
+        ("/api/questions?page=abc", 400),
+    ];
+    for (t, status) in cases {
+        let r = get(t);
+        assert_eq!(r.status, *status, "{t}");
+        assert!(!String::from_utf8_lossy(&r.body).contains("panicked"));
+    }
+    let long = format!("/?q={}", "a".repeat(100 << 10));
+    assert_eq!(get(&long).status, 414);
+    let r = rt().block_on(app().handle(&Request {
+        method: "POST".into(),
+        target: "/".into(),
+        host: Some(HOST.into()),
+    }));
+    assert_eq!(r.status, 405);
+    assert!(r
+        .headers
+        .iter()
+        .any(|(k, v)| *k == "Allow" && v == "GET, HEAD"));
+    // DNS rebinding: a page asked for under another name is refused.
+    let r = rt().block_on(app().handle(&Request::get("/", "attacker.example:8001")));
+    assert_eq!(r.status, 421);
+    assert_eq!(get("/").status, 200);
+}
+
+#[test]
+fn a_hostile_export_is_shown_inert_everywhere() {
+    // The checker itself sees an injected element and handler.
+    let found = tags("<p>a<script>x</script><img src=x onerror='y'>");
+    assert_eq!(found[1].0, "script");
+    assert_eq!(found[3].1[1], ("onerror".into(), "y".into()));
+    let app = open(&[data("serve/hostile.jsonl")]);
+    let pages = [
+        "/",
+        "/?q=alert",
+        "/c/evil-1%22'%3E%3Cscript%3Ealert(2)%3C%2Fscript%3E",
+        "/d?name=doc%22%3E%3Cscript%3Ealert(10)%3C%2Fscript%3E.pdf",
+    ];
+    for p in pages {
+        let r = get_from(&app, p);
+        assert_eq!(r.status, 200, "{p}");
+        let page = String::from_utf8(r.body).unwrap();
+        // No element or attribute came from the export: every payload is text.
+        for (tag, attrs) in tags(&page) {
+            assert!(ALLOWED.contains(&tag.as_str()), "{p}: <{tag}> in the page");
+            for (name, value) in attrs {
+                assert!(!name.starts_with("on"), "{p}: <{tag} {name}=...>");
+                let v = value.to_ascii_lowercase();
+                assert!(
+                    !v.trim_start().starts_with("javascript:"),
+                    "{p}: {name}={value}"
+                );
+            }
+        }
+        assert!(
+            page.contains("&lt;script&gt;alert("),
+            "{p}: the payload is shown as text"
+        );
+    }
+    let thread = String::from_utf8(get_from(&app, pages[2]).body).unwrap();
+    // The http link is a link, the javascript one is text.
+    assert!(
+        thread.contains("<a href=\"https://example.org/?a=1&amp;b=&#39;2&#39;\""),
+        "{thread}"
+    );
+    assert!(thread.contains("click (javascript:alert(8))"));
+    // Emails are pseudonyms by default.
+    assert!(!thread.contains("mallory"), "{thread}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&get_from(&app, "/api/questions").body).unwrap();
+    // The API gives texts as they are: escaping is the reader's business in JSON.
+    assert!(v["rows"][0]["question"]
+        .as_str()
+        .unwrap()
+        .contains("<script>"));
+    assert!(!v["rows"][0]["user"].as_str().unwrap().contains("mallory"));
+}
+
+#[test]
+fn the_binary_serves_on_a_free_port_and_keeps_serving() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("chatql"))
+        .args([
+            "serve",
+            testdata_lake().to_str().unwrap(),
+            "--port",
+            "0",
+            "-q",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with('/'),
+        "{url}"
+    );
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let ask = |req: String| -> String {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let get = |path: &str, host: &str| {
+        ask(format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        ))
+    };
+    let ok = get("/api/questions?per_page=1", &addr);
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    assert!(
+        ok.contains("Content-Security-Policy: default-src 'none'"),
+        "{ok}"
+    );
+    assert!(ok.contains("\"total\": 22"));
+    assert!(get("/", "evil.example").starts_with("HTTP/1.1 421"));
+    let post = ask(format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    ));
+    assert!(post.starts_with("HTTP/1.1 405"), "{post}");
+    assert!(ask("garbage\r\n\r\n".into()).starts_with("HTTP/1.1 4"));
+    assert!(get("/", &addr).starts_with("HTTP/1.1 200"), "still serving");
+    // Ctrl-C stops it.
+    let pid = child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+}
+
+/// The elements the app writes; anything else in a page came from an export.
+const ALLOWED: &[&str] = &[
+    "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "h3", "h4", "p", "nav",
+    "a", "main", "div", "aside", "ul", "ol", "li", "section", "form", "input", "button", "strong",
+    "span", "details", "summary", "mark", "code", "pre", "br", "em",
+];
+
+/// Every start tag of `page` with its attributes (names lower-cased, values unquoted).
+fn tags(page: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let mut out = Vec::new();
+    let b = page.as_bytes();
+    let mut i = 0;
+    while let Some(at) = page[i..].find('<') {
+        let start = i + at + 1;
+        i = start;
+        if !b.get(start).is_some_and(u8::is_ascii_alphabetic) {
+            continue;
+        }
+        let end = page[start..].find('>').map_or(page.len(), |e| start + e);
+        let inner = &page[start..end];
+        let name: String = inner
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let mut attrs = Vec::new();
+        let mut rest = &inner[name.len()..];
+        loop {
+            rest = rest.trim_start();
+            let n: String = rest
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != '=' && *c != '>' && *c != '/')
+                .collect();
+            if n.is_empty() {
+                break;
+            }
+            rest = &rest[n.len()..];
+            let mut value = String::new();
+            if let Some(r) = rest.strip_prefix('=') {
+                let (v, tail) = match r.chars().next() {
+                    Some(q @ ('"' | '\'')) => {
+                        let close = r[1..].find(q).map_or(r.len(), |e| e + 1);
+                        (&r[1..close], r.get(close + 1..).unwrap_or(""))
+                    }
+                    _ => {
+                        let e = r.find(char::is_whitespace).unwrap_or(r.len());
+                        (&r[..e], &r[e..])
+                    }
+                };
+                value = v.to_owned();
+                rest = tail;
+            }
+            attrs.push((n.to_ascii_lowercase(), value));
+        }
+        out.push((name, attrs));
+        i = end;
+    }
+    out
+}
