@@ -38,7 +38,8 @@ mark{background:#fff3b0}
 .ctx .text{white-space:pre-wrap;color:#24292f}
 details{margin:6px 0}summary{cursor:pointer;color:#0550ae}
 .error{background:#fff;border:1px solid #cf222e;border-radius:8px;padding:12px 16px}
-@media (max-width:700px){.layout{flex-direction:column}.facets{flex:none;width:100%}nav{padding:8px 12px}}
+@media (max-width:700px){.layout{flex-direction:column}.facets{flex:none;width:100%;order:2}
+.results{order:1;width:100%}nav{padding:8px 12px}}
 ";
 
 /// The page shell around `body`.
@@ -98,8 +99,8 @@ fn excerpt(s: &str, terms: &[String], n: usize) -> String {
 
 fn feedback_html(q: &Question) -> String {
     match q.feedback {
-        Some(true) => "<span class=\"up\">👍 up</span>".into(),
-        Some(false) => "<span class=\"down\">👎 down</span>".into(),
+        Some(true) => "<span class=\"up\">▲ up</span>".into(),
+        Some(false) => "<span class=\"down\">▼ down</span>".into(),
         None => String::new(),
     }
 }
@@ -307,8 +308,8 @@ fn message_html(b: &mut String, m: &ThreadMessage, terms: &[String]) {
             b,
             "<p class=\"meta\">feedback: {} {} {}</p>",
             match m.feedback {
-                Some(true) => "<span class=\"up\">👍 up</span>",
-                Some(false) => "<span class=\"down\">👎 down</span>",
+                Some(true) => "<span class=\"up\">▲ up</span>",
+                Some(false) => "<span class=\"down\">▼ down</span>",
                 None => "",
             },
             esc(m.category.as_deref().unwrap_or("")),
@@ -361,7 +362,11 @@ fn context_html(
         esc(&doc),
         esc(name),
         c.page.map(|p| format!(", page {p}")).unwrap_or_default(),
-        c.url.as_deref().map(|u| link(u, "source")).unwrap_or_default(),
+        c.url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+            .map(|u| link(u, "source"))
+            .unwrap_or_default(),
         marked(&cut(c.text.as_deref().unwrap_or(""), 1500), terms)
     );
 }
@@ -382,8 +387,10 @@ pub fn document(
     let down = rated.iter().filter(|p| !**p).count();
     let _ = write!(
         b,
-        "<p class=\"meta\">{} questions cite it · {} rated, {} down{}</p>",
+        "<p class=\"meta\">{} question{} cite{} it · {} rated, {} down{}</p>",
         rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        if rows.len() == 1 { "s" } else { "" },
         rated.len(),
         down,
         if rated.is_empty() {

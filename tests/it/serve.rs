@@ -160,7 +160,7 @@ fn a_document_lists_the_questions_that_cite_it() {
     );
     let page = html("/d?name=syllabus.pdf");
     assert!(
-        page.contains("1 questions cite it · 1 rated, 1 down (100% negative)"),
+        page.contains("1 question cites it · 1 rated, 1 down (100% negative)"),
         "{page}"
     );
     assert_eq!(get("/d?name=nothing.pdf").status, 404);
@@ -231,7 +231,7 @@ fn a_hostile_export_is_shown_inert_everywhere() {
     // The checker itself sees an injected element and handler.
     let found = tags("<p>a<script>x</script><img src=x onerror='y'>");
     assert_eq!(found[1].0, "script");
-    assert_eq!(found[3].1[1], ("onerror".into(), "y".into()));
+    assert_eq!(found[2].1[1], ("onerror".into(), "y".into()));
     let app = open(&[data("serve/hostile.jsonl")]);
     let pages = [
         "/",
