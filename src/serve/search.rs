@@ -195,7 +195,7 @@ mod tests {
         assert!(ix.search(&Query::parse("\"transistor a\"")).is_empty());
         assert_eq!(
             matches("Résumé: RÉSUMÉ!", &["résumé".into()]),
-            [0..7, 9..16]
+            [0..8, 10..18]
         );
     }
 }

@@ -13,7 +13,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use super::columns::{BoolCol, Column, F32ListCol, PrimCol, StrCol, StrListCol, TsCol};
 
 /// Version of the table layout, in chatql's record of every lake version
-/// ([`crate::lake::record::LakeCommit`]).
+/// (the lake's `LakeCommit`).
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// One column's name, Arrow type and meaning, for `chatql schema` and the README.
