@@ -90,6 +90,16 @@ pub fn is_stdout(path: &Path) -> bool {
     path.as_os_str() == "-"
 }
 
+/// The error of a failed write to the output `path`, naming it (a closed standard output
+/// is [`Error::Output`], so that `| head` is not a failure).
+pub fn write_error(path: &Path, e: std::io::Error) -> Error {
+    if is_stdout(path) {
+        Error::Output(e)
+    } else {
+        Error::io(path, e)
+    }
+}
+
 /// Where a finished output goes.
 enum Place {
     /// Renamed into place beside the temporary file.
@@ -144,14 +154,9 @@ impl Sink {
         })
     }
 
-    /// The error of a failed write to this sink, naming it (a closed standard output is
-    /// [`Error::Output`], so that `| head` is not a failure).
+    /// The error of a failed write to this sink ([`write_error`]).
     pub fn error(&self, e: std::io::Error) -> Error {
-        if matches!(self.place, Place::Stdout) {
-            Error::Output(e)
-        } else {
-            Error::io(&self.path, e)
-        }
+        write_error(&self.path, e)
     }
 
     /// The path written to.
@@ -167,14 +172,7 @@ impl Sink {
             writer,
             path,
         } = self;
-        let stdout = matches!(place, Place::Stdout);
-        let io = |e: std::io::Error| {
-            if stdout {
-                Error::Output(e)
-            } else {
-                Error::io(&path, e)
-            }
-        };
+        let io = |e: std::io::Error| write_error(&path, e);
         let buf = writer.finish().map_err(io)?;
         buf.into_inner().map_err(|e| io(e.into_error()))?;
         match place {

@@ -139,7 +139,8 @@ impl Restriction {
     }
 }
 
-fn sql_str(s: &str) -> String {
+/// `s` as an SQL string literal.
+pub fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 

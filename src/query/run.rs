@@ -82,11 +82,7 @@ pub async fn run_statements(
         let mut sink = Sink::create(path, true)?;
         let name = path.clone();
         report = run_each(cat, stmts, &opts.render, &mut sink, &mut |e| {
-            if crate::lake::sink::is_stdout(&name) {
-                Error::Output(e)
-            } else {
-                Error::io(&name, e)
-            }
+            crate::lake::sink::write_error(&name, e)
         })
         .await?;
         sink.commit()?;

@@ -168,14 +168,14 @@ pub struct Selection {
 }
 
 /// A question's values for a facet (a question cites several documents).
-fn values(q: &Question, facet: &str) -> Vec<String> {
+fn values<'q>(q: &'q Question, facet: &str) -> Vec<&'q str> {
     match facet {
-        "course" => q.course.iter().cloned().collect(),
-        "model" => q.model.iter().cloned().collect(),
-        "month" => q.month().into_iter().collect(),
-        "feedback" => vec![q.feedback_name().to_owned()],
-        "comment" => vec![if q.comment.is_some() { "yes" } else { "no" }.to_owned()],
-        "document" => q.documents.clone(),
+        "course" => q.course.as_deref().into_iter().collect(),
+        "model" => q.model.as_deref().into_iter().collect(),
+        "month" => q.month.as_deref().into_iter().collect(),
+        "feedback" => vec![q.feedback_name()],
+        "comment" => vec![if q.comment.is_some() { "yes" } else { "no" }],
+        "document" => q.documents.iter().map(String::as_str).collect(),
         _ => Vec::new(),
     }
 }
@@ -188,7 +188,9 @@ pub fn select(store: &Store, l: &ListQuery) -> Selection {
         .filter(|&i| scores.as_ref().is_none_or(|s| s.contains_key(&(i as u32))))
         .filter(|&i| {
             let q = &store.questions[i];
-            l.facets.iter().all(|(f, v)| values(q, f).contains(v))
+            l.facets
+                .iter()
+                .all(|(f, v)| values(q, f).contains(&v.as_str()))
         })
         .collect();
     if let (true, Some(s)) = (l.by_relevance, &scores) {
@@ -201,13 +203,14 @@ pub fn select(store: &Store, l: &ListQuery) -> Selection {
     let facets = FACETS
         .iter()
         .map(|f| {
-            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
             for &i in &rows {
                 for v in values(&store.questions[i], f) {
                     *counts.entry(v).or_default() += 1;
                 }
             }
-            let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
+            let mut counts: Vec<(String, usize)> =
+                counts.into_iter().map(|(v, n)| (v.to_owned(), n)).collect();
             counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             (*f, counts)
         })

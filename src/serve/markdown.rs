@@ -6,21 +6,7 @@
 
 use super::search::matches;
 
-/// Text made safe in an element or a quoted attribute (both quote kinds escaped).
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::render::html_escape as esc;
 
 /// Escaped text with the search's `terms` marked.
 pub fn marked(s: &str, terms: &[String]) -> String {

@@ -23,6 +23,7 @@ pub mod thread;
 use datafusion::prelude::SessionContext;
 
 use crate::error::Result;
+use crate::query::catalog::sql_str;
 use crate::query::{Catalog, CatalogOptions};
 use crate::table::redact::Redactor;
 use crate::table::Table;
@@ -396,10 +397,6 @@ impl App {
             .map(|p| Response::html(200, p))
             .map_err(|e| Refusal::new(500, e))
     }
-}
-
-fn sql_str(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// A question as the API and the JSON lines export give it.

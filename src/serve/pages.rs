@@ -4,9 +4,9 @@
 
 use std::fmt::Write;
 
-use super::list::{ListQuery, Selection, FACETS};
+use super::list::{ListQuery, Selection};
 use super::markdown::{esc, link, marked, render};
-use super::store::{Question, Store};
+use super::store::Store;
 use super::thread::{Thread, ThreadMessage};
 use crate::model::format_timestamp_pg;
 
@@ -97,11 +97,12 @@ fn excerpt(s: &str, terms: &[String], n: usize) -> String {
     format!("{lead}{}", marked(&text, terms))
 }
 
-fn feedback_html(q: &Question) -> String {
-    match q.feedback {
-        Some(true) => "<span class=\"up\">▲ up</span>".into(),
-        Some(false) => "<span class=\"down\">▼ down</span>".into(),
-        None => String::new(),
+/// The badge of a thumbs up or down.
+fn feedback_badge(feedback: Option<bool>) -> &'static str {
+    match feedback {
+        Some(true) => "<span class=\"up\">▲ up</span>",
+        Some(false) => "<span class=\"down\">▼ down</span>",
+        None => "",
     }
 }
 
@@ -179,7 +180,7 @@ pub fn list(
             esc(q.course.as_deref().unwrap_or("")),
             esc(q.user.as_deref().unwrap_or("(no user)")),
             esc(q.model.as_deref().unwrap_or("")),
-            feedback_html(q),
+            feedback_badge(q.feedback),
             esc(&thread),
             q.message_index,
             excerpt(&q.question, &sel.terms, 300),
@@ -307,11 +308,7 @@ fn message_html(b: &mut String, m: &ThreadMessage, terms: &[String]) {
         let _ = write!(
             b,
             "<p class=\"meta\">feedback: {} {} {}</p>",
-            match m.feedback {
-                Some(true) => "<span class=\"up\">▲ up</span>",
-                Some(false) => "<span class=\"down\">▼ down</span>",
-                None => "",
-            },
+            feedback_badge(m.feedback),
             esc(m.category.as_deref().unwrap_or("")),
             marked(m.comment.as_deref().unwrap_or(""), terms)
         );
@@ -413,7 +410,7 @@ pub fn document(
             b,
             "<div class=\"row\"><div class=\"meta\">{} {}</div><div class=\"q\"><a href=\"/c/{}#m{}\">{}</a></div></div>",
             esc(&time(q.created_at)),
-            feedback_html(q),
+            feedback_badge(q.feedback),
             esc(&super::http::encode(&q.convo_id)),
             q.message_index,
             esc(&cut(&q.question, 300))
@@ -432,9 +429,4 @@ pub fn document(
         b.push_str("</details>");
     }
     page(&cut(name, 80), subtitle, &b)
-}
-
-/// The facet names, for the API's documentation.
-pub fn facet_names() -> &'static [&'static str] {
-    FACETS
 }

@@ -25,6 +25,8 @@ pub struct Question {
     pub answer_index: Option<i32>,
     /// The conversation's time (µs, wall-clock in the zone served).
     pub created_at: Option<i64>,
+    /// `YYYY-MM` of that time (the month facet, formatted once).
+    pub month: Option<String>,
     /// Course.
     pub course: Option<String>,
     /// User (a pseudonym unless `--show-emails`).
@@ -46,12 +48,6 @@ pub struct Question {
 }
 
 impl Question {
-    /// `YYYY-MM` of its time.
-    pub fn month(&self) -> Option<String> {
-        self.created_at
-            .map(|us| crate::model::format_timestamp_pg(us)[..7].to_owned())
-    }
-
     /// `up`, `down` or `none`.
     pub fn feedback_name(&self) -> &'static str {
         match self.feedback {
@@ -199,11 +195,13 @@ fn read_questions(
             Some(r) => r.pseudonym(&u),
             None => u,
         });
+        let created_at = at.is_valid(i).then(|| at.value(i));
         out.push(Question {
             convo_id: s(&convo, i).unwrap_or_default(),
             message_index: mi.value(i),
             answer_index: ai.is_valid(i).then(|| ai.value(i)),
-            created_at: at.is_valid(i).then(|| at.value(i)),
+            created_at,
+            month: created_at.map(|us| crate::model::format_timestamp_pg(us)[..7].to_owned()),
             course: s(&course, i),
             user,
             question: s(&question, i).unwrap_or_default(),

@@ -10,6 +10,7 @@ use datafusion::prelude::SessionContext;
 
 use super::store::citations;
 use crate::error::Result;
+use crate::query::catalog::sql_str;
 use crate::table::redact::Redactor;
 
 /// A retrieved context.
@@ -86,14 +87,24 @@ pub struct Thread {
     pub messages: Vec<ThreadMessage>,
 }
 
-fn sql_str(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
+/// The columns of `b` as text, each cast once.
+struct Texts(Vec<datafusion::arrow::array::ArrayRef>);
 
-fn text(b: &RecordBatch, c: usize, i: usize) -> Option<String> {
-    let a = cast(b.column(c), &DataType::Utf8).ok()?;
-    let a = a.as_string::<i32>();
-    a.is_valid(i).then(|| a.value(i).to_owned())
+impl Texts {
+    fn of(b: &RecordBatch) -> Result<Texts> {
+        let cols = b
+            .columns()
+            .iter()
+            .map(|c| cast(c, &DataType::Utf8))
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(Texts(cols))
+    }
+
+    /// Row `i` of column `c`, if not null.
+    fn get(&self, c: usize, i: usize) -> Option<String> {
+        let a = self.0[c].as_string::<i32>();
+        a.is_valid(i).then(|| a.value(i).to_owned())
+    }
 }
 
 async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
@@ -119,19 +130,20 @@ impl Thread {
         let Some(b) = convo.iter().find(|b| b.num_rows() > 0) else {
             return Ok(None);
         };
+        let tx = Texts::of(b)?;
         let at = b.column(1).as_primitive::<TimestampMicrosecondType>();
         let temp = b.column(6).as_primitive::<Float64Type>();
         let mut t = Thread {
             convo_id: id.to_owned(),
-            name: text(b, 0, 0),
+            name: tx.get(0, 0),
             created_at: at.is_valid(0).then(|| at.value(0)),
-            course: text(b, 2, 0),
-            user: text(b, 3, 0).map(|u| match redactor {
+            course: tx.get(2, 0),
+            user: tx.get(3, 0).map(|u| match redactor {
                 Some(r) => r.pseudonym(&u),
                 None => u,
             }),
-            model: text(b, 4, 0),
-            prompt: text(b, 5, 0),
+            model: tx.get(4, 0),
+            prompt: tx.get(5, 0),
             temperature: temp.is_valid(0).then(|| temp.value(0)),
             messages: Vec::new(),
         };
@@ -144,16 +156,17 @@ impl Thread {
         )
         .await?
         {
+            let tx = Texts::of(&b)?;
             let mi = b.column(0).as_primitive::<Int32Type>();
             let fb = b.column(3).as_boolean();
             for i in 0..b.num_rows() {
                 t.messages.push(ThreadMessage {
                     index: mi.value(i),
-                    role: text(&b, 1, i).unwrap_or_default(),
-                    content: text(&b, 2, i).unwrap_or_default(),
+                    role: tx.get(1, i).unwrap_or_default(),
+                    content: tx.get(2, i).unwrap_or_default(),
                     feedback: fb.is_valid(i).then(|| fb.value(i)),
-                    category: text(&b, 4, i),
-                    comment: text(&b, 5, i).filter(|c| !c.trim().is_empty()),
+                    category: tx.get(4, i),
+                    comment: tx.get(5, i).filter(|c| !c.trim().is_empty()),
                     contexts: Vec::new(),
                     cites: Vec::new(),
                 });
@@ -173,15 +186,16 @@ impl Thread {
         )
         .await?
         {
+            let tx = Texts::of(&b)?;
             let mi = b.column(0).as_primitive::<Int32Type>();
             let page = cast(b.column(2), &DataType::Int64)?;
             let page = page.as_primitive::<Int64Type>();
             for i in 0..b.num_rows() {
                 let c = Context {
-                    name: text(&b, 1, i),
+                    name: tx.get(1, i),
                     page: page.is_valid(i).then(|| page.value(i)),
-                    url: text(&b, 3, i),
-                    text: text(&b, 4, i),
+                    url: tx.get(3, i),
+                    text: tx.get(4, i),
                 };
                 if let Some(m) = self.messages.iter_mut().find(|m| m.index == mi.value(i)) {
                     m.contexts.push(c);

@@ -239,3 +239,20 @@ pub fn assert_ok(out: &std::process::Output, what: impl std::fmt::Display) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Reads `r` until it has said `marker` (a process's `paused at POINT`); returns what it
+/// said. Panics if it ends first.
+pub fn read_until(r: &mut impl std::io::Read, marker: &str) -> Vec<u8> {
+    let mut said = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&said).contains(marker) {
+        match r.read(&mut byte) {
+            Ok(1) => said.push(byte[0]),
+            _ => panic!(
+                "ended before {marker:?}: {}",
+                String::from_utf8_lossy(&said)
+            ),
+        }
+    }
+    said
+}

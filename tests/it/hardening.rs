@@ -238,14 +238,7 @@ fn interrupt_when_staged(args: &[&str], tmp: &Path, signal: &str) -> (Option<i32
         .spawn()
         .unwrap();
     let mut stderr = child.stderr.take().unwrap();
-    let mut said = Vec::new();
-    let mut byte = [0u8; 1];
-    while !String::from_utf8_lossy(&said).contains("paused at staged") {
-        match stderr.read(&mut byte) {
-            Ok(1) => said.push(byte[0]),
-            _ => panic!("ended before pausing: {}", String::from_utf8_lossy(&said)),
-        }
-    }
+    let mut said = crate::common::read_until(&mut stderr, "paused at staged");
     let pid = child.id().to_string();
     assert!(Command::new("kill")
         .args([signal, &pid])

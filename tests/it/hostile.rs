@@ -256,7 +256,6 @@ fn strict_fails_on_an_unreadable_stream() {
 
 #[test]
 fn sigkill_during_convert_leaves_nothing_under_the_final_name() {
-    use std::io::Read;
     let dir = scratch("kill");
     let lake = dir.join("lake");
     // Paused once the first batch is staged, then killed: no destructor, no cleanup.
@@ -267,12 +266,7 @@ fn sigkill_during_convert_leaves_nothing_under_the_final_name() {
         .spawn()
         .unwrap();
     let mut stderr = child.stderr.take().unwrap();
-    let mut said = Vec::new();
-    let mut byte = [0u8; 1];
-    while !String::from_utf8_lossy(&said).contains("paused at staged") {
-        assert_eq!(stderr.read(&mut byte).unwrap(), 1, "ended before pausing");
-        said.push(byte[0]);
-    }
+    read_until(&mut stderr, "paused at staged");
     let staging = dir.join(format!(".lake.tmp-{}", child.id()));
     assert!(staging.is_dir(), "staging is where the run writes");
     child.kill().unwrap(); // SIGKILL
