@@ -95,6 +95,15 @@ pub enum Error {
         /// What happened.
         message: String,
     },
+    /// A database or vector store an export loads into refused or failed a request (a
+    /// refused login, a missing extension, a server gone), with what it said.
+    #[error("{url}: {message}")]
+    Service {
+        /// The service, without its password (`postgresql://user@host:5432/db`).
+        url: String,
+        /// What happened.
+        message: String,
+    },
     /// A fault of chatql itself, not of the input or the options (please report it).
     #[error("internal error: {0}")]
     Internal(String),

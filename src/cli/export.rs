@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
+use chatql::export::vector::{PgLayout, VectorReport};
 use chatql::export::{
-    export, ContextPlacement, ExportOptions, Filters, Sampling, Stratum, SystemMessage, Target,
+    export, export_vectors, ContextPlacement, ExportOptions, Filters, Sampling, Stratum,
+    SystemMessage, Target, VectorSettings,
 };
 
 use super::progress::InputBar;
@@ -44,8 +46,10 @@ pub struct ExportArgs {
     to: Target,
     /// Output file, or an object (`s3://`, `gs://`, `az://`, uploaded whole at the end);
     /// `.gz` or `.zst` compresses; `-` writes to standard output (the summary then goes to
-    /// standard error).
-    #[arg(short, long, value_name = "FILE")]
+    /// standard error). Vector stores: `postgresql://user@host:port/db` (pgvector; password
+    /// from the URL or PGPASSWORD), `http://host:port` (chroma, qdrant), a folder (pinecone,
+    /// lancedb).
+    #[arg(short, long, value_name = "FILE|URL")]
     output: PathBuf,
     /// System message: `none`, `prompt` (the conversation's), or a text.
     #[arg(long, default_value = "prompt", value_name = "none|prompt|TEXT", value_parser = parse_system)]
@@ -102,6 +106,31 @@ pub struct ExportArgs {
         help_heading = "Annotation sample"
     )]
     stratify: Vec<Stratum>,
+    /// Vector stores: one collection (pgvector table, Qdrant collection) for every course,
+    /// instead of one per course (Qdrant's default: `uiuc-chat`, as on the platform).
+    #[arg(long, value_name = "NAME", help_heading = "Vector stores")]
+    collection: Option<String>,
+    /// pgvector: LangChain's tables, or one plain table (`--collection` names it).
+    #[arg(long, value_enum, default_value_t = PgLayout::Langchain, help_heading = "Vector stores")]
+    layout: PgLayout,
+    /// Vector stores: points per COPY or request (Chroma's `max_batch_size` caps it).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        help_heading = "Vector stores"
+    )]
+    batch: usize,
+    /// Chroma: tenant.
+    #[arg(long, default_value = "default_tenant", help_heading = "Vector stores")]
+    tenant: String,
+    /// Chroma: database (created when missing).
+    #[arg(
+        long,
+        default_value = "default_database",
+        help_heading = "Vector stores"
+    )]
+    database: String,
     /// Keep every version of a conversation seen in several raw exports.
     #[arg(long)]
     keep_duplicates: bool,
@@ -162,6 +191,13 @@ impl ExportArgs {
             sampling,
             ingest: self.read.ingest(None),
             as_of: self.as_of.as_of,
+            vector: VectorSettings {
+                collection: self.collection.clone(),
+                layout: self.layout,
+                batch: self.batch,
+                tenant: self.tenant.clone(),
+                database: self.database.clone(),
+            },
         })
     }
 }
@@ -169,11 +205,17 @@ impl ExportArgs {
 pub async fn run(a: ExportArgs) -> Result<()> {
     let opts = a.options()?;
     let bar = InputBar::start("read", &opts.ingest.progress, !a.read.quiet);
+    if a.to.destination().is_some() {
+        let report = export_vectors(&a.inputs, &opts).await?;
+        drop(bar);
+        return Ok(emit(vector_summary(&report, &a.output).as_bytes(), None)?);
+    }
     let report = export(&a.inputs, &opts).await?;
     drop(bar);
     let unit = match a.to {
         Target::Dpo => "pair(s)",
         Target::Annotation => "row(s)",
+        Target::ChatGpt => "conversation(s)",
         _ => "line(s)",
     };
     let mut line = format!(
@@ -208,4 +250,40 @@ pub async fn run(a: ExportArgs) -> Result<()> {
         emit(line.as_bytes(), None)?;
     }
     Ok(())
+}
+
+/// The summary of a vector export: what was written where, what was skipped and why.
+fn vector_summary(r: &VectorReport, out: &std::path::Path) -> String {
+    let p = &r.put;
+    let total = p.inserted + p.updated + p.unchanged;
+    let dest = chatql::export::vector::pg::redact_url(&out.to_string_lossy());
+    let mut s = format!(
+        "{total} point(s) to {dest}: {} new, {} updated, {} unchanged",
+        p.inserted, p.updated, p.unchanged
+    );
+    if r.no_embedding > 0 {
+        s.push_str(&format!(
+            "; {} chunk(s) without an embedding skipped",
+            r.no_embedding
+        ));
+    }
+    if r.filtered > 0 {
+        s.push_str(&format!("; {} document(s) filtered out", r.filtered));
+    }
+    s.push('\n');
+    for (g, n) in &r.groups {
+        let course = g
+            .course
+            .as_deref()
+            .map(|c| format!(", {c}"))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "  {}: {n} point(s), {} dimensions{course}\n",
+            g.name, g.dims
+        ));
+    }
+    for note in &r.notes {
+        s.push_str(&format!("  {note}\n"));
+    }
+    s
 }

@@ -8,11 +8,13 @@
 //! temporary lake, so deduplication and every ingest rule apply, and memory stays bounded.
 
 pub mod annotation;
+pub mod chatgpt;
 pub mod cursor;
 pub mod openai;
 pub mod output;
 pub mod preference;
 pub mod uiuc;
+pub mod vector;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -53,6 +55,35 @@ pub enum Target {
     UiucConvo,
     /// Document lines with their chunks and embeddings.
     UiucDocs,
+    /// ChatGPT's `conversations.json` (Open WebUI and LibreChat import it).
+    #[value(name = "chatgpt")]
+    ChatGpt,
+    /// PostgreSQL with pgvector (`-o postgresql://user@host:port/db`).
+    Pgvector,
+    /// A Chroma server (`-o http://host:port`).
+    Chroma,
+    /// A Qdrant server (`-o http://host:port`), with the platform's payload.
+    Qdrant,
+    /// Pinecone's bulk-import Parquet layout (`-o FOLDER`).
+    Pinecone,
+    /// Parquet tables with fixed-size vectors for LanceDB (`-o FOLDER`).
+    #[value(name = "lancedb")]
+    LanceDb,
+}
+
+impl Target {
+    /// The vector store this target loads, if it is one.
+    pub fn destination(self) -> Option<vector::Destination> {
+        use vector::Destination as D;
+        Some(match self {
+            Target::Pgvector => D::Pgvector,
+            Target::Chroma => D::Chroma,
+            Target::Qdrant => D::Qdrant,
+            Target::Pinecone => D::Pinecone,
+            Target::LanceDb => D::LanceDb,
+            _ => return None,
+        })
+    }
 }
 
 /// Where the system message comes from (OpenAI and ShareGPT).
@@ -125,6 +156,35 @@ pub struct ExportOptions {
     pub ingest: crate::ingest::IngestOptions,
     /// The lake version to read (the latest when `None`).
     pub as_of: Option<AsOf>,
+    /// Vector stores: collection, layout, batch size, Chroma's tenant and database.
+    pub vector: VectorSettings,
+}
+
+/// The settings of the vector-store targets.
+#[derive(Debug, Clone)]
+pub struct VectorSettings {
+    /// One collection (table, index) for all courses.
+    pub collection: Option<String>,
+    /// pgvector's layout.
+    pub layout: vector::PgLayout,
+    /// Points per request or COPY.
+    pub batch: usize,
+    /// Chroma's tenant.
+    pub tenant: String,
+    /// Chroma's database.
+    pub database: String,
+}
+
+impl Default for VectorSettings {
+    fn default() -> Self {
+        VectorSettings {
+            collection: None,
+            layout: vector::PgLayout::default(),
+            batch: 1000,
+            tenant: "default_tenant".into(),
+            database: "default_database".into(),
+        }
+    }
 }
 
 /// What was written and skipped.
@@ -209,23 +269,13 @@ fn passes(c: &Conversation, f: &Filters, allowed: Option<&HashSet<(String, i64)>
     true
 }
 
-/// Exports the inputs (raw exports, or folders written by `chatql convert`).
-pub async fn export(args: &[String], opts: &ExportOptions) -> Result<ExportReport> {
-    if output::is_stdout(&opts.output) && opts.split.is_some() {
-        return Err(Error::Usage(
-            "--split writes two files: give -o FILE, not standard output".into(),
-        ));
-    }
-    for p in std::iter::once(opts.output.clone())
-        .chain(opts.split.map(|_| validation_path(&opts.output)))
-        .filter(|p| !output::is_stdout(p))
-    {
-        if crate::store::exists(&p)? && !opts.force {
-            return Err(Error::OutputExists(p));
-        }
-    }
-    // Raw inputs go through a temporary lake (removed on return).
-    let (lakes, _tmp): (Vec<PathBuf>, Option<crate::lake::fs::Scratch>) =
+/// The lakes an export reads: the inputs themselves, or a temporary lake converted from
+/// raw inputs (removed when the second value drops), each pinned at one version.
+async fn open_lakes(
+    args: &[String],
+    opts: &ExportOptions,
+) -> Result<(Vec<LakeSnapshot>, Option<crate::lake::fs::Scratch>)> {
+    let (lakes, tmp): (Vec<PathBuf>, Option<crate::lake::fs::Scratch>) =
         if crate::lake::InputKind::of(args)? == crate::lake::InputKind::Lakes {
             (args.iter().map(PathBuf::from).collect(), None)
         } else {
@@ -240,13 +290,37 @@ pub async fn export(args: &[String], opts: &ExportOptions) -> Result<ExportRepor
                 .map_err(|e| Error::Internal(format!("convert task failed: {e}")))??;
             (vec![lake], Some(tmp))
         };
-
     // Pinned here, so that the filter and the walk read the same version of each lake.
-    let as_of = if _tmp.is_some() { None } else { opts.as_of };
+    let as_of = if tmp.is_some() { None } else { opts.as_of };
     let lakes = lakes
         .iter()
         .map(|l| LakeSnapshot::load(l, as_of))
         .collect::<Result<Vec<_>>>()?;
+    Ok((lakes, tmp))
+}
+
+/// Exports the inputs (raw exports, or folders written by `chatql convert`) to a file.
+pub async fn export(args: &[String], opts: &ExportOptions) -> Result<ExportReport> {
+    if opts.target.destination().is_some() {
+        return Err(Error::Usage(format!(
+            "--to {:?} loads a vector store: use export_vectors",
+            opts.target
+        )));
+    }
+    if output::is_stdout(&opts.output) && opts.split.is_some() {
+        return Err(Error::Usage(
+            "--split writes two files: give -o FILE, not standard output".into(),
+        ));
+    }
+    for p in std::iter::once(opts.output.clone())
+        .chain(opts.split.map(|_| validation_path(&opts.output)))
+        .filter(|p| !output::is_stdout(p))
+    {
+        if crate::store::exists(&p)? && !opts.force {
+            return Err(Error::OutputExists(p));
+        }
+    }
+    let (lakes, tmp) = open_lakes(args, opts).await?;
     let allowed = match &opts.filters.where_sql {
         Some(pred) => Some(where_set(&lakes, pred).await?),
         None => None,
@@ -255,7 +329,49 @@ pub async fn export(args: &[String], opts: &ExportOptions) -> Result<ExportRepor
     let opts = opts.clone();
     tokio::task::spawn_blocking(move || {
         let report = write_lakes(&lakes, &opts, allowed.as_ref());
-        drop(_tmp);
+        drop(tmp);
+        report
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("export task failed: {e}")))?
+}
+
+/// Loads the documents of the inputs, with their embeddings, into a vector store.
+pub async fn export_vectors(args: &[String], opts: &ExportOptions) -> Result<vector::VectorReport> {
+    let Some(destination) = opts.target.destination() else {
+        return Err(Error::Usage(format!(
+            "--to {:?} is not a vector store",
+            opts.target
+        )));
+    };
+    let f = &opts.filters;
+    if !f.users.is_empty() || f.min_turns.is_some() || f.feedback.is_some() || f.where_sql.is_some()
+    {
+        return Err(Error::Usage(
+            "--user, --min-turns, --feedback and --where select conversations; documents take \
+             --course, --since and --until"
+                .into(),
+        ));
+    }
+    let v = &opts.vector;
+    let vopts = vector::VectorOptions {
+        destination,
+        url: opts.output.to_string_lossy().into_owned(),
+        collection: v.collection.clone(),
+        layout: v.layout,
+        batch: v.batch,
+        tenant: v.tenant.clone(),
+        database: v.database.clone(),
+        courses: f.courses.clone(),
+        since: f.since,
+        until: f.until,
+        redact_key: opts.redact_key.clone(),
+        force: opts.force,
+    };
+    let (lakes, tmp) = open_lakes(args, opts).await?;
+    tokio::task::spawn_blocking(move || {
+        let report = vector::load(&lakes, &vopts);
+        drop(tmp);
         report
     })
     .await
@@ -284,6 +400,13 @@ fn write_lakes(
         Some(_) => Some(Output::create(&validation_path(&opts.output))?),
         None => None,
     };
+    if opts.target == Target::ChatGpt {
+        train.line("[")?;
+        if let Some(v) = &mut val {
+            v.line("[")?;
+        }
+    }
+    let mut first = (true, true);
     if opts.target == Target::Annotation {
         let header = annotation::header_line();
         train.line(&header)?;
@@ -296,13 +419,18 @@ fn write_lakes(
             Some(r) => r.redact_text(&line),
             None => line,
         };
+        // conversations.json is one array: items after the first take a comma.
+        let sep = |first: &mut bool| match (opts.target, std::mem::replace(first, false)) {
+            (Target::ChatGpt, false) => ",",
+            _ => "",
+        };
         match (&mut val, opts.split) {
             (Some(v), Some(frac)) if !in_training(id, frac) => {
-                v.line(&line)?;
+                v.line(&format!("{}{line}", sep(&mut first.1)))?;
                 report.validation += 1;
             }
             _ => {
-                train.line(&line)?;
+                train.line(&format!("{}{line}", sep(&mut first.0)))?;
                 report.written += 1;
             }
         }
@@ -348,7 +476,13 @@ fn write_lakes(
                     }
                     return Ok(());
                 }
-                Target::UiucDocs => unreachable!("handled above"),
+                Target::ChatGpt => chatgpt::conversation(&c),
+                Target::UiucDocs
+                | Target::Pgvector
+                | Target::Chroma
+                | Target::Qdrant
+                | Target::Pinecone
+                | Target::LanceDb => unreachable!("handled above and in export_vectors"),
             };
             match line {
                 Ok(v) => emit(v.to_string(), &id, &mut report),
@@ -361,6 +495,12 @@ fn write_lakes(
     }
     for (id, line) in std::mem::take(&mut pairs).finish(&mut report) {
         emit(line.to_string(), &id, &mut report)?;
+    }
+    if opts.target == Target::ChatGpt {
+        train.line("]")?;
+        if let Some(v) = &mut val {
+            v.line("]")?;
+        }
     }
     report.files.push(train.commit()?);
     if let Some(v) = val {

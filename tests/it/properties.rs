@@ -163,6 +163,7 @@ fn round_trip(records: &[Value], to: chatql::export::Target) -> Vec<Value> {
         sampling: None,
         ingest: Default::default(),
         as_of: None,
+        vector: Default::default(),
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(chatql::export::export(

@@ -1,0 +1,153 @@
+//! JSON over HTTP for the vector stores with network APIs (Chroma, Qdrant): one blocking
+//! client (`ureq`, plain HTTP in the default build), retries with backoff on a refused
+//! connection, 429 and 5xx, and errors that carry the URL and the server's own message.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// Attempts per request.
+const ATTEMPTS: u32 = 4;
+
+/// A JSON client of one server.
+pub struct Client {
+    agent: ureq::Agent,
+    base: String,
+    headers: Vec<(String, String)>,
+}
+
+/// A response: status and JSON body (`Null` when empty or not JSON).
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// The body.
+    pub body: Value,
+}
+
+impl Client {
+    /// A client of `base` (`http://host:port`), sending `headers` with every request.
+    pub fn new(base: &str, headers: Vec<(String, String)>) -> Result<Client> {
+        if base.starts_with("https://") {
+            return Err(Error::Usage(format!(
+                "{base}: this build of chatql speaks plain HTTP only (reach the server through a \
+                 tunnel or a local proxy)"
+            )));
+        }
+        if !base.starts_with("http://") {
+            return Err(Error::Usage(format!("{base}: expected http://host:port")));
+        }
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(300)))
+            .build();
+        Ok(Client {
+            agent: ureq::Agent::new_with_config(config),
+            base: base.trim_end_matches('/').to_owned(),
+            headers,
+        })
+    }
+
+    /// The server's address, for messages.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> Result<Reply> {
+        self.call("GET", path, None)
+    }
+
+    /// `POST path` with a JSON body.
+    pub fn post(&self, path: &str, body: &Value) -> Result<Reply> {
+        self.call("POST", path, Some(body))
+    }
+
+    /// `PUT path` with a JSON body.
+    pub fn put(&self, path: &str, body: &Value) -> Result<Reply> {
+        self.call("PUT", path, Some(body))
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Reply> {
+        let url = format!("{}{path}", self.base);
+        let text = body.map(Value::to_string);
+        let mut last = String::new();
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(200 << attempt));
+            }
+            match self.once(method, &url, text.as_deref()) {
+                Ok(r) if r.status == 429 || r.status >= 500 => {
+                    last = format!("HTTP {}: {}", r.status, r.body)
+                }
+                Ok(r) => return Ok(r),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(Error::Service {
+            url,
+            message: format!("{method} failed after {ATTEMPTS} attempts: {last}"),
+        })
+    }
+
+    fn once(&self, method: &str, url: &str, body: Option<&str>) -> Result<Reply, ureq::Error> {
+        let mut resp = match method {
+            "GET" => {
+                let mut r = self.agent.get(url);
+                for (k, v) in &self.headers {
+                    r = r.header(k, v);
+                }
+                r.call()?
+            }
+            _ => {
+                let mut r = match method {
+                    "PUT" => self.agent.put(url),
+                    _ => self.agent.post(url),
+                };
+                for (k, v) in &self.headers {
+                    r = r.header(k, v);
+                }
+                r.header("content-type", "application/json")
+                    .send(body.unwrap_or("{}"))?
+            }
+        };
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_string()?;
+        Ok(Reply {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(if text.is_empty() {
+                Value::Null
+            } else {
+                Value::String(text)
+            }),
+        })
+    }
+}
+
+/// An error for a reply the server refused.
+pub fn refused(c: &Client, what: &str, r: &Reply) -> Error {
+    Error::Service {
+        url: c.base().to_owned(),
+        message: format!("{what}: HTTP {}: {}", r.status, r.body),
+    }
+}
+
+/// A URL path segment, percent-encoded.
+pub fn segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// Whether a vector read back as JSON numbers is `v`, bit for bit as f32.
+pub fn same_vector(json: &Value, v: &[f32]) -> bool {
+    json.as_array().is_some_and(|a| {
+        a.len() == v.len()
+            && a.iter()
+                .zip(v)
+                .all(|(x, y)| x.as_f64().map(|x| x as f32) == Some(*y))
+    })
+}
