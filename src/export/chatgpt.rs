@@ -11,6 +11,7 @@
 //!   would become an assistant message) but stays in the conversation's `chatql` object.
 //! - LibreChat's `importChatGptConvo` follows `parent` and reads `author.role`,
 //!   `content.parts` and `create_time`.
+//!
 //! Feedback and the retrieved sources, which neither importer maps, ride in each message's
 //! `metadata` (`feedback`, `sources`) so the file stays a faithful copy.
 

@@ -37,6 +37,7 @@ mod hostile;
 mod ingest;
 mod insight;
 mod inspect;
+mod migrate;
 mod partition;
 mod properties;
 mod report;

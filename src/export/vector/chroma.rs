@@ -2,13 +2,15 @@
 //! upserted by id in batches within the server's `max_batch_size`. Before each upsert the
 //! batch's ids are read back, so the summary tells new points from changed and unchanged
 //! ones. Chroma's metadata holds scalars only: nulls are left out and `doc_groups` is kept as
-//! JSON text.
+//! JSON text. Vectors go as base64 of their f32 bytes, as Chroma's clients send them. In
+//! cosine space Chroma stores each vector scaled to unit length (ada-002's already nearly
+//! are): the original's SHA-256 stays in the metadata as `embedding_sha256`.
 
 use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use super::http::{refused, same_vector, segment, Client};
+use super::http::{refused, segment, Client};
 use super::{Group, Point, Put, Store, VectorOptions};
 use crate::error::Result;
 
@@ -17,6 +19,7 @@ pub struct ChromaStore {
     client: Client,
     prefix: String,
     max_batch: usize,
+    base64: bool,
     collections: HashMap<String, String>,
 }
 
@@ -33,6 +36,7 @@ impl ChromaStore {
             ));
         }
         let max_batch = r.body["max_batch_size"].as_u64().unwrap_or(1000).max(1) as usize;
+        let base64 = r.body["supports_base64_encoding"].as_bool() == Some(true);
         let db = format!("/api/v2/tenants/{}/databases", segment(&o.tenant));
         let r = client.get(&format!("{db}/{}", segment(&o.database)))?;
         if r.status == 404 {
@@ -47,6 +51,7 @@ impl ChromaStore {
             client,
             prefix: format!("{db}/{}/collections", segment(&o.database)),
             max_batch,
+            base64,
             collections: HashMap::new(),
         })
     }
@@ -76,10 +81,12 @@ impl ChromaStore {
         Ok(id)
     }
 
-    /// Of `points`, how many exist already, and how many of those as they are.
+    /// Of `points`, how many exist already, and how many of those as they are (text and
+    /// metadata, which holds the vector's fingerprint: Chroma normalizes stored vectors in
+    /// cosine space, so their bits cannot be compared).
     fn existing(&self, coll: &str, points: &[Point]) -> Result<(u64, u64)> {
         let ids: Vec<&str> = points.iter().map(|p| p.id.as_str()).collect();
-        let body = json!({"ids": ids, "include": ["documents", "metadatas", "embeddings"]});
+        let body = json!({"ids": ids, "include": ["documents", "metadatas"]});
         let r = self
             .client
             .post(&format!("{}/{coll}/get", self.prefix), &body)?;
@@ -96,15 +103,24 @@ impl ChromaStore {
             found += 1;
             let doc = r.body["documents"][i].as_str();
             let meta = &r.body["metadatas"][i];
-            let emb = &r.body["embeddings"][i];
-            if doc == Some(p.text.as_str())
-                && *meta == Value::Object(metadata(p))
-                && same_vector(emb, &p.embedding)
-            {
+            if doc == Some(p.text.as_str()) && *meta == Value::Object(metadata(p)) {
                 same += 1;
             }
         }
         Ok((found, same))
+    }
+}
+
+impl ChromaStore {
+    /// A vector as the server takes it exactly: base64 of little-endian f32s where the server
+    /// supports it (as Chroma's own clients send them), else JSON numbers.
+    fn vector(&self, v: &[f32]) -> Value {
+        if !self.base64 {
+            return json!(v);
+        }
+        use base64::Engine;
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
     }
 }
 
@@ -116,7 +132,7 @@ impl Store for ChromaStore {
             let (found, same) = self.existing(&coll, part)?;
             let body = json!({
                 "ids": part.iter().map(|p| &p.id).collect::<Vec<_>>(),
-                "embeddings": part.iter().map(|p| &p.embedding).collect::<Vec<_>>(),
+                "embeddings": part.iter().map(|p| self.vector(&p.embedding)).collect::<Vec<_>>(),
                 "documents": part.iter().map(|p| &p.text).collect::<Vec<_>>(),
                 "metadatas": part.iter().map(|p| Value::Object(metadata(p))).collect::<Vec<_>>(),
             });

@@ -139,15 +139,10 @@ pub fn refused(c: &Client, what: &str, r: &Reply) -> Error {
 
 /// A URL path segment, percent-encoded.
 pub fn segment(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
-/// Whether a vector read back as JSON numbers is `v`, bit for bit as f32.
-pub fn same_vector(json: &Value, v: &[f32]) -> bool {
-    json.as_array().is_some_and(|a| {
-        a.len() == v.len()
-            && a.iter()
-                .zip(v)
-                .all(|(x, y)| x.as_f64().map(|x| x as f32) == Some(*y))
-    })
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string()
 }

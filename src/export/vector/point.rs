@@ -43,6 +43,9 @@ pub struct Point {
     pub text: String,
     /// SHA-256 of `text`, hex.
     pub text_sha256: String,
+    /// SHA-256 of the vector's little-endian f32 bytes, hex: stores that normalize vectors
+    /// for cosine distance (Chroma, Qdrant) keep the original's fingerprint.
+    pub embedding_sha256: String,
     /// `text-embedding-ada-002` for 1536 dimensions, else unknown.
     pub embedding_model: Option<&'static str>,
     /// Document groups (from the document line's `doc_groups`, when present).
@@ -72,6 +75,7 @@ impl Point {
             "chunk_index": self.chunk_index,
             "doc_groups": self.doc_groups,
             "text_sha256": self.text_sha256,
+            "embedding_sha256": self.embedding_sha256,
             "embedding_model": self.embedding_model,
             "dimensions": self.dims(),
         });
@@ -149,6 +153,7 @@ pub fn points(d: &Document, redactor: Option<&Redactor>, skipped: &mut u64) -> V
             chunk_index,
             text_sha256: hex::encode(sha2::Sha256::digest(text.as_bytes())),
             text,
+            embedding_sha256: vector_sha256(&embedding),
             embedding_model: (embedding.len() == ADA_002_DIMS).then_some("text-embedding-ada-002"),
             doc_groups: doc_groups.clone(),
             created_at: r.ts(dc::created_at),
@@ -156,6 +161,15 @@ pub fn points(d: &Document, redactor: Option<&Redactor>, skipped: &mut u64) -> V
         });
     }
     out
+}
+
+/// SHA-256 of a vector's little-endian f32 bytes, hex.
+pub fn vector_sha256(v: &[f32]) -> String {
+    let mut h = sha2::Sha256::new();
+    for x in v {
+        h.update(x.to_le_bytes());
+    }
+    hex::encode(h.finalize())
 }
 
 /// `doc_groups` from the document's `extra`, when its line had them.
