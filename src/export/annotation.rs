@@ -168,11 +168,30 @@ fn field(out: &mut String, value: &str, free_text: bool) {
 }
 
 /// The header line, with the byte-order mark.
-pub(crate) fn header_line() -> String {
+pub fn header_line() -> String {
     let mut out = String::from("\u{feff}");
     let cols: Vec<&str> = HEADER.iter().chain(&CODING_COLUMNS).copied().collect();
     out.push_str(&cols.join(","));
     out
+}
+
+/// Which of [`HEADER`]'s columns are free text (guarded against formulas).
+const FREE_TEXT: [bool; 13] = [
+    false, false, false, false, false, false, false, true, true, true, false, true, true,
+];
+
+/// One row's line from its values in [`HEADER`]'s order, free text guarded, followed by the
+/// empty coding columns. `chatql serve`'s "annotate these" writes its rows with it too.
+pub fn line(values: [&str; 13]) -> String {
+    let mut line = String::new();
+    for (n, v) in values.iter().enumerate() {
+        if n > 0 {
+            line.push(',');
+        }
+        field(&mut line, v, FREE_TEXT[n]);
+    }
+    line.push_str(&",".repeat(CODING_COLUMNS.len()));
+    line
 }
 
 /// The rows of one sampled conversation: one per question (the answer's `message_index`,
@@ -224,30 +243,21 @@ pub(crate) fn rows(c: &Conversation, cell: &str) -> Vec<String> {
             ),
             None => (m.i32(ms::message_index), "", "", "", ""),
         };
-        let mut line = String::new();
-        let cells: [(&str, bool); 13] = [
-            (convo_id, false),
-            (&index.map(|i| i.to_string()).unwrap_or_default(), false),
-            (cell, false),
-            (course, false),
-            (&at, false),
-            (email, false),
-            (model, false),
-            (m.str(ms::content).unwrap_or(""), true),
-            (text, true),
-            (&sources.join("; "), true),
-            (feedback, false),
-            (category, true),
-            (details, true),
-        ];
-        for (n, (v, free)) in cells.iter().enumerate() {
-            if n > 0 {
-                line.push(',');
-            }
-            field(&mut line, v, *free);
-        }
-        // The coding columns, empty.
-        line.push_str(&",".repeat(CODING_COLUMNS.len()));
+        let line = line([
+            convo_id,
+            &index.map(|i| i.to_string()).unwrap_or_default(),
+            cell,
+            course,
+            &at,
+            email,
+            model,
+            m.str(ms::content).unwrap_or(""),
+            text,
+            &sources.join("; "),
+            feedback,
+            category,
+            details,
+        ]);
         out.push(line);
     }
     out

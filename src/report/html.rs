@@ -225,7 +225,11 @@ pub fn folded(s: &SectionResult) -> bool {
     rows > FOLD_ROWS || (charted && rows > FOLD_CHARTED)
 }
 
-fn table_html(s: &SectionResult, out: &mut String) {
+/// Where a table cell links to, from its column name, its text and the row's cells (name,
+/// text); `None` leaves it plain. `chatql serve` links report rows to its filtered list.
+pub type CellLink<'a> = &'a dyn Fn(&str, &str, &[(&str, String)]) -> Option<String>;
+
+fn table_html(s: &SectionResult, out: &mut String, link: CellLink) {
     let rows = row_count(s);
     if rows == 0 {
         out.push_str("<p class=\"empty\">No rows.</p>\n");
@@ -270,9 +274,20 @@ fn table_html(s: &SectionResult, out: &mut String) {
             out.push_str("</tbody></table>\n<p class=\"empty\">A column cannot be shown.</p>\n");
             return;
         };
+        let names: Vec<&str> = s
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
         for i in 0..b.num_rows() {
             out.push_str("<tr>");
-            for (f, col) in fmts.iter().zip(b.columns()) {
+            let cells: Vec<(&str, String)> = names
+                .iter()
+                .zip(&fmts)
+                .map(|(n, f)| (*n, f.value(i).to_string()))
+                .collect();
+            for ((f, col), (name, _)) in fmts.iter().zip(b.columns()).zip(&cells) {
                 let numeric = col.data_type().is_numeric();
                 let text = f.value(i).to_string();
                 let shade = match text.parse::<f64>() {
@@ -283,11 +298,14 @@ fn table_html(s: &SectionResult, out: &mut String) {
                     ),
                     _ => String::new(),
                 };
+                let shown = match link(name, &text, &cells) {
+                    Some(url) => format!("<a href=\"{}\">{}</a>", esc(&url), esc(&text)),
+                    None => esc(&text),
+                };
                 let _ = write!(
                     out,
-                    "<td{}{shade}>{}</td>",
+                    "<td{}{shade}>{shown}</td>",
                     if numeric { " class=\"num\"" } else { "" },
-                    esc(&text)
                 );
             }
             out.push_str("</tr>\n");
@@ -357,6 +375,11 @@ fn tiles_html(s: &SectionResult, spec: &ChartSpec, out: &mut String) {
 
 /// The whole page.
 pub fn report_page(results: &[ReportResult], subtitle: &str) -> String {
+    report_page_linked(results, subtitle, &|_, _, _| None)
+}
+
+/// [`report_page`] with table cells linked by `link`.
+pub fn report_page_linked(results: &[ReportResult], subtitle: &str, link: CellLink) -> String {
     let mut out = String::with_capacity(64 << 10);
     out.push_str(&crate::render::page::head(
         "chatql usage report",
@@ -393,7 +416,7 @@ pub fn report_page(results: &[ReportResult], subtitle: &str) -> String {
                     let _ = writeln!(out, "<div class=\"chart\">{svg}</div>");
                 }
             }
-            table_html(s, &mut out);
+            table_html(s, &mut out, link);
         }
         out.push_str("</section>\n");
     }

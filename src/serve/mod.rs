@@ -9,7 +9,8 @@
 //! request and kept.
 //!
 //! Pages: `/` (the list, [`list`]), `/c/{id}`, `/d?name=`, `/report`, `/topics`; exports
-//! `/questions.csv` and `/questions.jsonl` of the list as filtered; the JSON API
+//! `/questions.csv`, `/questions.jsonl` and `/annotate.csv` (the annotation CSV) of the
+//! list as filtered; the JSON API
 //! `/api/questions` and `/api/conversations/{id}`. Safety is in [`http`].
 
 pub mod http;
@@ -144,6 +145,7 @@ impl App {
             ["api", "conversations", id] => self.api_thread(t, id).await,
             ["questions.csv"] => self.export(t, false),
             ["questions.jsonl"] => self.export(t, true),
+            ["annotate.csv"] => self.annotate(t),
             ["report"] => self.report_page(t).await,
             ["topics"] => self.topics_page(t).await,
             _ => Err(Refusal::new(404, "no such page")),
@@ -351,6 +353,50 @@ impl App {
         ))
     }
 
+    /// "Annotate these": the selected questions as `export --to annotation`'s CSV, so the
+    /// filled file joins the tables as `annotations` (its cell is `serve`, and the sources
+    /// are the documents the list shows).
+    fn annotate(&self, t: &Target) -> std::result::Result<Response, Refusal> {
+        http::only(t, LIST_PARAMS)?;
+        let l = ListQuery::from_target(t)?;
+        let sel = list::select(&self.store, &l);
+        let mut body = crate::export::annotation::header_line();
+        body.push('\n');
+        for &i in &sel.rows {
+            let q = &self.store.questions[i];
+            let feedback = match q.feedback {
+                Some(true) => "up",
+                Some(false) => "down",
+                None => "",
+            };
+            let at = q
+                .created_at
+                .map(crate::model::format_timestamp_pg)
+                .unwrap_or_default();
+            body.push_str(&crate::export::annotation::line([
+                &q.convo_id,
+                &q.answer_index.unwrap_or(q.message_index).to_string(),
+                "serve",
+                q.course.as_deref().unwrap_or(""),
+                &at,
+                q.user.as_deref().unwrap_or(""),
+                q.model.as_deref().unwrap_or(""),
+                &q.question,
+                q.answer.as_deref().unwrap_or(""),
+                &q.documents.join("; "),
+                feedback,
+                q.category.as_deref().unwrap_or(""),
+                q.comment.as_deref().unwrap_or(""),
+            ]));
+            body.push('\n');
+        }
+        Ok(Response::download(
+            "text/csv; charset=utf-8",
+            "annotate.csv",
+            body.into_bytes(),
+        ))
+    }
+
     async fn report_page(&self, t: &Target) -> std::result::Result<Response, Refusal> {
         http::only(t, &[])?;
         let page = self
@@ -363,7 +409,9 @@ impl App {
                 };
                 crate::report::generate(&self.inputs, &opts, |_, _| {})
                     .await
-                    .map(|r| crate::report::html::report_page(&r, &self.subtitle))
+                    .map(|r| {
+                        crate::report::html::report_page_linked(&r, &self.subtitle, &report_link)
+                    })
                     .map_err(|e| e.to_string())
             })
             .await;
@@ -415,4 +463,36 @@ fn question_json(q: &store::Question) -> serde_json::Value {
         "feedback_comment": q.comment,
         "documents": q.documents,
     })
+}
+
+/// Where a report cell leads in the app: a course, model or month to the list filtered by it,
+/// a document to its page, a count of negative feedback to the list of those answers (with the
+/// row's course, model, month or document).
+fn report_link(col: &str, text: &str, row: &[(&str, String)]) -> Option<String> {
+    let month_like = |t: &str| t.len() == 7 && t.as_bytes()[4] == b'-';
+    if text.is_empty() {
+        return None;
+    }
+    match col {
+        "course" | "model" => Some(format!("/?{col}={}", http::encode(text))),
+        "month" if month_like(text) => Some(format!("/?month={text}")),
+        "document" => Some(format!("/d?name={}", http::encode(text))),
+        "negative" if text != "0" => {
+            let mut q: Vec<String> = row
+                .iter()
+                .filter(|(n, v)| {
+                    !v.is_empty()
+                        && (matches!(*n, "course" | "model" | "document")
+                            || (*n == "month" && month_like(v)))
+                })
+                .map(|(n, v)| format!("{n}={}", http::encode(v)))
+                .collect();
+            if q.is_empty() {
+                return None;
+            }
+            q.push("feedback=down".into());
+            Some(format!("/?{}", q.join("&")))
+        }
+        _ => None,
+    }
 }

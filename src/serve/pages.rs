@@ -160,11 +160,13 @@ pub fn list(
         b,
         "<p class=\"meta\"><strong>{total}</strong> question{} · sorted by {} · \
          <a href=\"/{}\">by {}</a> · export <a href=\"/questions.csv{}\">CSV</a> \
-         <a href=\"/questions.jsonl{}\">JSONL</a> · <a href=\"/api/questions{}\">JSON</a></p>",
+         <a href=\"/questions.jsonl{}\">JSONL</a> · <a href=\"/api/questions{}\">JSON</a> · \
+         <a href=\"/annotate.csv{}\">annotate these</a></p>",
         if total == 1 { "" } else { "s" },
         if l.by_relevance { "relevance" } else { "time" },
         esc(&l.url_with(&[("sort", if l.by_relevance { "time" } else { "relevance" })])),
         if l.by_relevance { "time" } else { "relevance" },
+        esc(&l.url_with(&[])),
         esc(&l.url_with(&[])),
         esc(&l.url_with(&[])),
         esc(&l.url_with(&[])),

@@ -186,6 +186,77 @@ fn exports_hold_exactly_the_selection() {
     assert!(lines.iter().all(|l| l["feedback"] == "up"));
 }
 
+/// The served report links its rows to the list: a course, a month, a model's negative
+/// feedback; the lists those links open hold exactly the questions the row counts.
+#[test]
+fn report_rows_link_to_the_filtered_list() {
+    let page = html("/report");
+    assert!(
+        page.contains("<a href=\"/?course=ECE120\">ECE120</a>"),
+        "no course link"
+    );
+    let month = page.find("<a href=\"/?month=").expect("no month link");
+    assert!(page[month..].starts_with("<a href=\"/?month=20"));
+    // Every negative-feedback link opens a list of down-rated answers only, as many as the
+    // cell says.
+    let mut checked = 0;
+    for part in page.split("<a href=\"").skip(1) {
+        let (url, rest) = part.split_once("\">").unwrap();
+        if !url.contains("feedback=down") {
+            continue;
+        }
+        let shown: usize = rest.split('<').next().unwrap().parse().unwrap();
+        let api = json(&format!(
+            "/api/questions{}",
+            &url[1..].replace("&amp;", "&")
+        ));
+        assert_eq!(api["total"], shown as u64, "{url}");
+        checked += 1;
+    }
+    assert!(checked >= 2, "{checked} negative-feedback links");
+}
+
+/// "Annotate these" is the annotation CSV of the selection, and the filled file joins the
+/// tables as `annotations` with every row naming a message.
+#[test]
+fn annotate_these_gives_an_annotation_file_the_tables_take() {
+    let r = get("/annotate.csv?course=ECE110");
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8(r.body).unwrap();
+    let header = text.lines().next().unwrap();
+    assert_eq!(
+        header,
+        "\u{feff}convo_id,message_index,sample_cell,course_name,created_at,user_email,model,\
+         question,answer,sources,feedback,feedback_category,feedback_details,correct,helpful,\
+         question_type,notes"
+    );
+    let dir = crate::common::scratch("annotate");
+    let file = dir.join("annotate.csv");
+    std::fs::write(&file, &text).unwrap();
+    let lake = testdata_lake();
+    let out = crate::common::chatql()
+        .args([
+            "sql",
+            "SELECT (SELECT count(*) FROM annotations) AS rows, (SELECT count(*) FROM \
+             annotations a JOIN messages m ON m.convo_id = a.convo_id \
+             AND m.message_index = CAST(a.message_index AS INT) WHERE m.role = 'assistant') \
+             AS answers, (SELECT count(*) FROM rejects WHERE source_file LIKE '%annotate.csv') \
+             AS rejected",
+            lake.to_str().unwrap(),
+            file.to_str().unwrap(),
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    crate::common::assert_ok(&out, "sql over the annotation file");
+    // ECE110's 8 questions, each row naming its answer, none rejected.
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().lines().nth(1),
+        Some("8,8,0")
+    );
+}
+
 #[test]
 fn bad_requests_are_4xx_and_the_app_keeps_answering() {
     let cases: &[(&str, u16)] = &[

@@ -363,7 +363,7 @@ mod tests {
         let mut b = CopyBuf::default();
         b.text_array(&["a".into()]);
         let want: Vec<u8> = [
-            &29i32.to_be_bytes()[..],
+            &25i32.to_be_bytes()[..],
             &1i32.to_be_bytes(),
             &0i32.to_be_bytes(),
             &25i32.to_be_bytes(),
