@@ -267,6 +267,27 @@ fn pgvector_holds_the_lakes_vectors_and_reruns_change_nothing() {
         names.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>()
     );
 
+    // LangChain's own PGVector finds each chunk of a course's collection by its vector (and
+    // never embeds: its embedding function refuses).
+    if let Some(py) = python("langchain_postgres, psycopg") {
+        let script = r#"
+import sys, psycopg
+from langchain_postgres import PGVector
+from langchain_core.embeddings import Embeddings
+class Refuse(Embeddings):
+    def embed_documents(self, t): raise RuntimeError("re-embedding")
+    def embed_query(self, t): raise RuntimeError("re-embedding")
+url = sys.argv[1]
+store = PGVector(embeddings=Refuse(), collection_name="ECE120", connection=url.replace("postgresql://", "postgresql+psycopg://"), create_extension=False)
+rows = psycopg.connect(url).execute("SELECT e.document, e.embedding::text FROM langchain_pg_embedding e JOIN langchain_pg_collection c ON c.uuid = e.collection_id WHERE c.name = 'ECE120'").fetchall()
+print(sum(store.similarity_search_by_vector([float(x) for x in v.strip('[]').split(',')], k=1)[0].page_content == d for d, v in rows), len(rows))
+"#;
+        assert_eq!(
+            run_python(&py, script, &[&pg.url("postgres")]).trim(),
+            "4 4"
+        );
+    }
+
     // Each chunk is its own nearest neighbour, through the index of its dimension.
     for d in [1536, 768] {
         let plan = pg.psql(
