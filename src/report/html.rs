@@ -375,11 +375,17 @@ fn tiles_html(s: &SectionResult, spec: &ChartSpec, out: &mut String) {
 
 /// The whole page.
 pub fn report_page(results: &[ReportResult], subtitle: &str) -> String {
-    report_page_linked(results, subtitle, &|_, _, _| None)
+    report_page_linked(results, subtitle, &|_, _, _| None, None)
 }
 
-/// [`report_page`] with table cells linked by `link`.
-pub fn report_page_linked(results: &[ReportResult], subtitle: &str, link: CellLink) -> String {
+/// [`report_page`] with table cells linked by `link`, and `home` (the app's question list)
+/// first in the navigation.
+pub fn report_page_linked(
+    results: &[ReportResult],
+    subtitle: &str,
+    link: CellLink,
+    home: Option<&str>,
+) -> String {
     let mut out = String::with_capacity(64 << 10);
     out.push_str(&crate::render::page::head(
         "chatql usage report",
@@ -388,6 +394,9 @@ pub fn report_page_linked(results: &[ReportResult], subtitle: &str, link: CellLi
         STYLE,
     ));
     out.push_str("<nav>");
+    if let Some(h) = home {
+        let _ = write!(out, "<a href=\"{}\">\u{2190} Questions</a>", esc(h));
+    }
     for r in results {
         let _ = write!(out, "<a href=\"#{}\">{}</a>", esc(&r.name), esc(&r.title));
     }

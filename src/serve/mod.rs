@@ -410,7 +410,12 @@ impl App {
                 crate::report::generate(&self.inputs, &opts, |_, _| {})
                     .await
                     .map(|r| {
-                        crate::report::html::report_page_linked(&r, &self.subtitle, &report_link)
+                        crate::report::html::report_page_linked(
+                            &r,
+                            &self.subtitle,
+                            &report_link,
+                            Some("/"),
+                        )
                     })
                     .map_err(|e| e.to_string())
             })

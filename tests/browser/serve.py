@@ -50,6 +50,8 @@ def run(url, shots):
         "hostile": ("?q=alert", "&lt;script&gt;"),
         "thread": ("c/2b000000-0000-4000-8000-000000002001", "finite state machine"),
         "hostile-thread": ("c/evil-1%22'%3E%3Cscript%3Ealert(2)%3C%2Fscript%3E", "alert(1)"),
+        "report": ("report", 'href="/?course=ECE120"'),
+        "negative": ("?course=ECE120&feedback=down", "questions"),
     }
     failures = []
     try:
