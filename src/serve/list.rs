@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::http::{query_string, Refusal, Target};
 use super::search::Query;
-use super::store::{Question, Store};
+use super::store::{Store, NONE};
 
 /// The parameters of the list (and of the pages opened from it, for previous and next).
 pub const LIST_PARAMS: &[&str] = &[
@@ -167,52 +167,59 @@ pub struct Selection {
     pub terms: Vec<String>,
 }
 
-/// A question's values for a facet (a question cites several documents).
-fn values<'q>(q: &'q Question, facet: &str) -> Vec<&'q str> {
-    match facet {
-        "course" => q.course.as_deref().into_iter().collect(),
-        "model" => q.model.as_deref().into_iter().collect(),
-        "month" => q.month.as_deref().into_iter().collect(),
-        "feedback" => vec![q.feedback_name()],
-        "comment" => vec![if q.comment.is_some() { "yes" } else { "no" }],
-        "document" => q.documents.iter().map(String::as_str).collect(),
-        _ => Vec::new(),
-    }
-}
-
 /// Selects, orders and counts.
 pub fn select(store: &Store, l: &ListQuery) -> Selection {
     let query = Query::parse(&l.q);
-    let scores = (!query.is_empty()).then(|| store.index.search(&query));
-    let mut rows: Vec<usize> = (0..store.questions.len())
-        .filter(|&i| scores.as_ref().is_none_or(|s| s.contains_key(&(i as u32))))
-        .filter(|&i| {
-            let q = &store.questions[i];
-            l.facets
-                .iter()
-                .all(|(f, v)| values(q, f).contains(&v.as_str()))
+    let fc = &store.facets;
+    // The facets chosen, as codes; a value no question has selects nothing.
+    let wanted: Option<Vec<(usize, u32)>> = l
+        .facets
+        .iter()
+        .map(|(f, v)| {
+            let k = FACETS.iter().position(|x| x == f)?;
+            Some((k, fc.code(k, v)?))
         })
         .collect();
-    if let (true, Some(s)) = (l.by_relevance, &scores) {
-        // Stable: equal scores keep the time order.
-        rows.sort_by(|a, b| {
-            let (x, y) = (s[&(*a as u32)], s[&(*b as u32)]);
-            y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal)
-        });
+    let keep = |i: usize| {
+        wanted
+            .as_ref()
+            .is_some_and(|w| w.iter().all(|&(k, c)| fc.has(i, k, c)))
+    };
+    let mut rows: Vec<usize> = Vec::new();
+    if query.is_empty() {
+        rows.extend((0..store.questions.len()).filter(|&i| keep(i)));
+    } else {
+        let mut hits = store.index.search(&query);
+        hits.retain(|(d, _)| keep(*d as usize));
+        if l.by_relevance {
+            // Stable: equal scores keep the time order.
+            hits.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
+        }
+        rows.extend(hits.into_iter().map(|(d, _)| d as usize));
+    }
+    let mut counts: Vec<Vec<usize>> = fc.names.iter().map(|n| vec![0; n.len()]).collect();
+    for &i in &rows {
+        for (k, &c) in fc.codes[i].iter().enumerate() {
+            if c != NONE {
+                counts[k][c as usize] += 1;
+            }
+        }
+        for &c in &fc.docs[i] {
+            counts[5][c as usize] += 1;
+        }
     }
     let facets = FACETS
         .iter()
-        .map(|f| {
-            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-            for &i in &rows {
-                for v in values(&store.questions[i], f) {
-                    *counts.entry(v).or_default() += 1;
-                }
-            }
-            let mut counts: Vec<(String, usize)> =
-                counts.into_iter().map(|(v, n)| (v.to_owned(), n)).collect();
-            counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            (*f, counts)
+        .enumerate()
+        .map(|(k, f)| {
+            let mut v: Vec<(String, usize)> = counts[k]
+                .iter()
+                .enumerate()
+                .filter(|(_, &n)| n > 0)
+                .map(|(c, &n)| (fc.names[k][c].clone(), n))
+                .collect();
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            (*f, v)
         })
         .collect();
     Selection {

@@ -99,36 +99,56 @@ impl Index {
         ix
     }
 
-    /// The documents matching `q` with their BM25 scores (every word and phrase present).
-    pub fn search(&self, q: &Query) -> HashMap<u32, f64> {
+    /// The documents matching `q` (every word and phrase present) with their BM25 scores,
+    /// in document order. Postings are sorted by document, so the words' lists are merged,
+    /// the shortest first: the work is bounded by the rarest word's list, not the corpus.
+    pub fn search(&self, q: &Query) -> Vec<(u32, f64)> {
         let n = self.lengths.len() as f64;
-        let mut scores: Option<HashMap<u32, f64>> = None;
+        let mut lists = Vec::with_capacity(q.terms.len());
         for t in &q.terms {
-            let Some(list) = self.postings.get(t) else {
-                return HashMap::new();
-            };
-            let idf = ((n - list.len() as f64 + 0.5) / (list.len() as f64 + 0.5) + 1.0).ln();
-            let mut next = HashMap::with_capacity(list.len());
-            for (d, ps) in list {
-                let prior = match &scores {
-                    Some(s) => match s.get(d) {
-                        Some(p) => *p,
-                        None => continue,
-                    },
-                    None => 0.0,
-                };
-                let tf = ps.len() as f64;
-                let len = f64::from(self.lengths[*d as usize]);
-                let norm = K1 * (1.0 - B + B * len / self.average.max(1.0));
-                next.insert(*d, prior + idf * tf * (K1 + 1.0) / (tf + norm));
+            match self.postings.get(t) {
+                Some(l) => lists.push(l),
+                None => return Vec::new(),
             }
-            scores = Some(next);
         }
-        let mut scores = scores.unwrap_or_default();
+        lists.sort_by_key(|l| l.len());
+        let mut hits: Vec<(u32, f64)> = Vec::new();
+        for (k, list) in lists.iter().enumerate() {
+            let idf = ((n - list.len() as f64 + 0.5) / (list.len() as f64 + 0.5) + 1.0).ln();
+            let score = |d: u32, tf: usize| {
+                let tf = tf as f64;
+                let len = f64::from(self.lengths[d as usize]);
+                let norm = K1 * (1.0 - B + B * len / self.average.max(1.0));
+                idf * tf * (K1 + 1.0) / (tf + norm)
+            };
+            if k == 0 {
+                hits = list
+                    .iter()
+                    .map(|(d, ps)| (*d, score(*d, ps.len())))
+                    .collect();
+                continue;
+            }
+            // Keep the hits this list also holds (a galloping search from the last place).
+            let mut from = 0;
+            hits.retain_mut(|(d, s)| {
+                let rest = &list[from..];
+                match rest.binary_search_by_key(d, |(x, _)| *x) {
+                    Ok(i) => {
+                        *s += score(*d, rest[i].1.len());
+                        from += i + 1;
+                        true
+                    }
+                    Err(i) => {
+                        from += i;
+                        false
+                    }
+                }
+            });
+        }
         for p in &q.phrases {
-            scores.retain(|d, _| self.has_phrase(*d, p));
+            hits.retain(|(d, _)| self.has_phrase(*d, p));
         }
-        scores
+        hits
     }
 
     fn positions(&self, d: u32, w: &str) -> &[u32] {
@@ -181,12 +201,12 @@ mod tests {
         let ix = Index::build(docs.iter().cloned());
         let q = Query::parse("Transistor");
         let hits = ix.search(&q);
-        assert_eq!(hits.len(), 2);
+        assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [0, 2]);
         // Twice in a short document ranks above once.
-        assert!(hits[&0] > hits[&2]);
+        assert!(hits[0].1 > hits[1].1);
         let q = Query::parse("\"lab due\"");
         assert_eq!(q.phrases, vec![vec!["lab".to_owned(), "due".to_owned()]]);
-        let hits: Vec<u32> = ix.search(&q).into_keys().collect();
+        let hits: Vec<u32> = ix.search(&q).into_iter().map(|h| h.0).collect();
         assert_eq!(hits, [1]);
         // Every word must be there.
         assert!(ix.search(&Query::parse("transistor friday")).is_empty());

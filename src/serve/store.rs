@@ -64,6 +64,78 @@ pub struct Store {
     pub questions: Vec<Question>,
     /// The full-text index, one document per question.
     pub index: Index,
+    /// The facet values of every question, as codes.
+    pub facets: FacetCodes,
+}
+
+/// No value for a facet.
+pub const NONE: u32 = u32::MAX;
+
+/// Facet values interned once at load, so that filtering and counting a selection is
+/// comparing and counting small integers (the list's facets: course, model, month,
+/// feedback, comment, then document, which a question holds several of).
+#[derive(Debug, Default)]
+pub struct FacetCodes {
+    /// Per facet, in [`super::list::FACETS`] order, its distinct values.
+    pub names: Vec<Vec<String>>,
+    /// Per question, the codes of its one value of each of the first five facets ([`NONE`]
+    /// when it has none).
+    pub codes: Vec<[u32; 5]>,
+    /// Per question, the codes of its documents.
+    pub docs: Vec<Vec<u32>>,
+    lookup: Vec<HashMap<String, u32>>,
+}
+
+impl FacetCodes {
+    fn build(questions: &[Question]) -> FacetCodes {
+        let mut f = FacetCodes {
+            names: vec![Vec::new(); 6],
+            lookup: vec![HashMap::new(); 6],
+            ..Default::default()
+        };
+        for q in questions {
+            let one = [
+                q.course.as_deref(),
+                q.model.as_deref(),
+                q.month.as_deref(),
+                Some(q.feedback_name()),
+                Some(if q.comment.is_some() { "yes" } else { "no" }),
+            ];
+            let mut codes = [NONE; 5];
+            for (k, v) in one.into_iter().enumerate() {
+                if let Some(v) = v {
+                    codes[k] = f.intern(k, v);
+                }
+            }
+            f.codes.push(codes);
+            let docs = q.documents.iter().map(|d| f.intern(5, d)).collect();
+            f.docs.push(docs);
+        }
+        f
+    }
+
+    fn intern(&mut self, facet: usize, v: &str) -> u32 {
+        if let Some(&c) = self.lookup[facet].get(v) {
+            return c;
+        }
+        let c = self.names[facet].len() as u32;
+        self.names[facet].push(v.to_owned());
+        self.lookup[facet].insert(v.to_owned(), c);
+        c
+    }
+
+    /// The code of `value` in facet number `facet`, if any question has it.
+    pub fn code(&self, facet: usize, value: &str) -> Option<u32> {
+        self.lookup.get(facet)?.get(value).copied()
+    }
+
+    /// Whether question `i` has code `c` in facet number `facet`.
+    pub fn has(&self, i: usize, facet: usize, c: u32) -> bool {
+        match facet {
+            0..=4 => self.codes[i][facet] == c,
+            _ => self.docs[i].contains(&c),
+        }
+    }
 }
 
 /// The questions with their answers, in the order the list shows by default.
@@ -119,7 +191,12 @@ impl Store {
                 q.comment.as_deref().unwrap_or(""),
             ]
         }));
-        Ok(Store { questions, index })
+        let facets = FacetCodes::build(&questions);
+        Ok(Store {
+            questions,
+            index,
+            facets,
+        })
     }
 }
 
