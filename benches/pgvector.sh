@@ -39,7 +39,7 @@ if [ "$(id -u)" = 0 ]; then chown nobody "$PGDIR"; AS=(runuser -u nobody --); fi
   -o "-p $PORT -k $PGDIR -c listen_addresses=127.0.0.1 -c shared_buffers=1GB -c max_wal_size=4GB" >/dev/null
 trap '"${AS[@]}" "$PGBIN/pg_ctl" -D "$PGDIR/data" -m fast stop >/dev/null; rm -rf "$PGDIR"' EXIT
 psql() { "$PGBIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -X -At "$@"; }
-psql -c "CREATE DATABASE chatql" -c "CREATE DATABASE peer" >/dev/null
+psql -c "CREATE DATABASE chatql" -c "CREATE DATABASE peer" -c "CREATE DATABASE chatql_load" -c "CREATE DATABASE peer_load" >/dev/null
 
 measure() { # prints "seconds peak_kib"
   /usr/bin/time -f "%e %M" -o "$DIR/time.txt" "$@" >"$DIR/out.txt" 2>"$DIR/err.txt" || { cat "$DIR/err.txt" >&2; exit 1; }
@@ -63,7 +63,7 @@ with conn.cursor().copy("COPY items (course_name, text, embedding) FROM STDIN WI
                 if emb is not None and len(emb):
                     copy.write_row([course, text, np.asarray(emb, dtype=np.float32)])
                     n += 1
-for d, in conn.execute("SELECT DISTINCT vector_dims(embedding) FROM items").fetchall():
+for d, in ([] if len(sys.argv) > 3 else conn.execute("SELECT DISTINCT vector_dims(embedding) FROM items").fetchall()):
     conn.execute("SET maintenance_work_mem = '512MB'")
     conn.execute(f"CREATE INDEX ON items USING hnsw ((embedding::vector({d})) vector_cosine_ops) WHERE vector_dims(embedding) = {d}")
 print(n)
@@ -73,6 +73,9 @@ ours=$(measure "$BIN" export "$LAKE" --to pgvector --layout table -o "postgresql
 n_ours=$(psql -d chatql -c "SELECT count(*) FROM chatql_chunks")
 theirs=$(measure "$PY" -c "$PEER" "$LAKE" "postgresql://postgres@127.0.0.1:$PORT/peer")
 n_theirs=$(cat "$DIR/out.txt")
+# The load alone (no index), each into a database of its own.
+ours_load=$(measure "$BIN" export "$LAKE" --to pgvector --layout table -o "postgresql://postgres@127.0.0.1:$PORT/chatql_load" --batch 5000 --no-index)
+theirs_load=$(measure "$PY" -c "$PEER" "$LAKE" "postgresql://postgres@127.0.0.1:$PORT/peer_load" no-index)
 # A rerun of chatql over the loaded table: every row compared, none rewritten.
 again=$(measure "$BIN" export "$LAKE" --to pgvector --layout table -o "postgresql://postgres@127.0.0.1:$PORT/chatql" --batch 5000)
 
@@ -80,9 +83,12 @@ echo "machine: $(nproc) cores; $(date -u +%F); $("$BIN" --version); PostgreSQL $
 echo
 echo "| job | time | peak RSS of the loader | vectors/s |"
 echo "|---|---|---|---|"
-for row in "chatql export --to pgvector (COPY + upsert + HNSW)|$ours" "psycopg COPY + HNSW (pgvector's documented route)|$theirs" "chatql rerun (nothing rewritten)|$again"; do
+for row in "chatql export --to pgvector (COPY + upsert + HNSW)|$ours" "psycopg COPY + HNSW (pgvector's documented route)|$theirs" \
+  "chatql, load only (--no-index)|$ours_load" "psycopg COPY, load only|$theirs_load" "chatql rerun (nothing rewritten)|$again"; do
   name=${row%%|*}; read -r s k <<<"${row#*|}"
   awk -v n="$name" -v s="$s" -v k="$k" -v v="$n_ours" 'BEGIN { printf "| %s | %.2f s | %.0f MiB | %.0f |\n", n, s, k/1024, v/(s>0?s:0.01) }'
 done
 read -r os om <<<"$ours"; read -r ts tm <<<"$theirs"
-awk -v os="$os" -v om="$om" -v ts="$ts" -v tm="$tm" 'BEGIN { printf "\nchatql: %.2fx the peer'\''s speed, %.2fx its memory\n", ts/os, om/tm }'
+awk -v os="$os" -v om="$om" -v ts="$ts" -v tm="$tm" 'BEGIN { printf "\nwith the index: chatql %.2fx the peer'\''s speed, %.2fx its memory\n", ts/os, om/tm }'
+read -r os om <<<"$ours_load"; read -r ts tm <<<"$theirs_load"
+awk -v os="$os" -v om="$om" -v ts="$ts" -v tm="$tm" 'BEGIN { printf "load only: chatql %.2fx the peer'\''s speed, %.2fx its memory\n", ts/os, om/tm }'

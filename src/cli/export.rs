@@ -121,6 +121,9 @@ pub struct ExportArgs {
         help_heading = "Vector stores"
     )]
     batch: usize,
+    /// pgvector: leave the HNSW indexes out (build them yourself, or another kind, later).
+    #[arg(long, help_heading = "Vector stores")]
+    no_index: bool,
     /// Chroma: tenant.
     #[arg(long, default_value = "default_tenant", help_heading = "Vector stores")]
     tenant: String,
@@ -195,6 +198,7 @@ impl ExportArgs {
                 collection: self.collection.clone(),
                 layout: self.layout,
                 batch: self.batch,
+                index: !self.no_index,
                 tenant: self.tenant.clone(),
                 database: self.database.clone(),
             },

@@ -12,7 +12,7 @@ use datafusion::arrow::datatypes::{
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 
 use crate::error::{Error, Result};
-use crate::lake::parquet::open_reader;
+use crate::lake::parquet::open_reader_by;
 use crate::lake::LakeSnapshot;
 use crate::table::col::{conversations as cv, documents as dc, messages as ms};
 use crate::table::Table;
@@ -47,7 +47,9 @@ impl Cursor {
             self.reader = None;
             return Ok(false);
         };
-        self.reader = Some(open_reader(&path, None)?);
+        // Rows in order are walked one by one: small batches keep memory low (a chunk row
+        // holds its embedding, a context row its text).
+        self.reader = Some(open_reader_by(&path, None, 1024)?);
         self.path = path;
         Ok(true)
     }

@@ -169,6 +169,8 @@ pub struct VectorSettings {
     pub layout: vector::PgLayout,
     /// Points per request or COPY.
     pub batch: usize,
+    /// pgvector: build the HNSW indexes after the load.
+    pub index: bool,
     /// Chroma's tenant.
     pub tenant: String,
     /// Chroma's database.
@@ -181,6 +183,7 @@ impl Default for VectorSettings {
             collection: None,
             layout: vector::PgLayout::default(),
             batch: 1000,
+            index: true,
             tenant: "default_tenant".into(),
             database: "default_database".into(),
         }
@@ -360,6 +363,7 @@ pub async fn export_vectors(args: &[String], opts: &ExportOptions) -> Result<vec
         collection: v.collection.clone(),
         layout: v.layout,
         batch: v.batch,
+        index: v.index,
         tenant: v.tenant.clone(),
         database: v.database.clone(),
         courses: f.courses.clone(),

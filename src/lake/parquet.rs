@@ -82,6 +82,16 @@ impl TableWriter {
 /// Reads a Parquet file of a lake in batches, optionally only some columns; errors name the
 /// file.
 pub fn open_reader(path: &Path, columns: Option<&[&str]>) -> Result<ParquetRecordBatchReader> {
+    open_reader_by(path, columns, 8192)
+}
+
+/// [`open_reader`] with `rows` rows per batch (fewer for wide rows: a batch of 8,192 chunks
+/// with ada-002 embeddings is 50 MB).
+pub fn open_reader_by(
+    path: &Path,
+    columns: Option<&[&str]>,
+    rows: usize,
+) -> Result<ParquetRecordBatchReader> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut builder =
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| Error::read(path, e))?;
@@ -95,7 +105,7 @@ pub fn open_reader(path: &Path, columns: Option<&[&str]>) -> Result<ParquetRecor
         builder = builder.with_projection(mask);
     }
     builder
-        .with_batch_size(8192)
+        .with_batch_size(rows)
         .build()
         .map_err(|e| Error::read(path, e))
 }

@@ -67,6 +67,8 @@ pub struct VectorOptions {
     pub layout: PgLayout,
     /// Points per request or COPY.
     pub batch: usize,
+    /// pgvector: build the HNSW indexes after the load (`--no-index` leaves it to you).
+    pub index: bool,
     /// Chroma's tenant.
     pub tenant: String,
     /// Chroma's database.

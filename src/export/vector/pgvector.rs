@@ -99,6 +99,7 @@ impl CopyBuf {
 /// The loader.
 pub struct PgStore {
     conn: Conn,
+    index: bool,
     layout: PgLayout,
     table: String,
     collections: std::collections::HashSet<String>,
@@ -120,6 +121,7 @@ impl PgStore {
         conn.query(&ddl)?;
         Ok(PgStore {
             conn,
+            index: o.index,
             layout: o.layout,
             table,
             collections: Default::default(),
@@ -234,6 +236,10 @@ impl Store for PgStore {
         dims.sort_unstable();
         dims.dedup();
         let mut notes = Vec::new();
+        if !self.index {
+            self.conn.close();
+            return Ok(vec!["no HNSW index built (--no-index)".into()]);
+        }
         self.conn.query("SET maintenance_work_mem = '512MB'")?;
         for d in dims {
             // HNSW indexes take vectors of at most 2,000 dimensions.
