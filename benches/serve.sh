@@ -4,12 +4,12 @@
 # time to ready and resident memory, then latency under concurrent clients for the list, a
 # search, a filtered list and threads (examples/load.rs: a new connection per request).
 #
-#   benches/serve.sh                 # SIZE=3G CLIENTS=16 REQUESTS=40 BENCH_DIR=/tmp/chatql-bench
+#   benches/serve.sh                 # SIZE=3G CLIENTS=16 REQUESTS=10 BENCH_DIR=/tmp/chatql-bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE=${SIZE:-3G}
 CLIENTS=${CLIENTS:-16}
-REQUESTS=${REQUESTS:-40}
+REQUESTS=${REQUESTS:-10}
 DIR=${BENCH_DIR:-/tmp/chatql-bench}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/chatql-target}
 cargo build --release --quiet --bin chatql --example generate --example load
@@ -51,10 +51,11 @@ start=$(date +%s.%N)
 SERVE=$!
 trap 'kill $SERVE $DS 2>/dev/null || true' EXIT
 DS=
-wait_port "$P"
+# Ready when it prints its URL (it listens before the questions are read).
+for _ in $(seq 1200); do grep -q "http://" "$DIR/serve.out" && break; sleep 0.05; done
 ready=$(echo "$(date +%s.%N) - $start" | bc)
-rss=$(awk '/VmRSS/ {print $2}' "/proc/$SERVE/status")
-printf 'chatql serve: ready in %.1f s, %d MiB resident\n' "$ready" $((rss / 1024))
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$SERVE/status")
+printf 'chatql serve: ready in %.1f s, %d MiB peak resident\n' "$ready" $((rss / 1024))
 threads=(); for id in $IDS; do threads+=("/c/$id"); done
 for kind in list search facet thread; do
   case $kind in
@@ -74,8 +75,8 @@ start=$(date +%s.%N)
 DS=$!
 wait_port "$P"
 ready=$(echo "$(date +%s.%N) - $start" | bc)
-rss=$(awk '/VmRSS/ {print $2}' "/proc/$DS/status")
-printf 'datasette: ready in %.1f s, %d MiB resident\n' "$ready" $((rss / 1024))
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$DS/status")
+printf 'datasette: ready in %.1f s, %d MiB peak resident\n' "$ready" $((rss / 1024))
 T=/questions-$SIZE/questions
 dthreads=(); for id in $IDS; do dthreads+=("$T?convo_id=$id"); done
 for kind in list search facet thread; do
