@@ -3,6 +3,8 @@
 # questions from SQLite with FTS5 (built with sqlite-utils from the same rows), in one run:
 # time to ready and resident memory, then latency under concurrent clients for the list, a
 # search, a filtered list and threads (examples/load.rs: a new connection per request).
+# Datasette in its fastest honest form: suggested facets off (else computed on every page),
+# pages of 25 rows as serve shows, its FTS5 search, an index on convo_id and course_name.
 #
 #   benches/serve.sh                 # SIZE=3G CLIENTS=16 REQUESTS=10 BENCH_DIR=/tmp/chatql-bench
 set -euo pipefail
@@ -71,19 +73,20 @@ kill $SERVE; wait $SERVE 2>/dev/null || true
 # Datasette on the same questions.
 P=$(port)
 start=$(date +%s.%N)
-"$VENV/bin/datasette" serve "$DB" --port "$P" --setting sql_time_limit_ms 60000 >"$DIR/datasette.out" 2>&1 &
+"$VENV/bin/datasette" serve "$DB" --port "$P" --setting sql_time_limit_ms 60000 --setting suggest_facets off >"$DIR/datasette.out" 2>&1 &
 DS=$!
 wait_port "$P"
 ready=$(echo "$(date +%s.%N) - $start" | bc)
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$DS/status")
 printf 'datasette: ready in %.1f s, %d MiB peak resident\n' "$ready" $((rss / 1024))
 T=/questions-$SIZE/questions
+# Pages of 25 rows, as serve's.
 dthreads=(); for id in $IDS; do dthreads+=("$T?convo_id=$id"); done
 for kind in list search facet thread; do
   case $kind in
-    list) paths=("$T") ;;
-    search) paths=("$T?_search=resistor" "$T?_search=thevenin+equivalent" "$T?_search=%22voltage+divider%22" "$T?_search=transistor") ;;
-    facet) paths=("$T?course_name=$COURSE&feedback_positive=0&_facet=model" "$T?course_name=$COURSE&_facet=model") ;;
+    list) paths=("$T?_size=25") ;;
+    search) paths=("$T?_size=25&_search=resistor" "$T?_size=25&_search=thevenin+equivalent" "$T?_size=25&_search=%22voltage+divider%22" "$T?_size=25&_search=transistor") ;;
+    facet) paths=("$T?_size=25&course_name=$COURSE&feedback_positive=0&_facet=model" "$T?_size=25&course_name=$COURSE&_facet=model") ;;
     thread) paths=("${dthreads[@]}") ;;
   esac
   printf '  %-7s %s\n' "$kind" "$("$LOAD" "127.0.0.1:$P" "$CLIENTS" "$REQUESTS" "${paths[@]}")"
