@@ -201,6 +201,7 @@ impl ExportArgs {
                 index: !self.no_index,
                 tenant: self.tenant.clone(),
                 database: self.database.clone(),
+                progress: Default::default(),
             },
         })
     }
@@ -210,8 +211,10 @@ pub async fn run(a: ExportArgs) -> Result<()> {
     let opts = a.options()?;
     let bar = InputBar::start("read", &opts.ingest.progress, !a.read.quiet);
     if a.to.destination().is_some() {
+        // Raw inputs are read first (the bytes bar), then the chunks loaded (a count).
+        let points = InputBar::items("chunks", &opts.vector.progress, !a.read.quiet);
         let report = export_vectors(&a.inputs, &opts).await?;
-        drop(bar);
+        drop((bar, points));
         return Ok(emit(vector_summary(&report, &a.output).as_bytes(), None)?);
     }
     let report = export(&a.inputs, &opts).await?;

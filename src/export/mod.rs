@@ -175,6 +175,8 @@ pub struct VectorSettings {
     pub tenant: String,
     /// Chroma's database.
     pub database: String,
+    /// Counts the chunks loaded of the chunks to load.
+    pub progress: crate::ingest::Progress,
 }
 
 impl Default for VectorSettings {
@@ -186,6 +188,7 @@ impl Default for VectorSettings {
             index: true,
             tenant: "default_tenant".into(),
             database: "default_database".into(),
+            progress: Default::default(),
         }
     }
 }
@@ -371,6 +374,7 @@ pub async fn export_vectors(args: &[String], opts: &ExportOptions) -> Result<vec
         until: f.until,
         redact_key: opts.redact_key.clone(),
         force: opts.force,
+        progress: v.progress.clone(),
     };
     let (lakes, tmp) = open_lakes(args, opts).await?;
     tokio::task::spawn_blocking(move || {

@@ -112,6 +112,47 @@ fn on_a_terminal(args: &[&str]) -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).replace('\r', "\n"))
 }
 
+/// A vector export shows the chunks it loaded of the total on a terminal.
+#[test]
+fn a_vector_export_counts_its_chunks_on_a_terminal() {
+    let dir = scratch("vector-progress");
+    let path = dir.join("docs.jsonl");
+    let mut f = std::fs::File::create(&path).unwrap();
+    crate::synthetic::write_documents(&mut f, 64 << 20, 5, 1536).unwrap();
+    drop(f);
+    let lake = dir.join("lake");
+    crate::common::stdout_of(&[
+        "convert",
+        path.to_str().unwrap(),
+        "-o",
+        lake.to_str().unwrap(),
+        "-q",
+    ]);
+    let total = crate::common::scalar(&lake, "SELECT count(*) FROM chunks");
+    let out = dir.join("lance");
+    let Some(shown) = on_a_terminal(&[
+        "export",
+        lake.to_str().unwrap(),
+        "--to",
+        "lancedb",
+        "-o",
+        out.to_str().unwrap(),
+    ]) else {
+        assert!(
+            std::env::var_os("CHATQL_REQUIRE_TERMINAL").is_none(),
+            "no `script`"
+        );
+        return;
+    };
+    let want = format!("/{total} chunks");
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.contains(" load ") && l.contains(&want) && l.contains("/s")),
+        "no bar with {want}: {shown}"
+    );
+}
+
 /// Long reads show bytes read of the total and a rate on a terminal (convert, and raw-input
 /// sql), and nothing on a pipe or with `--quiet`.
 #[test]

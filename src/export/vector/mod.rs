@@ -83,6 +83,8 @@ pub struct VectorOptions {
     pub redact_key: Option<String>,
     /// Replace an existing output folder (file layouts).
     pub force: bool,
+    /// Counts chunks walked of the chunks to walk (a caller may draw it).
+    pub progress: crate::ingest::Progress,
 }
 
 /// A collection's worth of points: one course (or all, with `--collection`) at one dimension.
@@ -184,7 +186,13 @@ pub fn load(lakes: &[LakeSnapshot], o: &VectorOptions) -> Result<VectorReport> {
     let mut counts: HashMap<Group, u64> = HashMap::new();
     let batch = o.batch.max(1);
     for lake in lakes {
+        for f in lake.files(crate::table::Table::Chunks)? {
+            o.progress.expect(crate::lake::parquet::file_rows(&f)?);
+        }
+    }
+    for lake in lakes {
         for_each_document(lake, |d| {
+            o.progress.read(d.chunks.len() as u64);
             let r = &d.row;
             let course = r.str(dc::course_name).unwrap_or("");
             let created = r.ts(dc::created_at);
