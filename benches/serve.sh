@@ -58,16 +58,19 @@ for _ in $(seq 1200); do grep -q "http://" "$DIR/serve.out" && break; sleep 0.05
 ready=$(echo "$(date +%s.%N) - $start" | bc)
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$SERVE/status")
 printf 'chatql serve: ready in %.1f s, %d MiB peak resident\n' "$ready" $((rss / 1024))
+# The same requests of both servers: PREFIX of the list, then each kind's paths after it.
+SEARCHES=(resistor thevenin+equivalent %22voltage+divider%22 transistor)
+measure_kinds() { # LIST_URL SEARCH_PARAM FACET_PARAMS... -- THREAD_URLS...
+  local list=$1 q=$2; shift 2
+  local facets=(); while [ "$1" != -- ]; do facets+=("$list$1"); shift; done; shift
+  local searches=(); for w in "${SEARCHES[@]}"; do searches+=("$list$q$w"); done
+  printf '  %-7s %s\n' list "$("$LOAD" "127.0.0.1:$P" "$CLIENTS" "$REQUESTS" "$list")"
+  printf '  %-7s %s\n' search "$("$LOAD" "127.0.0.1:$P" "$CLIENTS" "$REQUESTS" "${searches[@]}")"
+  printf '  %-7s %s\n' facet "$("$LOAD" "127.0.0.1:$P" "$CLIENTS" "$REQUESTS" "${facets[@]}")"
+  printf '  %-7s %s\n' thread "$("$LOAD" "127.0.0.1:$P" "$CLIENTS" "$REQUESTS" "$@")"
+}
 threads=(); for id in $IDS; do threads+=("/c/$id"); done
-for kind in list search facet thread; do
-  case $kind in
-    list) paths=("/") ;;
-    search) paths=("/?q=resistor" "/?q=thevenin+equivalent" "/?q=%22voltage+divider%22" "/?q=transistor") ;;
-    facet) paths=("/?course=$COURSE&feedback=down" "/?course=$COURSE") ;;
-    thread) paths=("${threads[@]}") ;;
-  esac
-  printf '  %-7s %s\n' "$kind" "$("$LOAD" "127.0.0.1:$P" "$CLIENTS" "$REQUESTS" "${paths[@]}")"
-done
+measure_kinds "/?" "q=" "course=$COURSE&feedback=down" "course=$COURSE" -- "${threads[@]}"
 kill $SERVE; wait $SERVE 2>/dev/null || true
 
 # Datasette on the same questions.
@@ -80,14 +83,7 @@ ready=$(echo "$(date +%s.%N) - $start" | bc)
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$DS/status")
 printf 'datasette: ready in %.1f s, %d MiB peak resident\n' "$ready" $((rss / 1024))
 T=/questions-$SIZE/questions
-# Pages of 25 rows, as serve's.
 dthreads=(); for id in $IDS; do dthreads+=("$T?convo_id=$id"); done
-for kind in list search facet thread; do
-  case $kind in
-    list) paths=("$T?_size=25") ;;
-    search) paths=("$T?_size=25&_search=resistor" "$T?_size=25&_search=thevenin+equivalent" "$T?_size=25&_search=%22voltage+divider%22" "$T?_size=25&_search=transistor") ;;
-    facet) paths=("$T?_size=25&course_name=$COURSE&feedback_positive=0&_facet=model" "$T?_size=25&course_name=$COURSE&_facet=model") ;;
-    thread) paths=("${dthreads[@]}") ;;
-  esac
-  printf '  %-7s %s\n' "$kind" "$("$LOAD" "127.0.0.1:$P" "$CLIENTS" "$REQUESTS" "${paths[@]}")"
-done
+# Pages of 25 rows, as serve's.
+measure_kinds "$T?_size=25&" "_search=" "course_name=$COURSE&feedback_positive=0&_facet=model" \
+  "course_name=$COURSE&_facet=model" -- "${dthreads[@]}"

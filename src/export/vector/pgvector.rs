@@ -12,6 +12,7 @@
 use super::pg::{ident, Conn, PgUrl};
 use super::{Group, PgLayout, Point, Put, Store, VectorOptions};
 use crate::error::{Error, Result};
+use crate::query::catalog::sql_str;
 
 /// The default table of `--layout table`.
 const DEFAULT_TABLE: &str = "chatql_chunks";
@@ -140,9 +141,9 @@ impl PgStore {
         self.conn.query(&format!(
             "INSERT INTO langchain_pg_collection (uuid, name, cmetadata) VALUES ({}, {}, {}) \
              ON CONFLICT (name) DO NOTHING",
-            lit(&id),
-            lit(&g.name),
-            lit(&meta.to_string())
+            sql_str(&id),
+            sql_str(&g.name),
+            sql_str(&meta.to_string())
         ))?;
         Ok(())
     }
@@ -299,11 +300,6 @@ impl PgStore {
              TRUNCATE chatql_stage; COMMIT"
         )
     }
-}
-
-/// A SQL string literal.
-fn lit(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// LangChain's tables as `langchain-postgres` creates them, and the stage.
