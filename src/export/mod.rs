@@ -32,6 +32,7 @@ pub use cursor::{for_each_conversation, for_each_document, Conversation, Documen
 use output::{in_training, Output};
 pub use output::{is_stdout, validation_path};
 pub use uiuc::{conversation_json, document_json};
+pub use vector::VectorSettings;
 
 /// What to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -158,39 +159,6 @@ pub struct ExportOptions {
     pub as_of: Option<AsOf>,
     /// Vector stores: collection, layout, batch size, Chroma's tenant and database.
     pub vector: VectorSettings,
-}
-
-/// The settings of the vector-store targets.
-#[derive(Debug, Clone)]
-pub struct VectorSettings {
-    /// One collection (table, index) for all courses.
-    pub collection: Option<String>,
-    /// pgvector's layout.
-    pub layout: vector::PgLayout,
-    /// Points per request or COPY.
-    pub batch: usize,
-    /// pgvector: build the HNSW indexes after the load.
-    pub index: bool,
-    /// Chroma's tenant.
-    pub tenant: String,
-    /// Chroma's database.
-    pub database: String,
-    /// Counts the chunks loaded of the chunks to load.
-    pub progress: crate::ingest::Progress,
-}
-
-impl Default for VectorSettings {
-    fn default() -> Self {
-        VectorSettings {
-            collection: None,
-            layout: vector::PgLayout::default(),
-            batch: 1000,
-            index: true,
-            tenant: "default_tenant".into(),
-            database: "default_database".into(),
-            progress: Default::default(),
-        }
-    }
 }
 
 /// What was written and skipped.
@@ -359,22 +327,15 @@ pub async fn export_vectors(args: &[String], opts: &ExportOptions) -> Result<vec
                 .into(),
         ));
     }
-    let v = &opts.vector;
     let vopts = vector::VectorOptions {
         destination,
         url: opts.output.to_string_lossy().into_owned(),
-        collection: v.collection.clone(),
-        layout: v.layout,
-        batch: v.batch,
-        index: v.index,
-        tenant: v.tenant.clone(),
-        database: v.database.clone(),
+        settings: opts.vector.clone(),
         courses: f.courses.clone(),
         since: f.since,
         until: f.until,
         redact_key: opts.redact_key.clone(),
         force: opts.force,
-        progress: v.progress.clone(),
     };
     let (lakes, tmp) = open_lakes(args, opts).await?;
     tokio::task::spawn_blocking(move || {

@@ -287,9 +287,8 @@ fn table_html(s: &SectionResult, out: &mut String, link: CellLink) {
                 .zip(&fmts)
                 .map(|(n, f)| (*n, f.value(i).to_string()))
                 .collect();
-            for ((f, col), (name, _)) in fmts.iter().zip(b.columns()).zip(&cells) {
+            for (col, (name, text)) in b.columns().iter().zip(&cells) {
                 let numeric = col.data_type().is_numeric();
-                let text = f.value(i).to_string();
                 let shade = match text.parse::<f64>() {
                     Ok(v) if heat && numeric && max > 0.0 && v > 0.0 => format!(
                         " style=\"background:rgba(5,80,174,{:.2});color:{}\"",
@@ -298,9 +297,9 @@ fn table_html(s: &SectionResult, out: &mut String, link: CellLink) {
                     ),
                     _ => String::new(),
                 };
-                let shown = match link(name, &text, &cells) {
-                    Some(url) => format!("<a href=\"{}\">{}</a>", esc(&url), esc(&text)),
-                    None => esc(&text),
+                let shown = match link(name, text, &cells) {
+                    Some(url) => format!("<a href=\"{}\">{}</a>", esc(&url), esc(text)),
+                    None => esc(text),
                 };
                 let _ = write!(
                     out,

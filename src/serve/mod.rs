@@ -370,11 +370,8 @@ impl App {
         body.push('\n');
         for &i in &sel.rows {
             let q = &self.store.questions[i];
-            let feedback = match q.feedback {
-                Some(true) => "up",
-                Some(false) => "down",
-                None => "",
-            };
+            // Rated answers only: the annotation file leaves the unrated cell empty.
+            let feedback = q.feedback.map_or("", |_| q.feedback_name());
             let at = q
                 .created_at
                 .map(crate::model::format_timestamp_pg)

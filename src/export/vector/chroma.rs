@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use super::http::{refused, segment, Client};
+use super::http::{ok, refused, segment, Client};
 use super::{Group, Point, Put, Store, VectorOptions};
 use crate::error::Result;
 
@@ -37,19 +37,17 @@ impl ChromaStore {
         }
         let max_batch = r.body["max_batch_size"].as_u64().unwrap_or(1000).max(1) as usize;
         let base64 = r.body["supports_base64_encoding"].as_bool() == Some(true);
-        let db = format!("/api/v2/tenants/{}/databases", segment(&o.tenant));
-        let r = client.get(&format!("{db}/{}", segment(&o.database)))?;
+        let db = format!("/api/v2/tenants/{}/databases", segment(&o.settings.tenant));
+        let r = client.get(&format!("{db}/{}", segment(&o.settings.database)))?;
         if r.status == 404 {
-            let r = client.post(&db, &json!({"name": o.database}))?;
-            if r.status >= 300 {
-                return Err(refused(&client, "creating the database", &r));
-            }
-        } else if r.status >= 300 {
-            return Err(refused(&client, "opening the database", &r));
+            let r = client.post(&db, &json!({"name": o.settings.database}))?;
+            ok(&client, "creating the database", &r)?;
+        } else {
+            ok(&client, "opening the database", &r)?;
         }
         Ok(ChromaStore {
             client,
-            prefix: format!("{db}/{}/collections", segment(&o.database)),
+            prefix: format!("{db}/{}/collections", segment(&o.settings.database)),
             max_batch,
             base64,
             collections: HashMap::new(),
@@ -90,9 +88,7 @@ impl ChromaStore {
         let r = self
             .client
             .post(&format!("{}/{coll}/get", self.prefix), &body)?;
-        if r.status >= 300 {
-            return Err(refused(&self.client, "reading points back", &r));
-        }
+        ok(&self.client, "reading points back", &r)?;
         let by_id: HashMap<&str, &Point> = points.iter().map(|p| (p.id.as_str(), p)).collect();
         let (mut found, mut same) = (0, 0);
         let got = r.body["ids"].as_array().cloned().unwrap_or_default();
@@ -141,19 +137,9 @@ impl Store for ChromaStore {
                 let r = self
                     .client
                     .post(&format!("{}/{coll}/upsert", self.prefix), &body)?;
-                if r.status >= 300 {
-                    return Err(refused(
-                        &self.client,
-                        &format!("upserting into {}", g.name),
-                        &r,
-                    ));
-                }
+                ok(&self.client, &format!("upserting into {}", g.name), &r)?;
             }
-            put += Put {
-                inserted: part.len() as u64 - found,
-                updated: found - same,
-                unchanged: same,
-            };
+            put += Put::of(part.len(), found, same);
         }
         Ok(put)
     }

@@ -172,11 +172,12 @@ fn pinecone_batch(points: &[Point]) -> Result<(RecordBatch, u64)> {
 fn pinecone_metadata(p: &Point) -> (String, bool) {
     let mut m = p.metadata();
     m.retain(|_, v| !v.is_null());
-    let without = serde_json::Value::Object(m.clone()).to_string().len();
+    let without = serde_json::to_string(&m).map_or(0, |s| s.len());
     let room = PINECONE_METADATA_BYTES.saturating_sub(without + 64);
     let mut text = p.text.as_str();
-    let cut = serde_json::to_string(text).map_or(0, |s| s.len()) > room;
+    let mut cut = false;
     while serde_json::to_string(text).map_or(0, |s| s.len()) > room {
+        cut = true;
         let mut end = text.len() * 9 / 10;
         while !text.is_char_boundary(end) {
             end -= 1;

@@ -137,6 +137,15 @@ pub fn refused(c: &Client, what: &str, r: &Reply) -> Error {
     }
 }
 
+/// `Ok` for a 2xx reply, else the refusal naming `what` was asked.
+pub fn ok(c: &Client, what: &str, r: &Reply) -> Result<()> {
+    if r.status < 300 {
+        Ok(())
+    } else {
+        Err(refused(c, what, r))
+    }
+}
+
 /// A URL path segment, percent-encoded.
 pub fn segment(s: &str) -> String {
     const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC

@@ -54,13 +54,9 @@ pub enum PgLayout {
     Table,
 }
 
-/// Options of a vector export.
+/// The settings of the vector-store targets (`export`'s options carry them as they are).
 #[derive(Debug, Clone)]
-pub struct VectorOptions {
-    /// Which store.
-    pub destination: Destination,
-    /// Its URL, or the output folder of the file layouts.
-    pub url: String,
+pub struct VectorSettings {
     /// One collection (table, index) for all courses instead of one per course.
     pub collection: Option<String>,
     /// pgvector's layout.
@@ -73,6 +69,33 @@ pub struct VectorOptions {
     pub tenant: String,
     /// Chroma's database.
     pub database: String,
+    /// Counts chunks walked of the chunks to walk (a caller may draw it).
+    pub progress: crate::ingest::Progress,
+}
+
+impl Default for VectorSettings {
+    fn default() -> Self {
+        VectorSettings {
+            collection: None,
+            layout: PgLayout::default(),
+            batch: 1000,
+            index: true,
+            tenant: "default_tenant".into(),
+            database: "default_database".into(),
+            progress: Default::default(),
+        }
+    }
+}
+
+/// Options of a vector export.
+#[derive(Debug, Clone)]
+pub struct VectorOptions {
+    /// Which store.
+    pub destination: Destination,
+    /// Its URL, or the output folder of the file layouts.
+    pub url: String,
+    /// Collection, layout, batch size, Chroma's tenant and database, progress.
+    pub settings: VectorSettings,
     /// Only these courses.
     pub courses: Vec<String>,
     /// Documents created at or after (µs, UTC).
@@ -83,8 +106,6 @@ pub struct VectorOptions {
     pub redact_key: Option<String>,
     /// Replace an existing output folder (file layouts).
     pub force: bool,
-    /// Counts chunks walked of the chunks to walk (a caller may draw it).
-    pub progress: crate::ingest::Progress,
 }
 
 /// A collection's worth of points: one course (or all, with `--collection`) at one dimension.
@@ -122,6 +143,18 @@ pub struct Put {
     pub unchanged: u64,
 }
 
+impl Put {
+    /// A batch of `total` points of which `found` were in the store, `same` of those as
+    /// they are.
+    pub fn of(total: usize, found: u64, same: u64) -> Put {
+        Put {
+            inserted: total as u64 - found,
+            updated: found - same,
+            unchanged: same,
+        }
+    }
+}
+
 impl std::ops::AddAssign for Put {
     fn add_assign(&mut self, o: Put) {
         self.inserted += o.inserted;
@@ -155,7 +188,7 @@ pub struct VectorReport {
 
 /// The default collection base name of a destination (when not one per course).
 fn base_name(o: &VectorOptions, course: &str) -> (String, Option<String>) {
-    match (&o.collection, o.destination) {
+    match (&o.settings.collection, o.destination) {
         (Some(c), _) => (c.clone(), None),
         // The platform keeps every course in one Qdrant collection and filters on course_name.
         (None, Destination::Qdrant) => ("uiuc-chat".into(), None),
@@ -184,15 +217,17 @@ pub fn load(lakes: &[LakeSnapshot], o: &VectorOptions) -> Result<VectorReport> {
     let mut report = VectorReport::default();
     let mut pending: HashMap<Group, Vec<Point>> = HashMap::new();
     let mut counts: HashMap<Group, u64> = HashMap::new();
-    let batch = o.batch.max(1);
+    let batch = o.settings.batch.max(1);
     for lake in lakes {
         for f in lake.files(crate::table::Table::Chunks)? {
-            o.progress.expect(crate::lake::parquet::file_rows(&f)?);
+            o.settings
+                .progress
+                .expect(crate::lake::parquet::file_rows(&f)?);
         }
     }
     for lake in lakes {
         for_each_document(lake, |d| {
-            o.progress.read(d.chunks.len() as u64);
+            o.settings.progress.read(d.chunks.len() as u64);
             let r = &d.row;
             let course = r.str(dc::course_name).unwrap_or("");
             let created = r.ts(dc::created_at);

@@ -111,19 +111,23 @@ impl PgStore {
     pub fn open(o: &VectorOptions) -> Result<PgStore> {
         let mut conn = Conn::connect(&PgUrl::parse(&o.url)?)?;
         conn.query("SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS vector")?;
-        let table = match o.layout {
+        let table = match o.settings.layout {
             PgLayout::Langchain => "langchain_pg_embedding".to_owned(),
-            PgLayout::Table => o.collection.clone().unwrap_or_else(|| DEFAULT_TABLE.into()),
+            PgLayout::Table => o
+                .settings
+                .collection
+                .clone()
+                .unwrap_or_else(|| DEFAULT_TABLE.into()),
         };
-        let ddl = match o.layout {
+        let ddl = match o.settings.layout {
             PgLayout::Langchain => LANGCHAIN_DDL.to_owned(),
             PgLayout::Table => table_ddl(&ident(&table)),
         };
         conn.query(&ddl)?;
         Ok(PgStore {
             conn,
-            index: o.index,
-            layout: o.layout,
+            index: o.settings.index,
+            layout: o.settings.layout,
             table,
             collections: Default::default(),
         })

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
-use super::http::{refused, segment, Client, Reply};
+use super::http::{ok, refused, segment, Client};
 use super::{Group, Point, Put, Store, VectorOptions};
 use crate::error::{Error, Result};
 
@@ -119,11 +119,7 @@ impl Store for QdrantStore {
             let r = self.client.put(&path, &body)?;
             ok(&self.client, &format!("upserting into {}", g.name), &r)?;
         }
-        Ok(Put {
-            inserted: points.len() as u64 - found,
-            updated: found - same,
-            unchanged: same,
-        })
+        Ok(Put::of(points.len(), found, same))
     }
 
     fn finish(self: Box<Self>, groups: &[Group]) -> Result<Vec<String>> {
@@ -156,12 +152,4 @@ pub fn payload(p: &Point) -> Map<String, Value> {
     m.insert("page_content".into(), Value::String(p.text.clone()));
     m.extend(p.metadata());
     m
-}
-
-fn ok(c: &Client, what: &str, r: &Reply) -> Result<()> {
-    if r.status < 300 {
-        Ok(())
-    } else {
-        Err(refused(c, what, r))
-    }
 }
