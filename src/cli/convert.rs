@@ -56,17 +56,25 @@ pub struct ConvertArgs {
     append: bool,
 }
 
+impl ConvertArgs {
+    /// The inputs and the options of the run these flags ask for (`chatql.convert` in
+    /// Python takes the same).
+    pub(crate) fn options(&self) -> Result<(Vec<String>, ConvertOptions), chatql::Error> {
+        let mut opts = ConvertOptions::new(&self.output);
+        opts.force = self.force;
+        opts.strict = self.strict;
+        opts.keep_duplicates = self.keep_duplicates;
+        opts.zstd_level = self.zstd_level;
+        opts.redact_key = self.redact.key()?;
+        opts.partition_by = self.partition_by.clone();
+        opts.append = self.append;
+        opts.ingest = self.read.ingest(self.threads);
+        Ok((self.inputs.clone(), opts))
+    }
+}
+
 pub async fn run(a: ConvertArgs) -> Result<()> {
-    let mut opts = ConvertOptions::new(&a.output);
-    opts.force = a.force;
-    opts.strict = a.strict;
-    opts.keep_duplicates = a.keep_duplicates;
-    opts.zstd_level = a.zstd_level;
-    opts.redact_key = a.redact.key()?;
-    opts.partition_by = a.partition_by.clone();
-    opts.append = a.append;
-    opts.ingest = a.read.ingest(a.threads);
-    let inputs = a.inputs.clone();
+    let (inputs, opts) = a.options()?;
     let bar = InputBar::start("convert", &opts.ingest.progress, !a.read.quiet);
     let report = tokio::task::spawn_blocking(move || convert(&inputs, &opts)).await??;
     drop(bar);

@@ -147,7 +147,8 @@ pub struct ExportArgs {
 }
 
 impl ExportArgs {
-    fn options(&self) -> Result<ExportOptions, chatql::Error> {
+    /// The options these flags ask for (`chatql.export` in Python takes the same).
+    pub(crate) fn options(&self) -> Result<ExportOptions, chatql::Error> {
         let annotation = self.to == Target::Annotation;
         if !annotation && (self.sample.is_some() || !self.stratify.is_empty()) {
             return Err(chatql::Error::Usage(

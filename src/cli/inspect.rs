@@ -22,8 +22,15 @@ enum InspectFormat {
     Json,
 }
 
+impl InspectArgs {
+    /// The files to inspect.
+    pub(crate) fn inputs(&self) -> Vec<String> {
+        self.inputs.clone()
+    }
+}
+
 pub async fn run(a: InspectArgs) -> Result<()> {
-    let inputs = a.inputs.clone();
+    let inputs = a.inputs();
     let files = tokio::task::spawn_blocking(move || inspect(&inputs)).await??;
     let mut out = io::stdout().lock();
     match a.format {

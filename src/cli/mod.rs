@@ -6,18 +6,18 @@
 
 mod cluster;
 mod completions;
-mod convert;
-mod export;
-mod inspect;
+pub(crate) mod convert;
+pub(crate) mod export;
+pub(crate) mod inspect;
 pub mod interrupt;
 mod lake;
 mod progress;
-mod report;
+pub(crate) mod report;
 mod schema;
 mod serve;
 mod shell;
-mod sql;
-mod topics;
+pub(crate) mod sql;
+pub(crate) mod topics;
 
 use std::path::Path;
 

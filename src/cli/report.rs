@@ -75,8 +75,66 @@ pub struct ReportArgs {
     remote: Option<String>,
 }
 
+impl ReportArgs {
+    /// The folder of more report files (`--queries`).
+    pub(crate) fn queries(&self) -> Option<&std::path::Path> {
+        self.queries.as_deref()
+    }
+
+    /// The inputs and the options of the reports these flags ask for, given the reports
+    /// there are (`chatql.report` in Python takes the same).
+    pub(crate) fn options(
+        &self,
+        defs: &[chatql::report::ReportDef],
+    ) -> Result<(Vec<String>, ReportOptions), chatql::Error> {
+        let mut args = self.args.clone();
+        let mut names = Vec::new();
+        if let Some(first) = args.first() {
+            if defs.iter().any(|d| &d.name == first) && !is_input(first) {
+                names.push(args.remove(0));
+            } else if args.len() > 1 && !is_input(first) {
+                // `chatql report costs lake`: a misspelt report name, not a missing input.
+                let known: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+                return Err(chatql::Error::Usage(format!(
+                    "no report {first:?}; reports are: {}",
+                    known.join(", ")
+                )));
+            }
+        }
+        if args.is_empty() {
+            return Err(chatql::Error::Usage(
+                "report needs inputs: exports or a converted folder".into(),
+            ));
+        }
+        let opts = ReportOptions {
+            names,
+            queries_dir: self.queries.clone(),
+            restriction: Restriction {
+                since: self.since.map(|d| d.at(self.tz.tz)),
+                until: self.until.map(|d| d.at(self.tz.tz)),
+                course: self.course.clone(),
+                user: self.user.clone(),
+            },
+            catalog: CatalogOptions {
+                ingest: self.read.ingest(self.threads),
+                remote: self.remote.clone(),
+                tz: self.tz.tz,
+                as_of: self.as_of.as_of,
+                ..Default::default()
+            },
+            redact_key: self.redact.key()?,
+            prices: self.prices.clone(),
+            topics: matches!(
+                self.format,
+                ReportFormat::Html | ReportFormat::Json | ReportFormat::Csv
+            ),
+        };
+        Ok((args, opts))
+    }
+}
+
 pub async fn run(a: ReportArgs) -> Result<()> {
-    let defs = chatql::report::registry(a.queries.as_deref())?;
+    let defs = chatql::report::registry(a.queries())?;
     if a.list {
         let mut text = String::new();
         for d in &defs {
@@ -85,50 +143,7 @@ pub async fn run(a: ReportArgs) -> Result<()> {
         emit(text.as_bytes(), None)?;
         return Ok(());
     }
-    let mut args = a.args.clone();
-    let mut names = Vec::new();
-    if let Some(first) = args.first() {
-        if defs.iter().any(|d| &d.name == first) && !is_input(first) {
-            names.push(args.remove(0));
-        } else if args.len() > 1 && !is_input(first) {
-            // `chatql report costs lake`: a misspelt report name, not a missing input.
-            let known: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
-            return Err(chatql::Error::Usage(format!(
-                "no report {first:?}; reports are: {}",
-                known.join(", ")
-            ))
-            .into());
-        }
-    }
-    if args.is_empty() {
-        return Err(chatql::Error::Usage(
-            "report needs inputs: exports or a converted folder".into(),
-        )
-        .into());
-    }
-    let opts = ReportOptions {
-        names,
-        queries_dir: a.queries.clone(),
-        restriction: Restriction {
-            since: a.since.map(|d| d.at(a.tz.tz)),
-            until: a.until.map(|d| d.at(a.tz.tz)),
-            course: a.course.clone(),
-            user: a.user.clone(),
-        },
-        catalog: CatalogOptions {
-            ingest: a.read.ingest(a.threads),
-            remote: a.remote.clone(),
-            tz: a.tz.tz,
-            as_of: a.as_of.as_of,
-            ..Default::default()
-        },
-        redact_key: a.redact.key()?,
-        prices: a.prices.clone(),
-        topics: matches!(
-            a.format,
-            ReportFormat::Html | ReportFormat::Json | ReportFormat::Csv
-        ),
-    };
+    let (args, opts) = a.options(&defs)?;
     let bar = if std::io::stderr().is_terminal() && !a.read.quiet {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(

@@ -55,6 +55,21 @@ pub struct SqlArgs {
     remote: Option<String>,
 }
 
+impl SqlArgs {
+    /// The catalog these flags ask for (`chatql.connect` in Python takes the same).
+    pub(crate) fn catalog_options(&self, columns_as_needed: bool) -> CatalogOptions {
+        CatalogOptions {
+            ingest: self.read.ingest(self.threads),
+            memory_limit: self.memory_limit,
+            keep_duplicates: self.keep_duplicates,
+            remote: self.remote.clone(),
+            tz: self.tz.tz,
+            as_of: self.as_of.as_of,
+            columns_as_needed,
+        }
+    }
+}
+
 /// Where the statements come from.
 enum Sql {
     Text(String),
@@ -89,16 +104,8 @@ pub async fn run(a: SqlArgs) -> Result<()> {
     } else {
         Sql::Text(read_stdin()?)
     };
-    let opts = CatalogOptions {
-        ingest: a.read.ingest(a.threads),
-        memory_limit: a.memory_limit,
-        keep_duplicates: a.keep_duplicates,
-        remote: a.remote.clone(),
-        tz: a.tz.tz,
-        as_of: a.as_of.as_of,
-        // Statements known up front keep only the columns they read; the shell keeps all.
-        columns_as_needed: matches!(sql, Sql::Text(_)),
-    };
+    // Statements known up front keep only the columns they read; the shell keeps all.
+    let opts = a.catalog_options(matches!(sql, Sql::Text(_)));
     if opts.remote.is_some() && matches!(sql, Sql::Shell) {
         return Err(chatql::Error::Usage(
             "--remote runs queries given on the command line, with -f or on standard input; \

@@ -55,9 +55,9 @@ pub struct TopicsArgs {
     read: ReadArgs,
 }
 
-fn render(m: &TopicMap, a: &TopicsArgs) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let summary = format!(
+/// One line on the map: how many topics in how many questions, placed how, how well.
+pub(crate) fn summary(m: &TopicMap) -> String {
+    format!(
         "{} topic(s) in {} question(s) ({} distinct), placed by {}; silhouette {:.2}",
         m.topics.len(),
         m.questions.len(),
@@ -68,7 +68,12 @@ fn render(m: &TopicMap, a: &TopicsArgs) -> Result<Vec<u8>> {
             "their words"
         },
         m.silhouette
-    );
+    )
+}
+
+fn render(m: &TopicMap, a: &TopicsArgs) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let summary = summary(m);
     match a.format {
         TopicFormat::Html => {
             let subtitle = format!("{} · {summary}", a.inputs.join(", "));
@@ -162,25 +167,49 @@ fn write_assignments(m: &TopicMap, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// What a topic map is made from and how: the catalog, the questions looked at, the
+/// clustering.
+pub(crate) struct TopicsPlan {
+    pub inputs: Vec<String>,
+    pub catalog: CatalogOptions,
+    pub restriction: Restriction,
+    pub opts: TopicOptions,
+}
+
+impl TopicsArgs {
+    /// The map these flags ask for (`chatql.topics` in Python takes the same).
+    pub(crate) fn plan(&self) -> TopicsPlan {
+        TopicsPlan {
+            inputs: self.inputs.clone(),
+            catalog: CatalogOptions {
+                ingest: self.read.ingest(None),
+                tz: self.tz.tz,
+                ..Default::default()
+            },
+            restriction: Restriction {
+                since: self.since.map(|d| d.at(self.tz.tz)),
+                until: self.until.map(|d| d.at(self.tz.tz)),
+                course: self.course.clone(),
+                user: self.user.clone(),
+            },
+            opts: TopicOptions {
+                k: self.k,
+                seed: self.seed,
+                ..Default::default()
+            },
+        }
+    }
+}
+
 pub async fn run(a: TopicsArgs) -> Result<()> {
-    let catalog = CatalogOptions {
-        ingest: a.read.ingest(None),
-        tz: a.tz.tz,
-        ..Default::default()
-    };
-    let restriction = Restriction {
-        since: a.since.map(|d| d.at(a.tz.tz)),
-        until: a.until.map(|d| d.at(a.tz.tz)),
-        course: a.course.clone(),
-        user: a.user.clone(),
-    };
-    let opts = TopicOptions {
-        k: a.k,
-        seed: a.seed,
-        ..Default::default()
-    };
+    let TopicsPlan {
+        inputs,
+        catalog,
+        restriction,
+        opts,
+    } = a.plan();
     let bar = InputBar::start("read", &catalog.ingest.progress, !a.read.quiet);
-    let map = chatql::topics::from_inputs(&a.inputs, &catalog, &restriction, &opts).await?;
+    let map = chatql::topics::from_inputs(&inputs, &catalog, &restriction, &opts).await?;
     drop(bar);
     let Some(map) = map else {
         eprintln!("chatql: no user questions in the inputs; nothing written");

@@ -237,6 +237,7 @@ pub struct HashingReader<'a, R> {
 
 impl<R: Read> Read for HashingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.progress.check()?;
         let n = self.inner.read(buf)?;
         if let Some(h) = &mut self.hasher {
             h.update(&buf[..n]);
@@ -267,14 +268,16 @@ fn decompress<'a, R: Read + 'a>(r: R, c: Compression) -> io::Result<Box<dyn Read
 pub const MAX_ZIP_RATIO: u64 = 250;
 
 /// Fails a read once more than `limit` bytes came through.
-struct Limited<R> {
+struct Limited<'a, R> {
     inner: R,
     read: u64,
     limit: u64,
+    progress: &'a Progress,
 }
 
-impl<R: Read> Read for Limited<R> {
+impl<R: Read> Read for Limited<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.progress.check()?;
         let n = self.inner.read(buf)?;
         self.read += n as u64;
         if self.read > self.limit {
@@ -331,6 +334,7 @@ impl Source {
                     inner: member,
                     read: 0,
                     limit,
+                    progress,
                 };
                 let compressed = limited.inner.compressed_size();
                 let mut reader = decompress(limited, *c).map_err(|e| Error::io(path, e))?;

@@ -107,7 +107,12 @@ async fn run_each(
             drain(stream).await?; // DDL and the like: nothing to show
             continue;
         }
-        if i > 0 && matches!(render.format, Format::Table | Format::Markdown) {
+        if i > 0
+            && matches!(
+                render.format,
+                Format::Table | Format::Markdown | Format::Html
+            )
+        {
             writeln!(w).map_err(&mut *io_error)?;
         }
         let r = render_stream(&schema, stream, render, w, io_error).await?;

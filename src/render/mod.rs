@@ -74,6 +74,8 @@ pub enum Format {
     Ndjson,
     /// A GitHub-flavoured Markdown table.
     Markdown,
+    /// An HTML `<table>` (a notebook's view of a result; a fragment, not a page).
+    Html,
     /// A Parquet file (needs an output file).
     Parquet,
 }
@@ -157,7 +159,7 @@ pub fn write_batches(
 
 /// What a format keeps between batches.
 enum State<'w> {
-    /// `table` and `markdown`: the cells of the rows shown (at most `max_rows`), drawn at
+    /// `table`, `markdown` and `html`: the cells of the rows shown (at most `max_rows`), drawn at
     /// the end since column widths depend on every row shown.
     Grid(Vec<Vec<String>>, &'w mut dyn Write),
     /// CSV and TSV, row by row.
@@ -210,7 +212,7 @@ impl<'w> BatchWriter<'w> {
     pub fn new(schema: &SchemaRef, opts: &RenderOptions, w: &'w mut dyn Write) -> io::Result<Self> {
         use datafusion::arrow::json::WriterBuilder;
         let state = match opts.format {
-            Format::Table | Format::Markdown => State::Grid(Vec::new(), w),
+            Format::Table | Format::Markdown | Format::Html => State::Grid(Vec::new(), w),
             Format::Csv | Format::Tsv => {
                 let delimiter = if opts.format == Format::Csv {
                     b','
@@ -313,7 +315,40 @@ impl<'w> BatchWriter<'w> {
     }
 }
 
-/// Draws `table` or `markdown` of these cells.
+/// An HTML table of these cells: escaped, long text cut as in `table`, numbers right-aligned.
+fn draw_html(
+    schema: &SchemaRef,
+    opts: &RenderOptions,
+    rows: &[Vec<String>],
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    let numeric: Vec<bool> = schema
+        .fields()
+        .iter()
+        .map(|f| f.data_type().is_numeric())
+        .collect();
+    write!(w, "<table>\n<thead><tr>")?;
+    for f in schema.fields() {
+        write!(w, "<th>{}</th>", html_escape(f.name()))?;
+    }
+    writeln!(w, "</tr></thead>\n<tbody>")?;
+    for r in rows {
+        write!(w, "<tr>")?;
+        for (c, num) in r.iter().zip(&numeric) {
+            let align = if *num {
+                " style=\"text-align:right\""
+            } else {
+                ""
+            };
+            let text = html_escape(&truncate(c, opts.max_cell_chars));
+            write!(w, "<td{align}>{text}</td>")?;
+        }
+        writeln!(w, "</tr>")?;
+    }
+    writeln!(w, "</tbody>\n</table>")
+}
+
+/// Draws `table`, `markdown` or `html` of these cells.
 fn draw_grid(
     schema: &SchemaRef,
     opts: &RenderOptions,
@@ -321,6 +356,9 @@ fn draw_grid(
     w: &mut dyn Write,
 ) -> io::Result<()> {
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    if opts.format == Format::Html {
+        return draw_html(schema, opts, &rows, w);
+    }
     if opts.format == Format::Markdown {
         let esc = |s: &str| s.replace('|', "\\|").replace('\n', "<br>");
         let line = |cells: Vec<String>| format!("| {} |", cells.join(" | "));
