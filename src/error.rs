@@ -104,6 +104,9 @@ pub enum Error {
         /// What happened.
         message: String,
     },
+    /// The work was asked to stop ([`crate::ingest::Progress::cancel`]: Ctrl-C in Python).
+    #[error("interrupted")]
+    Interrupted,
     /// A fault of chatql itself, not of the input or the options (please report it).
     #[error("internal error: {0}")]
     Internal(String),
@@ -152,12 +155,14 @@ impl Error {
 
     /// The process exit code of this error, a contract documented in the README:
     /// 1 error (unreadable input, write failure, bad query, internal fault); 2 usage error;
-    /// 3 data rejected under `--strict`; 4 the output exists (no `--force`).
+    /// 3 data rejected under `--strict`; 4 the output exists (no `--force`); 130
+    /// interrupted.
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Rejected { .. } => 3,
             Error::OutputExists(_) => 4,
             Error::Usage(_) | Error::Config { .. } => 2,
+            Error::Interrupted => 130,
             _ => 1,
         }
     }

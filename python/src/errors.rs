@@ -5,6 +5,7 @@
 //! there is also a `FileNotFoundError`, an existing output also a `FileExistsError`.
 
 use chatql::Error;
+use datafusion::error::DataFusionError;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
@@ -43,15 +44,25 @@ fn class_of(e: &Error) -> &'static str {
         | Error::Rejected { .. } => "InputError",
         Error::OutputExists(_) => "OutputExistsError",
         Error::Usage(_) | Error::Config { .. } => "UsageError",
-        Error::Query(_) | Error::DataFusion(_) | Error::Arrow(_) => "QueryError",
+        // A query that failed reading a lake's files failed on the lake, not on its SQL.
+        Error::DataFusion(d) => match d.find_root() {
+            DataFusionError::ParquetError(_)
+            | DataFusionError::ObjectStore(_)
+            | DataFusionError::IoError(_) => "LakeError",
+            _ => "QueryError",
+        },
+        Error::Query(_) | Error::Arrow(_) => "QueryError",
         Error::Read { .. } | Error::Write { .. } | Error::Output(_) => "LakeError",
         Error::Store { .. } | Error::Service { .. } => "StoreError",
-        Error::Internal(_) => "InternalError",
+        Error::Internal(_) | Error::Interrupted => "InternalError",
     }
 }
 
 /// A library error as its Python exception.
 pub fn from_chatql(e: &Error) -> PyErr {
+    if matches!(e, Error::Interrupted) {
+        return pyo3::exceptions::PyKeyboardInterrupt::new_err("interrupted");
+    }
     chatql_error(class_of(e), e.to_string())
 }
 

@@ -70,7 +70,7 @@ impl<'py> Converter<'py> {
     /// Row `i` of `a` as a Python object.
     pub fn value(&self, a: &dyn Array, i: usize) -> PyResult<Bound<'py, PyAny>> {
         let py = self.py;
-        if a.is_null(i) {
+        if a.is_null(i) || a.data_type() == &DataType::Null {
             return Ok(py.None().into_bound(py));
         }
         macro_rules! prim {

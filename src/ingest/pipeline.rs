@@ -123,6 +123,9 @@ pub fn ingest(
                 while let Some(item) = pending.remove(&next) {
                     next += 1;
                     let decoded = item?;
+                    if opts.progress.check().is_err() {
+                        return Err(Error::Interrupted);
+                    }
                     summary.stats.add(&decoded.stats);
                     sink(decoded)?;
                     let _ = token_tx.send(());

@@ -425,3 +425,19 @@ fn statements_together_over_raw_exports_read_what_they_need() {
     assert_eq!(raw, lake);
     assert_eq!(raw, "n\n20\nn,chars\n18,539\nchars,docs\n486,9\n");
 }
+
+#[test]
+fn html_is_an_escaped_table_of_the_rows() {
+    let lake = lake().to_str().unwrap().to_owned();
+    let q = "select course_name, count(*) as n from conversations group by 1 order by 2 desc";
+    let html = run(q, &lake, "html");
+    assert_eq!(
+        html,
+        "<table>\n<thead><tr><th>course_name</th><th>n</th></tr></thead>\n<tbody>\n\
+         <tr><td>ECE120</td><td style=\"text-align:right\">12</td></tr>\n\
+         <tr><td>ECE110</td><td style=\"text-align:right\">7</td></tr>\n\
+         <tr><td>cs101</td><td style=\"text-align:right\">2</td></tr>\n</tbody>\n</table>\n"
+    );
+    let tricky = run(r#"select '<b>&' as "a<b""#, &lake, "html");
+    assert!(tricky.contains("<th>a&lt;b</th>") && tricky.contains("<td>&lt;b&gt;&amp;</td>"));
+}
