@@ -7,10 +7,12 @@ use std::collections::BTreeMap;
 use super::http::{query_string, Refusal, Target};
 use super::search::Query;
 use super::store::{Store, NONE};
+use super::topics::TopicsView;
 
 /// The parameters of the list (and of the pages opened from it, for previous and next).
 pub const LIST_PARAMS: &[&str] = &[
-    "q", "course", "model", "month", "feedback", "comment", "document", "sort", "page", "per_page",
+    "q", "course", "model", "month", "feedback", "comment", "document", "topic", "sort", "page",
+    "per_page",
 ];
 
 /// Rows a page shows by default, and at most.
@@ -26,6 +28,8 @@ pub struct ListQuery {
     /// Facets chosen: course, model, month (`YYYY-MM`), feedback (`up|down|none`),
     /// comment (`yes|no`), document.
     pub facets: BTreeMap<&'static str, String>,
+    /// Only the questions of this topic (its 1-based id on the topic map).
+    pub topic: Option<usize>,
     /// Order by relevance (with a search) rather than time.
     pub by_relevance: bool,
     /// 1-based page.
@@ -82,6 +86,7 @@ impl ListQuery {
                 ))
             }
         };
+        l.topic = number(t, "topic", 1, 1000)?;
         l.page = number(t, "page", 1, usize::MAX)?.unwrap_or(1);
         l.per_page = number(t, "per_page", 1, MAX_PER_PAGE)?.unwrap_or(PER_PAGE);
         Ok(l)
@@ -94,6 +99,9 @@ impl ListQuery {
         p.push(("q".into(), self.q.clone()));
         for (k, v) in &self.facets {
             p.push(((*k).into(), v.clone()));
+        }
+        if let Some(t) = self.topic {
+            p.push(("topic".into(), t.to_string()));
         }
         // The order is given when it is not the default for this search.
         let default_relevance = !self.q.trim().is_empty();
@@ -165,10 +173,13 @@ pub struct Selection {
     pub facets: Vec<(&'static str, Vec<(String, usize)>)>,
     /// The search's words, for highlighting.
     pub terms: Vec<String>,
+    /// The topic chosen, with its label (when the map has it).
+    pub topic: Option<(usize, Option<String>)>,
 }
 
-/// Selects, orders and counts.
-pub fn select(store: &Store, l: &ListQuery) -> Selection {
+/// Selects, orders and counts. `topics` gives each question's topic id, for `l.topic`
+/// (without it, a topic selects nothing).
+pub fn select(store: &Store, l: &ListQuery, topics: Option<&TopicsView>) -> Selection {
     let query = Query::parse(&l.q);
     let fc = &store.facets;
     // The facets chosen, as codes; a value no question has selects nothing.
@@ -180,10 +191,15 @@ pub fn select(store: &Store, l: &ListQuery) -> Selection {
             Some((k, fc.code(k, v)?))
         })
         .collect();
+    let in_topic = |i: usize| match l.topic {
+        None => true,
+        Some(t) => topics.is_some_and(|v| v.of_question[i] == Some(t as u32)),
+    };
     let keep = |i: usize| {
-        wanted
-            .as_ref()
-            .is_some_and(|w| w.iter().all(|&(k, c)| fc.has(i, k, c)))
+        in_topic(i)
+            && wanted
+                .as_ref()
+                .is_some_and(|w| w.iter().all(|&(k, c)| fc.has(i, k, c)))
     };
     let mut rows: Vec<usize> = Vec::new();
     if query.is_empty() {
@@ -226,6 +242,9 @@ pub fn select(store: &Store, l: &ListQuery) -> Selection {
         rows,
         facets,
         terms: query.terms,
+        topic: l
+            .topic
+            .map(|t| (t, topics.and_then(|v| v.label(t)).map(str::to_owned))),
     }
 }
 

@@ -20,6 +20,7 @@ pub mod pages;
 pub mod search;
 pub mod store;
 pub mod thread;
+pub mod topics;
 
 use datafusion::prelude::SessionContext;
 
@@ -59,7 +60,7 @@ pub struct App {
     inputs: Vec<String>,
     opts: ServeOptions,
     report: tokio::sync::OnceCell<std::result::Result<String, String>>,
-    topics: tokio::sync::OnceCell<std::result::Result<String, String>>,
+    topics: tokio::sync::OnceCell<std::result::Result<topics::TopicsView, String>>,
 }
 
 /// A random key for this run's pseudonyms.
@@ -144,24 +145,24 @@ impl App {
     async fn route(&self, t: &Target) -> std::result::Result<Response, Refusal> {
         let seg: Vec<&str> = t.segments.iter().map(String::as_str).collect();
         match seg.as_slice() {
-            [] => self.list_page(t),
+            [] => self.list_page(t).await,
             ["c", id] => self.thread_page(t, id).await,
             ["d"] => self.document_page(t).await,
-            ["api", "questions"] => self.api_questions(t),
+            ["api", "questions"] => self.api_questions(t).await,
             ["api", "conversations", id] => self.api_thread(t, id).await,
-            ["questions.csv"] => self.export(t, false),
-            ["questions.jsonl"] => self.export(t, true),
-            ["annotate.csv"] => self.annotate(t),
+            ["questions.csv"] => self.export(t, false).await,
+            ["questions.jsonl"] => self.export(t, true).await,
+            ["annotate.csv"] => self.annotate(t).await,
             ["report"] => self.report_page(t).await,
             ["topics"] => self.topics_page(t).await,
             _ => Err(Refusal::new(404, "no such page")),
         }
     }
 
-    fn list_page(&self, t: &Target) -> std::result::Result<Response, Refusal> {
+    async fn list_page(&self, t: &Target) -> std::result::Result<Response, Refusal> {
         http::only(t, LIST_PARAMS)?;
         let l = ListQuery::from_target(t)?;
-        let sel = list::select(&self.store, &l);
+        let sel = self.select(&l).await?;
         let rows = list::page(&sel, &l)?;
         Ok(Response::html(
             200,
@@ -173,7 +174,7 @@ impl App {
         http::only(t, LIST_PARAMS)?;
         let l = ListQuery::from_target(t)?;
         let thread = self.thread(id).await?;
-        let sel = list::select(&self.store, &l);
+        let sel = self.select(&l).await?;
         let near = self.neighbours(&sel, &l, id);
         Ok(Response::html(
             200,
@@ -263,10 +264,10 @@ impl App {
         Ok(out)
     }
 
-    fn api_questions(&self, t: &Target) -> std::result::Result<Response, Refusal> {
+    async fn api_questions(&self, t: &Target) -> std::result::Result<Response, Refusal> {
         http::only(t, LIST_PARAMS)?;
         let l = ListQuery::from_target(t)?;
-        let sel = list::select(&self.store, &l);
+        let sel = self.select(&l).await?;
         let rows = list::page(&sel, &l)?;
         let facets: serde_json::Map<String, serde_json::Value> = sel
             .facets
@@ -297,10 +298,10 @@ impl App {
     }
 
     /// Every question the list selects (all pages), as CSV or JSON lines.
-    fn export(&self, t: &Target, jsonl: bool) -> std::result::Result<Response, Refusal> {
+    async fn export(&self, t: &Target, jsonl: bool) -> std::result::Result<Response, Refusal> {
         http::only(t, LIST_PARAMS)?;
         let l = ListQuery::from_target(t)?;
-        let sel = list::select(&self.store, &l);
+        let sel = self.select(&l).await?;
         if jsonl {
             let mut body = Vec::new();
             for &i in &sel.rows {
@@ -362,10 +363,10 @@ impl App {
     /// "Annotate these": the selected questions as `export --to annotation`'s CSV, so the
     /// filled file joins the tables as `annotations` (its cell is `serve`, and the sources
     /// are the documents the list shows).
-    fn annotate(&self, t: &Target) -> std::result::Result<Response, Refusal> {
+    async fn annotate(&self, t: &Target) -> std::result::Result<Response, Refusal> {
         http::only(t, LIST_PARAMS)?;
         let l = ListQuery::from_target(t)?;
-        let sel = list::select(&self.store, &l);
+        let sel = self.select(&l).await?;
         let mut body = crate::export::annotation::header_line();
         body.push('\n');
         for &i in &sel.rows {
@@ -430,8 +431,15 @@ impl App {
 
     async fn topics_page(&self, t: &Target) -> std::result::Result<Response, Refusal> {
         http::only(t, &[])?;
-        let page = self
-            .topics
+        match self.topics().await {
+            Ok(v) => Ok(Response::html(200, v.page.clone())),
+            Err(e) => Err(Refusal::new(500, e.clone())),
+        }
+    }
+
+    /// The topic map, made on first use.
+    async fn topics(&self) -> &std::result::Result<topics::TopicsView, String> {
+        self.topics
             .get_or_init(|| async {
                 let opts = crate::topics::TopicOptions::default();
                 let restriction = crate::query::Restriction::default();
@@ -443,15 +451,24 @@ impl App {
                 )
                 .await
                 {
-                    Ok(Some(m)) => Ok(crate::topics::html::page(&m, &self.subtitle)),
+                    Ok(Some(m)) => Ok(topics::TopicsView::new(&m, &self.store, &self.subtitle)),
                     Ok(None) => Err("no user questions to find topics in".to_owned()),
                     Err(e) => Err(e.to_string()),
                 }
             })
-            .await;
-        page.clone()
-            .map(|p| Response::html(200, p))
-            .map_err(|e| Refusal::new(500, e))
+            .await
+    }
+
+    /// The questions `l` selects; a topic filter makes the topic map first.
+    async fn select(&self, l: &ListQuery) -> std::result::Result<list::Selection, Refusal> {
+        let view = match l.topic {
+            None => None,
+            Some(_) => match self.topics().await {
+                Ok(v) => Some(v),
+                Err(e) => return Err(Refusal::new(500, e.clone())),
+            },
+        };
+        Ok(list::select(&self.store, l, view))
     }
 }
 

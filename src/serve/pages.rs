@@ -154,7 +154,20 @@ pub fn list(
             esc(v)
         );
     }
+    if let Some(t) = l.topic {
+        let _ = write!(b, "<input type=\"hidden\" name=\"topic\" value=\"{t}\">");
+    }
     b.push_str("<button type=\"submit\">Search</button></form>");
+    if let Some((t, label)) = &sel.topic {
+        let _ = write!(
+            b,
+            "<p class=\"meta\">topic {t}{}{} · <a href=\"/{}\">✕ every topic</a> · \
+             <a href=\"/topics\">the map</a></p>",
+            if label.is_some() { ": " } else { "" },
+            esc(label.as_deref().unwrap_or("")),
+            esc(&l.url_with(&[("topic", "")])),
+        );
+    }
     let total = sel.rows.len();
     let _ = write!(
         b,

@@ -89,6 +89,12 @@ fn map_svg(m: &TopicMap) -> String {
 
 /// The page.
 pub fn page(m: &TopicMap, subtitle: &str) -> String {
+    page_linked(m, subtitle, None)
+}
+
+/// [`page`] with each topic's question count linked to `list(topic id)` (`chatql serve`'s
+/// question list of that topic).
+pub fn page_linked(m: &TopicMap, subtitle: &str, list: Option<&dyn Fn(usize) -> String>) -> String {
     let mut out =
         crate::render::page::head("chatql topics", "What students ask about", subtitle, STYLE);
     out.push_str("<main>\n");
@@ -131,6 +137,14 @@ pub fn page(m: &TopicMap, subtitle: &str) -> String {
             .map(|(d, n)| format!("{} ({n})", esc(d)))
             .collect::<Vec<_>>()
             .join("<br>");
+        let questions = match list {
+            Some(link) => format!(
+                "<a href=\"{}\" title=\"these questions\">{}</a>",
+                esc(&link(topic.id)),
+                topic.questions
+            ),
+            None => topic.questions.to_string(),
+        };
         let _ = write!(
             out,
             "<tr><td class=\"num\"><span class=\"swatch\" style=\"background:{}\"></span>{}</td>\
@@ -141,7 +155,7 @@ pub fn page(m: &TopicMap, subtitle: &str) -> String {
             topic.id,
             topic.id,
             esc(&topic.label),
-            topic.questions,
+            questions,
             topic.share * 100.0,
             topic.conversations,
             topic.users,

@@ -216,6 +216,37 @@ fn report_rows_link_to_the_filtered_list() {
     assert!(checked >= 2, "{checked} negative-feedback links");
 }
 
+/// Each topic's question count links to the list of that topic's questions, which holds
+/// exactly that many; the topics' lists partition the 22 questions.
+#[test]
+fn topic_rows_link_to_their_questions() {
+    let page = html("/topics");
+    let mut seen = 0;
+    let mut topics = 0;
+    for part in page.split("<a href=\"/?topic=").skip(1) {
+        let (id, rest) = part.split_once("\" title=\"these questions\">").unwrap();
+        let shown: u64 = rest.split('<').next().unwrap().parse().unwrap();
+        let api = json(&format!("/api/questions?topic={id}&per_page=100"));
+        assert_eq!(api["total"], shown, "topic {id}");
+        let list = html(&format!("/?topic={id}"));
+        assert!(
+            list.contains(&format!("topic {id}: ")),
+            "topic {id}'s label"
+        );
+        assert!(
+            list.contains("name=\"topic\" value=\""),
+            "the search keeps the topic"
+        );
+        seen += shown;
+        topics += 1;
+    }
+    assert!(topics >= 2, "{topics} topic links");
+    assert_eq!(seen, 22);
+    // A topic the map does not have selects nothing; a malformed one is refused.
+    assert_eq!(json("/api/questions?topic=999")["total"], 0);
+    assert_eq!(get("/?topic=first").status, 400);
+}
+
 /// "Annotate these" is the annotation CSV of the selection, and the filled file joins the
 /// tables as `annotations` with every row naming a message.
 #[test]
