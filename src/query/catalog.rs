@@ -699,6 +699,14 @@ impl Catalog {
         Ok(out)
     }
 
+    /// The lakes read, at their versions (none for raw exports).
+    pub fn lakes(&self) -> &[LakeSnapshot] {
+        match &self.source {
+            Source::Lakes(l) => l,
+            _ => &[],
+        }
+    }
+
     /// Names of the tables and views, for errors, `\d` and completion.
     pub fn relation_names(&self) -> Vec<&'static str> {
         Table::ALL

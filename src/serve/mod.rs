@@ -17,6 +17,7 @@ pub mod http;
 pub mod list;
 pub mod markdown;
 pub mod pages;
+pub mod rows;
 pub mod search;
 pub mod store;
 pub mod thread;
@@ -51,6 +52,10 @@ pub struct App {
     /// The session's owner: raw exports' spooled tables live as long as it does.
     _catalog: Catalog,
     ctx: SessionContext,
+    /// Where each conversation's rows are in a local lake's files (threads read them
+    /// without SQL); `None` for other inputs.
+    rows: Option<rows::RowIndex>,
+    tz: crate::model::Zone,
     store: Store,
     redactor: Option<Redactor>,
     /// The pseudonyms' key, so that the report names users as the list does.
@@ -92,6 +97,14 @@ impl App {
         cat.ctx()
             .sql("SET datafusion.execution.parquet.pushdown_filters = true")
             .await?;
+        let rows = match cat.lakes() {
+            [lake] if lake.remote.is_none() && lake.keys().is_empty() => {
+                let lake = lake.clone();
+                let built = tokio::task::spawn_blocking(move || rows::RowIndex::build(&lake)).await;
+                Some(built.map_err(|e| crate::Error::Internal(e.to_string()))??)
+            }
+            _ => None,
+        };
         let subtitle = format!(
             "{} · {} questions · times in {}{}",
             inputs.join(", "),
@@ -105,6 +118,8 @@ impl App {
         );
         Ok(App {
             ctx: cat.ctx().clone(),
+            rows,
+            tz: cat.tz(),
             _catalog: cat,
             store,
             redactor,
@@ -183,7 +198,11 @@ impl App {
     }
 
     async fn thread(&self, id: &str) -> std::result::Result<thread::Thread, Refusal> {
-        match thread::Thread::load(&self.ctx, id, self.redactor.as_ref()).await {
+        let src = match &self.rows {
+            Some(index) => thread::Source::Lake(index, self.tz),
+            None => thread::Source::Sql(&self.ctx),
+        };
+        match thread::Thread::load(&src, id, self.redactor.as_ref()).await {
             Ok(Some(t)) => Ok(t),
             Ok(None) => Err(Refusal::new(404, format!("no conversation {id:?}"))),
             Err(e) => Err(Refusal::new(500, e.to_string())),

@@ -1,5 +1,6 @@
-//! One conversation read on demand with SQL: the conversation's fields, every message with
-//! its feedback, and every context with its text, on the message it was retrieved for.
+//! One conversation read on demand (with SQL, or straight from a lake's files: see
+//! [`super::rows`]): the conversation's fields, every message with its feedback, and every
+//! context with its text, on the message it was retrieved for.
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
@@ -8,8 +9,10 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::prelude::SessionContext;
 
+use super::rows::{self, RowIndex};
 use super::store::citations;
 use crate::error::Result;
+use crate::model::Zone;
 use crate::query::catalog::sql_str;
 use crate::table::redact::Redactor;
 
@@ -111,51 +114,102 @@ async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
     Ok(ctx.sql(sql).await?.collect().await?)
 }
 
+/// Where a thread's rows come from.
+pub enum Source<'a> {
+    /// SQL over the session's tables (any input).
+    Sql(&'a SessionContext),
+    /// Straight from a local lake's files, whose timestamps are shown in this zone.
+    Lake(&'a RowIndex, Zone),
+}
+
+const CONVERSATION: [&str; 8] = [
+    "name",
+    "created_at",
+    "course_name",
+    "user_email",
+    "model_id",
+    "model_name",
+    "prompt",
+    "temperature",
+];
+const MESSAGES: [&str; 6] = [
+    "message_index",
+    "role",
+    "content",
+    "feedback_positive",
+    "feedback_category",
+    "feedback_details",
+];
+const CONTEXTS: [&str; 6] = [
+    "message_index",
+    "context_index",
+    "readable_filename",
+    "pagenumber",
+    "url",
+    "text",
+];
+
+impl Source<'_> {
+    /// The `columns` of conversation `id`'s rows of table `k` of [`rows::TABLES`].
+    async fn read(&self, k: usize, id: &str, columns: &[&str]) -> Result<Vec<RecordBatch>> {
+        match self {
+            Source::Lake(index, _) => index.read(k, id, columns),
+            Source::Sql(ctx) => {
+                let cols: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+                rows(
+                    ctx,
+                    &format!(
+                        "SELECT {} FROM {} WHERE convo_id = {}",
+                        cols.join(", "),
+                        rows::TABLES[k].name(),
+                        sql_str(id)
+                    ),
+                )
+                .await
+            }
+        }
+    }
+
+    /// A stored time as the page shows it.
+    fn time(&self, us: i64) -> i64 {
+        match self {
+            Source::Lake(_, tz) => tz.to_local(us),
+            // The session's views show wall-clock times already.
+            Source::Sql(_) => us,
+        }
+    }
+}
+
 impl Thread {
     /// Reads conversation `id`; `None` when there is none.
     pub async fn load(
-        ctx: &SessionContext,
+        src: &Source<'_>,
         id: &str,
         redactor: Option<&Redactor>,
     ) -> Result<Option<Thread>> {
-        let id_sql = sql_str(id);
-        let convo = rows(
-            ctx,
-            &format!(
-                "SELECT name, created_at, course_name, user_email, coalesce(model_id, model_name), \
-                 prompt, temperature FROM conversations WHERE convo_id = {id_sql} LIMIT 1"
-            ),
-        )
-        .await?;
+        let convo = src.read(0, id, &CONVERSATION).await?;
         let Some(b) = convo.iter().find(|b| b.num_rows() > 0) else {
             return Ok(None);
         };
         let tx = Texts::of(b)?;
         let at = b.column(1).as_primitive::<TimestampMicrosecondType>();
-        let temp = b.column(6).as_primitive::<Float64Type>();
+        let temp = cast(b.column(7), &DataType::Float64)?;
+        let temp = temp.as_primitive::<Float64Type>();
         let mut t = Thread {
             convo_id: id.to_owned(),
             name: tx.get(0, 0),
-            created_at: at.is_valid(0).then(|| at.value(0)),
+            created_at: at.is_valid(0).then(|| src.time(at.value(0))),
             course: tx.get(2, 0),
             user: tx.get(3, 0).map(|u| match redactor {
                 Some(r) => r.pseudonym(&u),
                 None => u,
             }),
-            model: tx.get(4, 0),
-            prompt: tx.get(5, 0),
+            model: tx.get(4, 0).or_else(|| tx.get(5, 0)),
+            prompt: tx.get(6, 0),
             temperature: temp.is_valid(0).then(|| temp.value(0)),
             messages: Vec::new(),
         };
-        for b in rows(
-            ctx,
-            &format!(
-                "SELECT message_index, role, content, feedback_positive, feedback_category, \
-                 feedback_details FROM messages WHERE convo_id = {id_sql} ORDER BY message_index"
-            ),
-        )
-        .await?
-        {
+        for b in src.read(1, id, &MESSAGES).await? {
             let tx = Texts::of(&b)?;
             let mi = b.column(0).as_primitive::<Int32Type>();
             let fb = b.column(3).as_boolean();
@@ -172,34 +226,34 @@ impl Thread {
                 });
             }
         }
-        t.read_contexts(ctx, &id_sql).await?;
+        t.messages.sort_by_key(|m| m.index);
+        t.read_contexts(src).await?;
         Ok(Some(t))
     }
 
-    async fn read_contexts(&mut self, ctx: &SessionContext, id_sql: &str) -> Result<()> {
-        for b in rows(
-            ctx,
-            &format!(
-                "SELECT message_index, readable_filename, pagenumber, url, text FROM contexts \
-                 WHERE convo_id = {id_sql} ORDER BY message_index, context_index"
-            ),
-        )
-        .await?
-        {
+    async fn read_contexts(&mut self, src: &Source<'_>) -> Result<()> {
+        let mut found: Vec<(i32, i32, Context)> = Vec::new();
+        for b in src.read(2, &self.convo_id, &CONTEXTS).await? {
             let tx = Texts::of(&b)?;
             let mi = b.column(0).as_primitive::<Int32Type>();
-            let page = cast(b.column(2), &DataType::Int64)?;
+            let ci = cast(b.column(1), &DataType::Int32)?;
+            let ci = ci.as_primitive::<Int32Type>();
+            let page = cast(b.column(3), &DataType::Int64)?;
             let page = page.as_primitive::<Int64Type>();
             for i in 0..b.num_rows() {
                 let c = Context {
-                    name: tx.get(1, i),
+                    name: tx.get(2, i),
                     page: page.is_valid(i).then(|| page.value(i)),
-                    url: tx.get(3, i),
-                    text: tx.get(4, i),
+                    url: tx.get(4, i),
+                    text: tx.get(5, i),
                 };
-                if let Some(m) = self.messages.iter_mut().find(|m| m.index == mi.value(i)) {
-                    m.contexts.push(c);
-                }
+                found.push((mi.value(i), ci.value(i), c));
+            }
+        }
+        found.sort_by_key(|(m, c, _)| (*m, *c));
+        for (mi, _, c) in found {
+            if let Some(m) = self.messages.iter_mut().find(|m| m.index == mi) {
+                m.contexts.push(c);
             }
         }
         // A question's contexts are cited by the answer that follows it.

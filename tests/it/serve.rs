@@ -504,3 +504,74 @@ fn tags(page: &str) -> Vec<(String, Vec<(String, String)>)> {
     }
     out
 }
+
+/// A thread read straight from the lake's files is the thread SQL reads, for every
+/// conversation of the testdata, in UTC and in a zone with daylight saving time.
+#[test]
+fn threads_from_the_lake_files_equal_threads_from_sql() {
+    use chatql::lake::LakeSnapshot;
+    use chatql::model::Zone;
+    use chatql::query::{Catalog, CatalogOptions};
+    use chatql::serve::rows::RowIndex;
+    use chatql::serve::thread::{Source, Thread};
+    use chatql::table::Table;
+    use datafusion::arrow::array::{Array, AsArray};
+
+    let lake = testdata_lake().to_string_lossy().into_owned();
+    let index = RowIndex::build(&LakeSnapshot::load(&testdata_lake(), None).unwrap()).unwrap();
+    for zone in ["UTC", "America/Chicago"] {
+        let tz = Zone::parse(zone).unwrap();
+        let opts = CatalogOptions {
+            tz,
+            ..Default::default()
+        };
+        rt().block_on(async {
+            let mut cat = Catalog::open(std::slice::from_ref(&lake), &opts)
+                .await
+                .unwrap();
+            cat.load(&Table::ALL.iter().copied().collect())
+                .await
+                .unwrap();
+            let ids = cat
+                .run_sql("select convo_id from conversations order by convo_id")
+                .await
+                .unwrap();
+            let ids: Vec<String> = ids[0]
+                .1
+                .iter()
+                .flat_map(|b| {
+                    let c = datafusion::arrow::compute::cast(
+                        b.column(0),
+                        &datafusion::arrow::datatypes::DataType::Utf8,
+                    )
+                    .unwrap();
+                    let c = c.as_string::<i32>().clone();
+                    (0..c.len()).map(move |i| c.value(i).to_owned())
+                })
+                .collect();
+            assert_eq!(ids.len(), 21);
+            let mut contexts = 0;
+            for id in &ids {
+                let sql = Thread::load(&Source::Sql(cat.ctx()), id, None)
+                    .await
+                    .unwrap();
+                let direct = Thread::load(&Source::Lake(&index, tz), id, None)
+                    .await
+                    .unwrap();
+                let (sql, direct) = (sql.unwrap().json(), direct.unwrap().json());
+                assert_eq!(sql, direct, "{id} in {zone}");
+                contexts += direct["messages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m["contexts"].as_array().unwrap().len())
+                    .sum::<usize>();
+            }
+            assert_eq!(contexts, 20, "every context on its message");
+            assert!(Thread::load(&Source::Lake(&index, tz), "no-such-id", None)
+                .await
+                .unwrap()
+                .is_none());
+        });
+    }
+}
