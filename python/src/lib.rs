@@ -8,7 +8,6 @@
 //! memory settings: the process is Python's, shared with pyarrow and the rest.
 
 #[path = "../../src/cli/mod.rs"]
-#[allow(dead_code)]
 mod cli;
 mod connection;
 mod errors;

@@ -238,7 +238,7 @@ impl Topics {
     /// The clustering's mean silhouette (-1 to 1: how well questions sit in their topic).
     #[getter]
     fn silhouette(&self) -> f64 {
-        self.map.silhouette as f64
+        self.map.silhouette
     }
 
     /// Number of topics.
