@@ -7,7 +7,7 @@ use predicates::prelude::*;
 fn completions_name_every_command_and_flag() {
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let out = chatql().args(["completions", shell]).output().unwrap();
-        assert!(out.status.success(), "{shell}");
+        assert_ok(&out, &shell);
         let text = String::from_utf8(out.stdout).unwrap();
         for word in [
             "convert",
@@ -108,7 +108,7 @@ fn on_a_terminal(args: &[&str]) -> Option<String> {
         .args(["-qec", &line, "/dev/null"])
         .output()
         .ok()?;
-    assert!(out.status.success(), "{line}");
+    assert_ok(&out, &line);
     Some(String::from_utf8_lossy(&out.stdout).replace('\r', "\n"))
 }
 
@@ -206,7 +206,7 @@ fn progress_is_drawn_on_a_terminal_and_never_on_a_pipe() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success());
+    assert_ok(&out, "out");
     assert!(
         out.stderr.is_empty(),
         "{}",

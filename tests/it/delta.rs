@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{chatql, manifest, scratch, sql_csv, testdata};
+use crate::common::{assert_ok, chatql, manifest, scratch, sql_csv, testdata};
 
 /// Four exports that overlap: each shares conversations with another.
 fn exports() -> Vec<Vec<String>> {
@@ -231,7 +231,7 @@ fn time_travel_reads_earlier_versions_and_history_lists_the_runs() {
         .args(["report", l, "--format", "json", "--as-of", "0"])
         .output()
         .unwrap();
-    assert!(report.status.success());
+    assert_ok(&report, "report");
     // Bad versions and times are clear usage errors.
     for (as_of, needle) in [
         ("7", "no version 7 (the latest is 1)"),
@@ -248,7 +248,7 @@ fn time_travel_reads_earlier_versions_and_history_lists_the_runs() {
     }
     // history: two versions with their inputs and counts.
     let out = chatql().args(["history", l]).output().unwrap();
-    assert!(out.status.success());
+    assert_ok(&out, "out");
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("version 1 · one folder per table"), "{text}");
     let m = manifest(&lake);
@@ -436,7 +436,7 @@ fn compact_leaves_one_file_per_partition_and_the_same_rows() {
     let l = lake.to_str().unwrap();
     let before = parquet_files(&lake).len();
     let dry = chatql().args(["compact", l, "--dry-run"]).output().unwrap();
-    assert!(dry.status.success());
+    assert_ok(&dry, "dry");
     let dry = String::from_utf8(dry.stdout).unwrap();
     assert!(dry.starts_with("would rewrite "), "{dry}");
     assert_eq!(

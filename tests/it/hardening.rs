@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::common::{
-    chatql, scratch, sql_csv, stderr_of_failure, stdout_of, testdata, testdata_lake,
+    assert_ok, chatql, scratch, sql_csv, stderr_of_failure, stdout_of, testdata, testdata_lake,
 };
 
 fn bin() -> Command {
@@ -203,7 +203,7 @@ fn export_to_standard_output_is_the_file_and_the_summary_goes_to_stderr() {
         .current_dir(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success());
+    assert_ok(&out, "out");
     let want = std::fs::read_to_string(&file).unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), want);
     for line in want.lines() {

@@ -31,7 +31,7 @@ fn json_output_with_first_seen_conflicts_and_rejects() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success());
+    assert_ok(&out, "out");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let files = v.as_array().unwrap();
     assert_eq!(files.len(), 2);

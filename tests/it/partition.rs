@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::common::{chatql, manifest, scratch, sql_csv, testdata};
+use crate::common::{assert_ok, chatql, manifest, scratch, sql_csv, testdata};
 use sha2::Digest;
 
 /// The first run: the files of 2023 and the zip (some of whose conversations recur later).
@@ -134,7 +134,7 @@ fn append_deduplicates_across_runs_and_rewrites_only_what_changed() {
         .args(["convert", &all, "-o", l, "--append"])
         .output()
         .unwrap();
-    assert!(out.status.success());
+    assert_ok(&out, "out");
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains("run 2 of a lake partitioned by course,month: 6 conversations and 3 documents already in it, 1 and 0 older versions replaced"),
@@ -235,7 +235,7 @@ fn a_two_run_lake_answers_like_a_flat_conversion_of_everything() {
             .args(extra)
             .output()
             .unwrap();
-        assert!(out.status.success());
+        assert_ok(&out, "out");
         String::from_utf8(out.stdout).unwrap()
     };
     for extra in [

@@ -7,17 +7,10 @@ use std::sync::OnceLock;
 use crate::common::*;
 use predicates::prelude::*;
 
-/// testdata converted once for all tests of this file.
+/// testdata converted once for every test that only reads it.
 fn lake() -> &'static PathBuf {
     static LAKE: OnceLock<PathBuf> = OnceLock::new();
-    LAKE.get_or_init(|| {
-        let out = scratch("sql-lake").join("lake");
-        chatql()
-            .args(["convert", &testdata(""), "-o", out.to_str().unwrap(), "-q"])
-            .assert()
-            .success();
-        out
-    })
+    LAKE.get_or_init(testdata_lake)
 }
 
 fn run(query: &str, input: &str, format: &str) -> String {
@@ -299,7 +292,7 @@ fn closed_pipe_is_not_an_error() {
         .unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{:?}", out.status);
+    assert_ok(&out, "sql");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
 

@@ -248,7 +248,7 @@ fn bad_input_is_explained() {
         ])
         .output()
         .unwrap();
-    assert!(o.status.success());
+    assert_ok(&o, "o");
     assert!(String::from_utf8_lossy(&o.stderr).contains("no user questions"));
     assert!(!out.exists());
     // -k above the number of distinct questions: a usage error.

@@ -2,48 +2,26 @@
 
 use super::*;
 
-pub(super) struct ContextsSeed<'a> {
-    pub(super) t: &'a mut TableBuilders,
-    pub(super) cx: &'a mut Scratch,
+/// The elements of a message's `contexts` array, each one `contexts` row.
+pub(super) struct Contexts {
     pub(super) message_index: i32,
 }
 
-impl<'de> DeserializeSeed<'de> for ContextsSeed<'_> {
-    type Value = Result<i32, String>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl ContextsSeed<'_> {
-    pub(super) fn other(self, text: String) -> Result<i32, String> {
-        Err(text)
-    }
-}
-
-impl<'de> Visitor<'de> for ContextsSeed<'_> {
-    type Value = Result<i32, String>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of contexts")
-    }
-    scalars_to_other!();
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        Ok(Err(map_to_json(map)?))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut index = 0i32;
-        while seq
-            .next_element_seed(ContextSeed {
-                t: &mut *self.t,
-                cx: &mut *self.cx,
-                message_index: self.message_index,
-                index,
-            })?
-            .is_some()
-        {
-            index += 1;
+impl Element for Contexts {
+    const WHAT: &'static str = "an array of contexts";
+    type Seed<'b> = ContextSeed<'b>;
+    fn seed<'b>(
+        &self,
+        t: &'b mut TableBuilders,
+        cx: &'b mut Scratch,
+        index: i32,
+    ) -> ContextSeed<'b> {
+        ContextSeed {
+            t,
+            cx,
+            message_index: self.message_index,
+            index,
         }
-        Ok(Ok(index))
     }
 }
 

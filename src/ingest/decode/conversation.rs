@@ -87,9 +87,10 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
                     })?);
                 }
                 "messages" if top.messages.is_none() => {
-                    let r = map.next_value_seed(MessagesSeed {
+                    let r = map.next_value_seed(ArraySeed {
                         t: &mut *self.t,
                         cx: &mut *self.cx,
+                        element: Messages,
                     })?;
                     top.messages = Some(r.as_ref().ok().copied());
                     if let Err(text) = r {
@@ -97,9 +98,10 @@ impl<'de> Visitor<'de> for TopSeed<'_> {
                     }
                 }
                 "contexts" if top.chunks.is_none() => {
-                    let r = map.next_value_seed(ChunksSeed {
+                    let r = map.next_value_seed(ArraySeed {
                         t: &mut *self.t,
                         cx: &mut *self.cx,
+                        element: Chunks,
                     })?;
                     top.chunks = Some(r.as_ref().ok().copied());
                     if let Err(text) = r {
@@ -162,9 +164,10 @@ impl<'de> Visitor<'de> for ConvoSeed<'_> {
         let mut messages = None;
         while let Some(key) = map.next_key_seed(KeySeed)? {
             if key == "messages" && messages.is_none() {
-                messages = Some(map.next_value_seed(MessagesSeed {
+                messages = Some(map.next_value_seed(ArraySeed {
                     t: &mut *self.t,
                     cx: &mut *self.cx,
+                    element: Messages,
                 })?);
             } else {
                 staged.push((key, map.next_value()?));

@@ -2,46 +2,14 @@
 
 use super::*;
 
-pub(super) struct ChunksSeed<'a> {
-    pub(super) t: &'a mut TableBuilders,
-    pub(super) cx: &'a mut Scratch,
-}
+/// The elements of a document's `contexts` array, each one `chunks` row.
+pub(super) struct Chunks;
 
-impl<'de> DeserializeSeed<'de> for ChunksSeed<'_> {
-    type Value = Result<i32, String>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl ChunksSeed<'_> {
-    pub(super) fn other(self, text: String) -> Result<i32, String> {
-        Err(text)
-    }
-}
-
-impl<'de> Visitor<'de> for ChunksSeed<'_> {
-    type Value = Result<i32, String>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of chunks")
-    }
-    scalars_to_other!();
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        Ok(Err(map_to_json(map)?))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut index = 0i32;
-        while seq
-            .next_element_seed(ChunkSeed {
-                t: &mut *self.t,
-                cx: &mut *self.cx,
-                index,
-            })?
-            .is_some()
-        {
-            index += 1;
-        }
-        Ok(Ok(index))
+impl Element for Chunks {
+    const WHAT: &'static str = "an array of chunks";
+    type Seed<'b> = ChunkSeed<'b>;
+    fn seed<'b>(&self, t: &'b mut TableBuilders, cx: &'b mut Scratch, index: i32) -> ChunkSeed<'b> {
+        ChunkSeed { t, cx, index }
     }
 }
 

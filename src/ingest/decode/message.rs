@@ -2,48 +2,19 @@
 
 use super::*;
 
-/// Decodes a `messages` array into `messages` (and `contexts`) rows. Returns the count, or
-/// Err(json text) when the value is not an array.
-pub(super) struct MessagesSeed<'a> {
-    pub(super) t: &'a mut TableBuilders,
-    pub(super) cx: &'a mut Scratch,
-}
+/// The elements of a `messages` array, each one `messages` row (and its `contexts` rows).
+pub(super) struct Messages;
 
-impl<'de> DeserializeSeed<'de> for MessagesSeed<'_> {
-    type Value = Result<i32, String>;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl MessagesSeed<'_> {
-    pub(super) fn other(self, text: String) -> Result<i32, String> {
-        Err(text)
-    }
-}
-
-impl<'de> Visitor<'de> for MessagesSeed<'_> {
-    type Value = Result<i32, String>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of messages")
-    }
-    scalars_to_other!();
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        Ok(Err(map_to_json(map)?))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut index = 0i32;
-        while seq
-            .next_element_seed(MessageSeed {
-                t: &mut *self.t,
-                cx: &mut *self.cx,
-                index,
-            })?
-            .is_some()
-        {
-            index += 1;
-        }
-        Ok(Ok(index))
+impl Element for Messages {
+    const WHAT: &'static str = "an array of messages";
+    type Seed<'b> = MessageSeed<'b>;
+    fn seed<'b>(
+        &self,
+        t: &'b mut TableBuilders,
+        cx: &'b mut Scratch,
+        index: i32,
+    ) -> MessageSeed<'b> {
+        MessageSeed { t, cx, index }
     }
 }
 
@@ -99,10 +70,12 @@ impl<'de> Visitor<'de> for MessageSeed<'_> {
         let mut contexts: Option<Result<i32, String>> = None;
         while let Some(key) = map.next_key_seed(KeySeed)? {
             if key == "contexts" && contexts.is_none() {
-                contexts = Some(map.next_value_seed(ContextsSeed {
+                contexts = Some(map.next_value_seed(ArraySeed {
                     t: &mut *self.t,
                     cx: &mut *self.cx,
-                    message_index: self.index,
+                    element: Contexts {
+                        message_index: self.index,
+                    },
                 })?);
             } else {
                 staged.push((key, map.next_value()?));

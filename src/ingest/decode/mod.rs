@@ -22,11 +22,13 @@ use serde_json::value::RawValue;
 
 #[macro_use]
 mod extra;
+mod array;
 mod context;
 mod conversation;
 mod document;
 mod message;
 
+use array::*;
 use context::*;
 use conversation::*;
 use document::*;
