@@ -104,7 +104,7 @@ pub enum Error {
         /// What happened.
         message: String,
     },
-    /// The work was asked to stop ([`crate::ingest::Progress::cancel`]: Ctrl-C in Python).
+    /// The work was asked to stop (its ingest progress was cancelled: Ctrl-C in Python).
     #[error("interrupted")]
     Interrupted,
     /// A fault of chatql itself, not of the input or the options (please report it).
