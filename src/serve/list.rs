@@ -11,9 +11,47 @@ use super::topics::TopicsView;
 
 /// The parameters of the list (and of the pages opened from it, for previous and next).
 pub const LIST_PARAMS: &[&str] = &[
-    "q", "course", "model", "month", "feedback", "comment", "document", "topic", "sort", "page",
-    "per_page",
+    "q", "course", "model", "month", "feedback", "comment", "document", "topic", "week", "day",
+    "sort", "page", "per_page",
 ];
+
+/// A span of days the list is narrowed to (`week=` or `day=`, a date in the zone served).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    /// `week` or `day`.
+    pub unit: &'static str,
+    /// The first day, as given (`YYYY-MM-DD`).
+    pub first: String,
+    /// Wall-clock µs of its start.
+    pub from: i64,
+    /// Wall-clock µs of its end (excluded).
+    pub until: i64,
+}
+
+const DAY_US: i64 = 86_400_000_000;
+
+impl Span {
+    fn read(t: &Target) -> Result<Option<Span>, Refusal> {
+        let mut found = None;
+        for (unit, days) in [("week", 7), ("day", 1)] {
+            let Some(v) = t.param(unit) else { continue };
+            if found.is_some() {
+                return Err(Refusal::new(400, "give week or day, not both"));
+            }
+            let from = (v.len() == 10)
+                .then(|| crate::model::parse_timestamp(v))
+                .flatten()
+                .ok_or_else(|| Refusal::new(400, format!("{unit} {v:?}: use YYYY-MM-DD")))?;
+            found = Some(Span {
+                unit,
+                first: v.to_owned(),
+                from,
+                until: from + days * DAY_US,
+            });
+        }
+        Ok(found)
+    }
+}
 
 /// Rows a page shows by default, and at most.
 pub const PER_PAGE: usize = 25;
@@ -30,6 +68,8 @@ pub struct ListQuery {
     pub facets: BTreeMap<&'static str, String>,
     /// Only the questions of this topic (its 1-based id on the topic map).
     pub topic: Option<usize>,
+    /// Only the questions of conversations created in this week or day.
+    pub span: Option<Span>,
     /// Order by relevance (with a search) rather than time.
     pub by_relevance: bool,
     /// 1-based page.
@@ -87,6 +127,7 @@ impl ListQuery {
             }
         };
         l.topic = number(t, "topic", 1, 1000)?;
+        l.span = Span::read(t)?;
         l.page = number(t, "page", 1, usize::MAX)?.unwrap_or(1);
         l.per_page = number(t, "per_page", 1, MAX_PER_PAGE)?.unwrap_or(PER_PAGE);
         Ok(l)
@@ -102,6 +143,9 @@ impl ListQuery {
         }
         if let Some(t) = self.topic {
             p.push(("topic".into(), t.to_string()));
+        }
+        if let Some(s) = &self.span {
+            p.push((s.unit.into(), s.first.clone()));
         }
         // The order is given when it is not the default for this search.
         let default_relevance = !self.q.trim().is_empty();
@@ -195,8 +239,15 @@ pub fn select(store: &Store, l: &ListQuery, topics: Option<&TopicsView>) -> Sele
         None => true,
         Some(t) => topics.is_some_and(|v| v.of_question[i] == Some(t as u32)),
     };
+    let in_span = |i: usize| match &l.span {
+        None => true,
+        Some(s) => store.questions[i]
+            .created_at
+            .is_some_and(|at| (s.from..s.until).contains(&at)),
+    };
     let keep = |i: usize| {
         in_topic(i)
+            && in_span(i)
             && wanted
                 .as_ref()
                 .is_some_and(|w| w.iter().all(|&(k, c)| fc.has(i, k, c)))

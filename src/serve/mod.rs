@@ -514,12 +514,14 @@ fn question_json(q: &store::Question) -> serde_json::Value {
 /// row's course, model, month or document).
 fn report_link(col: &str, text: &str, row: &[(&str, String)]) -> Option<String> {
     let month_like = |t: &str| t.len() == 7 && t.as_bytes()[4] == b'-';
+    let date_like = |t: &str| t.len() == 10 && crate::model::parse_timestamp(t).is_some();
     if text.is_empty() {
         return None;
     }
     match col {
         "course" | "model" => Some(format!("/?{col}={}", http::encode(text))),
         "month" if month_like(text) => Some(format!("/?month={text}")),
+        "week" | "day" if date_like(text) => Some(format!("/?{col}={text}")),
         "document" => Some(format!("/d?name={}", http::encode(text))),
         "negative" if text != "0" => {
             let mut q: Vec<String> = row

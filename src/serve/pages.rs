@@ -157,6 +157,14 @@ pub fn list(
     if let Some(t) = l.topic {
         let _ = write!(b, "<input type=\"hidden\" name=\"topic\" value=\"{t}\">");
     }
+    if let Some(s) = &l.span {
+        let _ = write!(
+            b,
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+            s.unit,
+            esc(&s.first)
+        );
+    }
     b.push_str("<button type=\"submit\">Search</button></form>");
     if let Some((t, label)) = &sel.topic {
         let _ = write!(
@@ -166,6 +174,19 @@ pub fn list(
             if label.is_some() { ": " } else { "" },
             esc(label.as_deref().unwrap_or("")),
             esc(&l.url_with(&[("topic", "")])),
+        );
+    }
+    if let Some(s) = &l.span {
+        let _ = write!(
+            b,
+            "<p class=\"meta\">{} {} · <a href=\"/{}\">✕ any time</a></p>",
+            if s.unit == "week" {
+                "the week of"
+            } else {
+                "the day"
+            },
+            esc(&s.first),
+            esc(&l.url_with(&[(s.unit, "")])),
         );
     }
     let total = sel.rows.len();

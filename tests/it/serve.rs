@@ -216,6 +216,41 @@ fn report_rows_link_to_the_filtered_list() {
     assert!(checked >= 2, "{checked} negative-feedback links");
 }
 
+/// The report's weeks and days link to the list of their questions: every question whose
+/// conversation has a time (20 of the 22) is in exactly one week and one day.
+#[test]
+fn report_weeks_and_days_link_to_their_questions() {
+    let page = html("/report");
+    for unit in ["week", "day"] {
+        let mut links: Vec<&str> = page
+            .split(&format!("<a href=\"/?{unit}="))
+            .skip(1)
+            .map(|p| p.split('"').next().unwrap())
+            .collect();
+        links.sort();
+        links.dedup();
+        assert!(links.len() >= 5, "{} {unit} links", links.len());
+        let total: u64 = links
+            .iter()
+            .map(|d| {
+                let list = html(&format!("/?{unit}={d}"));
+                assert!(
+                    list.contains(&format!("{d} · <a href=")),
+                    "{unit} {d} shown"
+                );
+                json(&format!("/api/questions?{unit}={d}"))["total"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .sum();
+        assert_eq!(total, 20, "{unit}s");
+    }
+    // The week of 2023-08-28 (a Monday) holds five questions, as SQL counts them.
+    assert_eq!(json("/api/questions?week=2023-08-28")["total"], 5);
+    assert_eq!(get("/?week=2025-13-01").status, 400);
+    assert_eq!(get("/?week=2025-03-03&day=2025-03-04").status, 400);
+}
+
 /// Each topic's question count links to the list of that topic's questions, which holds
 /// exactly that many; the topics' lists partition the 22 questions.
 #[test]
