@@ -224,6 +224,13 @@ pub struct Selection {
 /// Selects, orders and counts. `topics` gives each question's topic id, for `l.topic`
 /// (without it, a topic selects nothing).
 pub fn select(store: &Store, l: &ListQuery, topics: Option<&TopicsView>) -> Selection {
+    let mut sel = select_rows(store, l, topics);
+    sel.facets = count_facets(store, &sel.rows);
+    sel
+}
+
+/// Selects and orders, without facet counts (for a thread's previous and next).
+pub fn select_rows(store: &Store, l: &ListQuery, topics: Option<&TopicsView>) -> Selection {
     let query = Query::parse(&l.q);
     let fc = &store.facets;
     // The facets chosen, as codes; a value no question has selects nothing.
@@ -264,8 +271,21 @@ pub fn select(store: &Store, l: &ListQuery, topics: Option<&TopicsView>) -> Sele
         }
         rows.extend(hits.into_iter().map(|(d, _)| d as usize));
     }
+    Selection {
+        rows,
+        facets: Vec::new(),
+        terms: query.terms,
+        topic: l
+            .topic
+            .map(|t| (t, topics.and_then(|v| v.label(t)).map(str::to_owned))),
+    }
+}
+
+/// Per facet, its values among `rows` with their counts, most first.
+fn count_facets(store: &Store, rows: &[usize]) -> Vec<(&'static str, Vec<(String, usize)>)> {
+    let fc = &store.facets;
     let mut counts: Vec<Vec<usize>> = fc.names.iter().map(|n| vec![0; n.len()]).collect();
-    for &i in &rows {
+    for &i in rows {
         for (k, &c) in fc.codes[i].iter().enumerate() {
             if c != NONE {
                 counts[k][c as usize] += 1;
@@ -275,7 +295,7 @@ pub fn select(store: &Store, l: &ListQuery, topics: Option<&TopicsView>) -> Sele
             counts[5][c as usize] += 1;
         }
     }
-    let facets = FACETS
+    FACETS
         .iter()
         .enumerate()
         .map(|(k, f)| {
@@ -288,15 +308,7 @@ pub fn select(store: &Store, l: &ListQuery, topics: Option<&TopicsView>) -> Sele
             v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             (*f, v)
         })
-        .collect();
-    Selection {
-        rows,
-        facets,
-        terms: query.terms,
-        topic: l
-            .topic
-            .map(|t| (t, topics.and_then(|v| v.label(t)).map(str::to_owned))),
-    }
+        .collect()
 }
 
 /// The rows of page `l.page`; a page past the end (of a selection that has rows) is 404.

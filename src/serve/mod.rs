@@ -189,7 +189,8 @@ impl App {
         http::only(t, LIST_PARAMS)?;
         let l = ListQuery::from_target(t)?;
         let thread = self.thread(id).await?;
-        let sel = self.select(&l).await?;
+        // Previous and next need the list's order, not its facet counts.
+        let sel = list::select_rows(&self.store, &l, self.topic_filter(&l).await?);
         let near = self.neighbours(&sel, &l, id);
         Ok(Response::html(
             200,
@@ -209,23 +210,30 @@ impl App {
         }
     }
 
-    /// The conversations before and after `id` in the list `l` selects.
+    /// The conversations before and after `id` in the list `l` selects (a conversation's
+    /// questions are next to each other in it, so each counts once).
     fn neighbours(&self, sel: &list::Selection, l: &ListQuery, id: &str) -> pages::Neighbours {
-        let mut convos: Vec<&str> = Vec::new();
+        let (mut prev, mut next, mut last) = (None, None, None::<&str>);
+        let mut found = false;
         for &i in &sel.rows {
             let c = self.store.questions[i].convo_id.as_str();
-            if convos.last() != Some(&c) {
-                convos.push(c);
+            if last == Some(c) {
+                continue;
             }
+            if found {
+                next = Some(c.to_owned());
+                break;
+            }
+            if c == id {
+                found = true;
+                prev = last.map(str::to_owned);
+            }
+            last = Some(c);
         }
-        let at = convos.iter().position(|c| *c == id);
-        let keep_page = l.url_with(&[]);
         pages::Neighbours {
-            list: keep_page,
-            prev: at
-                .and_then(|a| a.checked_sub(1))
-                .map(|a| convos[a].to_owned()),
-            next: at.and_then(|a| convos.get(a + 1)).map(|c| (*c).to_owned()),
+            list: l.url_with(&[]),
+            prev,
+            next,
         }
     }
 
@@ -478,16 +486,24 @@ impl App {
             .await
     }
 
-    /// The questions `l` selects; a topic filter makes the topic map first.
+    /// The questions `l` selects, with facet counts; a topic filter makes the topic map
+    /// first.
     async fn select(&self, l: &ListQuery) -> std::result::Result<list::Selection, Refusal> {
-        let view = match l.topic {
-            None => None,
+        Ok(list::select(&self.store, l, self.topic_filter(l).await?))
+    }
+
+    /// The topic map when `l` filters by topic.
+    async fn topic_filter(
+        &self,
+        l: &ListQuery,
+    ) -> std::result::Result<Option<&topics::TopicsView>, Refusal> {
+        match l.topic {
+            None => Ok(None),
             Some(_) => match self.topics().await {
-                Ok(v) => Some(v),
-                Err(e) => return Err(Refusal::new(500, e.clone())),
+                Ok(v) => Ok(Some(v)),
+                Err(e) => Err(Refusal::new(500, e.clone())),
             },
-        };
-        Ok(list::select(&self.store, l, view))
+        }
     }
 }
 
