@@ -36,19 +36,46 @@ pub fn staging_props() -> WriterProperties {
     props(Compression::UNCOMPRESSED)
 }
 
+/// Most rows of a data page.
+const PAGE_ROWS: usize = 8192;
+/// Most bytes of a data page (checked every [`PAGE_CHECK_ROWS`] rows).
+const PAGE_BYTES: usize = 256 << 10;
+/// Rows written between checks of a page's size.
+const PAGE_CHECK_ROWS: usize = 256;
+
+/// Columns of long, mostly distinct text, written without a dictionary. A dictionary page
+/// fills up (1 MB) within the first few thousand rows and the writer falls back to plain
+/// pages, so it saves next to nothing, but every read of the column's first pages must
+/// decode the whole of it first: 1-2 ms for each of a thread's text columns.
+const LONG_TEXT: &[&str] = &[
+    "text",
+    "content",
+    "name",
+    "prompt",
+    "final_prompt",
+    "system_message",
+];
+
 /// Every lake file's settings but the compression. `convo_id` gets a Bloom filter per row
 /// group (about 0.5 KB each): a conversation's rows are looked up by it (`chatql serve`'s
 /// threads, `WHERE convo_id = ...`), and where min/max statistics cannot skip row groups
 /// (real exports' ids are random UUIDs) the filter can. Generated benchmark ids happen to
 /// ascend, so there statistics already prune and the filter shows no gain.
 fn props(compression: Compression) -> WriterProperties {
-    let convo = datafusion::parquet::schema::types::ColumnPath::from("convo_id");
-    WriterProperties::builder()
+    use datafusion::parquet::schema::types::ColumnPath;
+    let convo = ColumnPath::from("convo_id");
+    let mut b = WriterProperties::builder()
         .set_compression(compression)
         .set_max_row_group_row_count(Some(1 << 20))
+        .set_data_page_row_count_limit(PAGE_ROWS)
+        .set_data_page_size_limit(PAGE_BYTES)
+        .set_write_batch_size(PAGE_CHECK_ROWS)
         .set_column_bloom_filter_enabled(convo.clone(), true)
-        .set_column_bloom_filter_fpp(convo, 0.01)
-        .build()
+        .set_column_bloom_filter_fpp(convo, 0.01);
+    for c in LONG_TEXT {
+        b = b.set_column_dictionary_enabled(ColumnPath::from(*c), false);
+    }
+    b.build()
 }
 
 /// Writes one table to a Parquet file, flushing row groups by size so that memory stays
