@@ -3,7 +3,7 @@
 //! runs are found once, when the app opens (one pass over the `convo_id` column of the
 //! three tables a thread shows), and a thread then decodes only the pages of its rows,
 //! with no SQL planning per request. Lakes in object storage, partitioned lakes and raw
-//! exports keep the SQL path of [`super::thread`].
+//! exports keep the SQL path of thread.rs.
 
 use std::collections::HashMap;
 use std::fs::File;
