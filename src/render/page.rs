@@ -1,7 +1,8 @@
-//! The one page shell of chatql's HTML pages (the usage report, the topic map): the head,
-//! the stylesheet every page shares, and the header; each page adds only its own rules.
+//! The one page shell of chatql's HTML pages (the usage report, the topic map, serve's
+//! pages): the head, the stylesheet every page shares, and the header; each page adds only
+//! its own rules.
 
-/// The rules every page shares: colours, the header, the main column, tables.
+/// The rules every page shares: colours, the header, the navigation, the main column, tables.
 pub const BASE_STYLE: &str = "
 body{font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
 header{background:#13294b;color:#fff;padding:20px 32px}
@@ -13,6 +14,8 @@ table{border-collapse:collapse;font-size:13px;margin:6px 0 4px}
 th,td{border:1px solid #d0d7de;padding:4px 10px;text-align:left;vertical-align:top}
 th{background:#f6f8fa}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
+nav{padding:8px 32px;background:#fff;border-bottom:1px solid #d0d7de}
+nav a{display:inline-block;white-space:nowrap;margin:2px 16px 2px 0;color:#0550ae;text-decoration:none}
 @media (max-width:600px){header,nav,main{padding-left:12px;padding-right:12px}}
 ";
 

@@ -188,8 +188,6 @@ pub fn chart_svg(s: &SectionResult, spec: &ChartSpec) -> Option<String> {
 
 /// The report's own rules, on top of [`crate::render::page::BASE_STYLE`].
 const STYLE: &str = "
-nav{padding:10px 32px;background:#fff;border-bottom:1px solid #d0d7de}
-nav a{display:inline-block;white-space:nowrap;margin:2px 16px 2px 0;color:#0550ae;text-decoration:none}
 .tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:12px;margin:16px 0}
 .tile{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:10px 14px}
 .tile .label{color:#57606a;font-size:12px;text-transform:uppercase;letter-spacing:.03em}

@@ -12,8 +12,6 @@ use crate::model::format_timestamp_pg;
 
 /// The app's own rules, on top of the shared page shell.
 const STYLE: &str = "
-nav{padding:8px 32px;background:#fff;border-bottom:1px solid #d0d7de}
-nav a{margin-right:18px;color:#0550ae;text-decoration:none}
 a{color:#0550ae}
 .layout{display:flex;gap:24px;align-items:flex-start}
 .facets{flex:0 0 220px;font-size:13px}

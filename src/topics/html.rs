@@ -97,6 +97,12 @@ pub fn page(m: &TopicMap, subtitle: &str) -> String {
 pub fn page_linked(m: &TopicMap, subtitle: &str, list: Option<&dyn Fn(usize) -> String>) -> String {
     let mut out =
         crate::render::page::head("chatql topics", "What students ask about", subtitle, STYLE);
+    // Served by the app: its navigation, as on the report.
+    if list.is_some() {
+        out.push_str(
+            "<nav><a href=\"/\">\u{2190} Questions</a><a href=\"/report\">Report</a></nav>\n",
+        );
+    }
     out.push_str("<main>\n");
     let _ = write!(
         out,

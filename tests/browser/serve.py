@@ -52,7 +52,7 @@ def run(url, shots):
         "hostile-thread": ("c/evil-1%22'%3E%3Cscript%3Ealert(2)%3C%2Fscript%3E", "alert(1)"),
         "report": ("report", 'href="/?course=ECE120"'),
         "negative": ("?course=ECE120&feedback=down", "questions"),
-        "topics": ("topics", 'href="/?topic=1"'),
+        "topics": ("topics", '← Questions</a>'),
         "topic": ("?topic=1", "every topic"),
     }
     failures = []

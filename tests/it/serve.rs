@@ -256,6 +256,10 @@ fn report_weeks_and_days_link_to_their_questions() {
 #[test]
 fn topic_rows_link_to_their_questions() {
     let page = html("/topics");
+    assert!(
+        page.contains("<nav><a href=\"/\">← Questions</a>"),
+        "the app's navigation"
+    );
     let mut seen = 0;
     let mut topics = 0;
     for part in page.split("<a href=\"/?topic=").skip(1) {
