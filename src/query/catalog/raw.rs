@@ -47,7 +47,7 @@ pub type Columns = Option<Vec<usize>>;
 /// deepest table read of its family (or to any table without deduplication); elsewhere it
 /// is ignored and [`KeptTable::filtered`] says so.
 ///
-/// It is the reader's form of a [`super::narrow::Need`], which says what statements read in
+/// It is the reader's form of a `Need` (narrow.rs), which says what statements read in
 /// terms of the logical plan: here the predicate is planned against the table's own schema
 /// (a physical expression evaluated on decoded batches), so the two stay two types.
 #[derive(Clone, Default)]
