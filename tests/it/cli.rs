@@ -7,7 +7,7 @@ use predicates::prelude::*;
 fn completions_name_every_command_and_flag() {
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let out = chatql().args(["completions", shell]).output().unwrap();
-        assert_ok(&out, &shell);
+        assert_ok(&out, shell);
         let text = String::from_utf8(out.stdout).unwrap();
         for word in [
             "convert",
@@ -108,7 +108,7 @@ fn on_a_terminal(args: &[&str]) -> Option<String> {
         .args(["-qec", &line, "/dev/null"])
         .output()
         .ok()?;
-    assert_ok(&out, &line);
+    assert_ok(&out, line);
     Some(String::from_utf8_lossy(&out.stdout).replace('\r', "\n"))
 }
 
