@@ -1,5 +1,6 @@
-//! The `chatql` binary: parses arguments, owns the one tokio runtime, runs the command and
-//! maps the outcome to an exit code (see [`chatql::Error::exit_code`]). Nothing else lives here.
+//! The `chatql` binary: installs the allocator, parses arguments and hands them to
+//! `cli::execute`, which owns the one tokio runtime, runs the command and maps the outcome
+//! to an exit code (see [`chatql::Error::exit_code`]). Nothing else lives here.
 
 mod cli;
 
@@ -40,26 +41,5 @@ fn no_huge_pages() {
 
 fn main() -> ExitCode {
     no_huge_pages();
-    let args = cli::Cli::parse();
-    cli::interrupt::install();
-    // Deep query plans recurse deeply when planned (a Ballista scheduler plans reports'
-    // joins of views): workers get 16 MiB stacks rather than 2.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads().max(1))
-        .thread_stack_size(16 << 20)
-        .enable_all()
-        .build();
-    let outcome = match runtime {
-        Ok(rt) => rt.block_on(cli::run(args)),
-        Err(e) => Err(anyhow::anyhow!("cannot start the runtime: {e}")),
-    };
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        // A closed pipe (`chatql ... | head`) is not a failure, whatever wrote to it.
-        Err(e) if cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("chatql: {e}");
-            ExitCode::from(cli::exit_code(&e))
-        }
-    }
+    ExitCode::from(cli::execute(cli::Cli::parse()))
 }

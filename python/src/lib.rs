@@ -73,27 +73,7 @@ fn main(py: Python<'_>, argv: Vec<String>) -> PyResult<u8> {
     };
     // The process runs the command and nothing else: Ctrl-C removes staging and exits
     // 130, as the binary does.
-    cli::interrupt::install();
-    let threads = cli.threads().max(1);
-    Ok(py.detach(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .thread_stack_size(16 << 20)
-            .enable_all()
-            .build();
-        let outcome = match runtime {
-            Ok(rt) => rt.block_on(cli::run(cli)),
-            Err(e) => Err(anyhow::anyhow!("cannot start the runtime: {e}")),
-        };
-        match outcome {
-            Ok(()) => 0,
-            Err(e) if cli::is_broken_pipe(&e) => 0,
-            Err(e) => {
-                eprintln!("chatql: {e}");
-                cli::exit_code(&e)
-            }
-        }
-    }))
+    Ok(py.detach(move || cli::execute(cli)))
 }
 
 #[pymodule]

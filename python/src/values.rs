@@ -51,9 +51,7 @@ impl<'py> Converter<'py> {
     }
 
     fn micros(&self, us: i64, zoned: bool) -> PyResult<Bound<'py, PyAny>> {
-        let kw = PyDict::new(self.py);
-        kw.set_item("microseconds", us)?;
-        let delta = self.timedelta.call((), Some(&kw))?;
+        let delta = self.delta_micros(us)?;
         if zoned {
             self.epoch_utc.add(delta)
         } else {
@@ -107,7 +105,7 @@ impl<'py> Converter<'py> {
             DataType::LargeBinary => Ok(PyBytes::new(py, a.as_binary::<i64>().value(i)).into_any()),
             DataType::BinaryView => Ok(PyBytes::new(py, a.as_binary_view().value(i)).into_any()),
             DataType::Timestamp(unit, tz) => {
-                self.micros(scale(unit, timestamp_value(a, i)), tz.is_some())
+                self.micros(scale(unit, i64_value(a, i)), tz.is_some())
             }
             DataType::Date32 => {
                 let days = a
@@ -117,7 +115,7 @@ impl<'py> Converter<'py> {
                     .add(self.delta_micros(days as i64 * 86_400_000_000)?)
             }
             DataType::Duration(unit) => {
-                let v = duration_value(a, i);
+                let v = i64_value(a, i);
                 self.delta_micros(scale(unit, v))
             }
             DataType::Decimal128(_, _) | DataType::Decimal256(_, _) => {
@@ -169,42 +167,24 @@ impl<'py> Converter<'py> {
     }
 }
 
-/// A timestamp's raw value, whatever its unit's array type.
-fn timestamp_value(a: &dyn Array, i: usize) -> i64 {
-    let any = a.as_any();
-    any.downcast_ref::<TimestampSecondArray>()
-        .map(|p| p.value(i))
-        .or_else(|| {
-            any.downcast_ref::<TimestampMillisecondArray>()
-                .map(|p| p.value(i))
-        })
-        .or_else(|| {
-            any.downcast_ref::<TimestampMicrosecondArray>()
-                .map(|p| p.value(i))
-        })
-        .or_else(|| {
-            any.downcast_ref::<TimestampNanosecondArray>()
-                .map(|p| p.value(i))
-        })
-        .unwrap_or_default()
-}
-
-/// A duration's raw value, whatever its unit's array type.
-fn duration_value(a: &dyn Array, i: usize) -> i64 {
-    let any = a.as_any();
-    any.downcast_ref::<DurationSecondArray>()
-        .map(|p| p.value(i))
-        .or_else(|| {
-            any.downcast_ref::<DurationMillisecondArray>()
-                .map(|p| p.value(i))
-        })
-        .or_else(|| {
-            any.downcast_ref::<DurationMicrosecondArray>()
-                .map(|p| p.value(i))
-        })
-        .or_else(|| {
-            any.downcast_ref::<DurationNanosecondArray>()
-                .map(|p| p.value(i))
-        })
-        .unwrap_or_default()
+/// The raw `i64` of a timestamp or duration, whatever its unit's array type.
+fn i64_value(a: &dyn Array, i: usize) -> i64 {
+    use datafusion::arrow::datatypes::*;
+    macro_rules! first_of {
+        ($($t:ty),*) => {{
+            let any = a.as_any();
+            None$(.or_else(|| any.downcast_ref::<PrimitiveArray<$t>>().map(|p| p.value(i))))*
+        }};
+    }
+    first_of!(
+        TimestampSecondType,
+        TimestampMillisecondType,
+        TimestampMicrosecondType,
+        TimestampNanosecondType,
+        DurationSecondType,
+        DurationMillisecondType,
+        DurationMicrosecondType,
+        DurationNanosecondType
+    )
+    .unwrap_or_default()
 }

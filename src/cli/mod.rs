@@ -9,7 +9,7 @@ mod completions;
 pub(crate) mod convert;
 pub(crate) mod export;
 pub(crate) mod inspect;
-pub mod interrupt;
+mod interrupt;
 mod lake;
 mod progress;
 pub(crate) mod report;
@@ -100,6 +100,33 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Cluster(c) => cluster::run(c).await,
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
+    }
+}
+
+/// Runs a parsed command to its end, as a process does: Ctrl-C and SIGTERM remove staging
+/// and exit 130, the runtime has `--threads` workers, an error is printed and becomes the
+/// exit code. The binary's `main` and the Python package's console command both end here.
+pub fn execute(cli: Cli) -> u8 {
+    interrupt::install();
+    // Deep query plans recurse deeply when planned (a Ballista scheduler plans reports'
+    // joins of views): workers get 16 MiB stacks rather than 2.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cli.threads().max(1))
+        .thread_stack_size(16 << 20)
+        .enable_all()
+        .build();
+    let outcome = match runtime {
+        Ok(rt) => rt.block_on(run(cli)),
+        Err(e) => Err(anyhow::anyhow!("cannot start the runtime: {e}")),
+    };
+    match outcome {
+        Ok(()) => 0,
+        // A closed pipe (`chatql ... | head`) is not a failure, whatever wrote to it.
+        Err(e) if is_broken_pipe(&e) => 0,
+        Err(e) => {
+            eprintln!("chatql: {e}");
+            exit_code(&e)
+        }
     }
 }
 

@@ -104,16 +104,8 @@ fn feedback_badge(feedback: Option<bool>) -> &'static str {
     }
 }
 
-/// The question list.
-pub fn list(
-    store: &Store,
-    l: &ListQuery,
-    sel: &Selection,
-    rows: &[usize],
-    subtitle: &str,
-) -> String {
-    let mut b = String::new();
-    b.push_str("<div class=\"layout\"><aside class=\"facets\">");
+/// The facets with their counts, each value a link that sets or clears it.
+fn facets_html(b: &mut String, l: &ListQuery, sel: &Selection) {
     for (f, counts) in &sel.facets {
         if counts.is_empty() {
             continue;
@@ -138,7 +130,10 @@ pub fn list(
         }
         b.push_str("</ul>");
     }
-    b.push_str("</aside><section class=\"results\">");
+}
+
+/// The search box, keeping the filters chosen.
+fn search_form(b: &mut String, l: &ListQuery) {
     let _ = write!(
         b,
         "<form class=\"search\" method=\"get\" action=\"/\">\
@@ -164,6 +159,10 @@ pub fn list(
         );
     }
     b.push_str("<button type=\"submit\">Search</button></form>");
+}
+
+/// The topic and the span chosen, each with a link that clears it.
+fn filter_notes(b: &mut String, l: &ListQuery, sel: &Selection) {
     if let Some((t, label)) = &sel.topic {
         let _ = write!(
             b,
@@ -187,6 +186,22 @@ pub fn list(
             esc(&l.url_with(&[(s.unit, "")])),
         );
     }
+}
+
+/// The question list.
+pub fn list(
+    store: &Store,
+    l: &ListQuery,
+    sel: &Selection,
+    rows: &[usize],
+    subtitle: &str,
+) -> String {
+    let mut b = String::new();
+    b.push_str("<div class=\"layout\"><aside class=\"facets\">");
+    facets_html(&mut b, l, sel);
+    b.push_str("</aside><section class=\"results\">");
+    search_form(&mut b, l);
+    filter_notes(&mut b, l, sel);
     let total = sel.rows.len();
     let _ = write!(
         b,

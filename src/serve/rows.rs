@@ -60,7 +60,7 @@ impl RowIndex {
                     ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
                 let meta =
                     ArrowReaderMetadata::load(&file, opts).map_err(|e| Error::read(&path, e))?;
-                index_file(&path, &meta, f as u32, k, &mut runs)?;
+                index_file(&path, file, &meta, f as u32, k, &mut runs)?;
                 files.push((path, meta));
             }
             tables.push(Files { files });
@@ -87,9 +87,10 @@ impl RowIndex {
     }
 }
 
-/// Adds the runs of `convo_id` values in one file.
+/// Adds the runs of `convo_id` values in one file (`handle`, opened at `path`).
 fn index_file(
     path: &PathBuf,
+    handle: File,
     meta: &ArrowReaderMetadata,
     file: u32,
     k: usize,
@@ -99,7 +100,6 @@ fn index_file(
         .schema()
         .index_of("convo_id")
         .map_err(|e| Error::read(path, e))?;
-    let handle = File::open(path).map_err(|e| Error::io(path, e))?;
     let mask = ProjectionMask::roots(meta.metadata().file_metadata().schema_descr(), [col]);
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta.clone())
         .with_projection(mask)
