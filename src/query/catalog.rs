@@ -50,6 +50,8 @@ pub const VIEWS: &[View] = &[View {
 }];
 
 mod annotations;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod lake;
 mod narrow;
 pub mod raw;
@@ -769,7 +771,7 @@ fn refuse_undistributable(plan: &datafusion::logical_expr::LogicalPlan) -> Resul
 
 #[cfg(feature = "cluster")]
 async fn remote_context(url: &str, local: SessionContext) -> Result<SessionContext> {
-    crate::query::cluster::remote_context(url, local.state()).await
+    cluster::remote_context(url, local.state()).await
 }
 
 #[cfg(not(feature = "cluster"))]

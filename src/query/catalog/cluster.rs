@@ -9,7 +9,7 @@
 //! - executors decode the physical plan's function calls from their registry
 //!   ([`function_registry`]).
 //!
-//! The client side is in [`crate::query::catalog`]: a catalog opened with a remote URL registers
+//! The client side is the parent [`crate::query::catalog`]: a catalog opened with a remote URL registers
 //! the same tables and views, and its queries run on the cluster.
 //!
 //! A lake's tables are [`LakeTable`]s (exactly the files of one Delta version, with their
@@ -35,8 +35,8 @@ use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Extension, LogicalPlan};
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 
+use super::lake::LakeTable;
 use crate::error::{Error, Result};
-use crate::query::catalog::lake::LakeTable;
 
 /// Registers chatql's functions (vector math, `email_domain`, JSON access) in `registry`.
 pub fn register_functions(registry: &mut dyn FunctionRegistry) -> datafusion::error::Result<()> {
