@@ -44,6 +44,12 @@ macro_rules! store_tests {
             $crate::common::stores::a_held_lease_makes_an_append_wait(&m);
         }
 
+        #[test]
+        fn vector_files_are_written_to_the_store() {
+            let Some(m) = $start else { return };
+            $crate::common::stores::vector_files_are_written_to_the_store(&m);
+        }
+
         #[cfg(feature = "cluster")]
         #[test]
         fn a_cluster_reads_the_lake_itself() {
@@ -355,5 +361,66 @@ pub fn a_held_lease_makes_an_append_wait(m: &impl Server) {
     assert_eq!(
         m.csv("select count(*) n from conversations", &lake, &[]),
         "n\n3\n"
+    );
+}
+
+/// Pinecone's import layout written under a prefix in the store holds the same files as
+/// the same export into a folder; a prefix that holds objects is refused without `--force`,
+/// and with it keeps only this run's files.
+pub fn vector_files_are_written_to_the_store(m: &impl Server) {
+    m.bucket("vectors");
+    let dir = super::scratch(&format!("{}-pinecone", m.scheme()));
+    let docs = super::testdata("ECE120_documents.jsonl");
+    let local = dir.join("pinecone");
+    let remote = m.url("vectors", "import");
+    for out in [local.to_str().unwrap(), &remote] {
+        m.run(&["export", &docs, "--to", "pinecone", "-o", out]);
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![local.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p.strip_prefix(&local).unwrap().to_str().unwrap().to_owned());
+            }
+        }
+    }
+    files.sort();
+    assert!(!files.is_empty());
+    let rows = |table: &str| {
+        let sql = format!("select id, values, metadata from '{table}' order by id");
+        m.run(&["sql", &sql, "--format", "csv"])
+    };
+    for f in &files {
+        let here = rows(local.join(f).to_str().unwrap());
+        assert!(here.lines().count() > 1, "{f}: {here}");
+        assert_eq!(rows(&format!("{remote}/{f}")), here, "{f}");
+    }
+    // A stale object under the prefix: refused, then removed by --force.
+    let stale = m.url("vectors", "import/chunks/OLD/part-00000.parquet");
+    m.upload(
+        "vectors",
+        "import/chunks/OLD/part-00000.parquet",
+        local.join(&files[0]).to_str().unwrap(),
+    );
+    let (out, _) = m.fails(&["export", &docs, "--to", "pinecone", "-o", &remote]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert_eq!(rows(&stale), rows(local.join(&files[0]).to_str().unwrap()));
+    m.run(&[
+        "export", &docs, "--to", "pinecone", "-o", &remote, "--force",
+    ]);
+    let (out, _) = m.fails(&[
+        "sql",
+        &format!("select * from '{stale}'"),
+        "--format",
+        "csv",
+    ]);
+    assert!(!out.status.success());
+    assert_eq!(
+        rows(&format!("{remote}/{}", files[0])),
+        rows(local.join(&files[0]).to_str().unwrap())
     );
 }

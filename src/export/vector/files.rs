@@ -3,11 +3,16 @@
 //! dimension, the course as namespace) and LanceDB's (a Parquet table per dimension,
 //! `OUT/TABLE.parquet`, with the vector as a non-null `FixedSizeList<Float32, N>` so that
 //! `lancedb` takes it as the vector column). The folder is written beside its target and
-//! renamed into place at the end, so a failed run leaves nothing half-written.
+//! renamed into place at the end, so a failed run leaves nothing half-written. `-o` may be
+//! a prefix in an object store (`s3://bucket/import`, where Pinecone's import reads): the
+//! folder is then written in the system's temporary folder and each finished file uploaded
+//! whole (a multipart upload: an object appears complete or not at all); a failed upload
+//! removes the files it had put, and `--force` removes what the prefix held that this run
+//! did not write, so an import sees exactly this run's files.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -22,6 +27,7 @@ use datafusion::parquet::file::properties::WriterProperties;
 use super::{Group, Point, Put, Store, VectorOptions};
 use crate::error::{Error, Result};
 use crate::lake::fs::TempDir;
+use crate::store::Remote;
 
 /// Pinecone's limit on a record's metadata.
 const PINECONE_METADATA_BYTES: usize = 40 * 1024;
@@ -35,10 +41,19 @@ pub enum Layout {
     LanceDb,
 }
 
+/// Where the finished folder goes.
+enum Place {
+    /// Renamed to this path.
+    Folder(PathBuf),
+    /// Uploaded under this prefix.
+    Store(Remote),
+}
+
 /// The writer of a file layout.
 pub struct FileStore {
     layout: Layout,
     out: PathBuf,
+    place: Place,
     tmp: TempDir,
     writers: HashMap<PathBuf, ArrowWriter<File>>,
     truncated: u64,
@@ -47,13 +62,24 @@ pub struct FileStore {
 impl FileStore {
     /// Starts the folder `o.url` (refused when it exists, unless `o.force`).
     pub fn open(o: &VectorOptions, layout: Layout) -> Result<FileStore> {
-        let out = PathBuf::from(&o.url);
-        if out.exists() && !o.force {
-            return Err(Error::OutputExists(out));
-        }
+        let out = PathBuf::from(o.url.trim_end_matches('/'));
+        let (place, tmp) = if crate::store::is_remote(&out) {
+            let r = Remote::open(&out)?;
+            if !o.force && !r.list("")?.is_empty() {
+                return Err(Error::OutputExists(out));
+            }
+            let staging = std::env::temp_dir().join("chatql-export");
+            (Place::Store(r), TempDir::beside(&staging)?)
+        } else {
+            if out.exists() && !o.force {
+                return Err(Error::OutputExists(out));
+            }
+            (Place::Folder(out.clone()), TempDir::beside(&out)?)
+        };
         Ok(FileStore {
             layout,
-            tmp: TempDir::beside(&out)?,
+            place,
+            tmp,
             out,
             writers: HashMap::new(),
             truncated: 0,
@@ -112,6 +138,7 @@ impl Store for FileStore {
         let mut notes = Vec::new();
         let mut files: Vec<_> = std::mem::take(&mut self.writers).into_iter().collect();
         files.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut written = Vec::with_capacity(files.len());
         for (rel, w) in files {
             let path = self.tmp.path().join(&rel);
             let meta = w.close().map_err(|e| Error::write(&path, e))?;
@@ -120,6 +147,7 @@ impl Store for FileStore {
                 self.out.join(&rel).display(),
                 meta.file_metadata().num_rows()
             ));
+            written.push(rel);
         }
         if self.truncated > 0 {
             notes.push(format!(
@@ -127,9 +155,38 @@ impl Store for FileStore {
                 self.truncated
             ));
         }
-        self.tmp.commit(&self.out)?;
+        match &self.place {
+            Place::Folder(out) => self.tmp.commit(out)?,
+            Place::Store(r) => upload(r, self.tmp.path(), &written)?,
+        }
         Ok(notes)
     }
+}
+
+/// Puts the finished files (paths relative to `dir`) under the prefix; on a failure removes
+/// those already put; then removes the prefix's other objects (there only with `--force`).
+fn upload(r: &Remote, dir: &Path, files: &[PathBuf]) -> Result<()> {
+    let keys: Vec<String> = files.iter().map(|rel| key_of(rel)).collect();
+    for (i, (rel, key)) in files.iter().zip(&keys).enumerate() {
+        if let Err(e) = r.upload(&dir.join(rel), key) {
+            for put in &keys[..i] {
+                let _ = r.delete(put);
+            }
+            return Err(e);
+        }
+    }
+    for (old, _) in r.list("")? {
+        if !keys.contains(&old) {
+            r.delete(&old)?;
+        }
+    }
+    Ok(())
+}
+
+/// A relative path as an object key (`/` between its parts on every system).
+fn key_of(rel: &Path) -> String {
+    let parts: Vec<_> = rel.iter().map(|p| p.to_string_lossy()).collect();
+    parts.join("/")
 }
 
 fn strings<'a>(items: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
