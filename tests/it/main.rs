@@ -44,5 +44,6 @@ mod report;
 mod serve;
 mod shell;
 mod sql;
+mod tls;
 mod tokens;
 mod topics;

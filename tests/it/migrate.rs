@@ -20,7 +20,7 @@ use crate::common::procs::{free_port, wait_for};
 use crate::common::{assert_ok, chatql, read_until, scratch, testdata_lake};
 
 /// The Python with the migration tools, or `None` (skip) when it lacks `modules`.
-fn python(modules: &str) -> Option<String> {
+pub(crate) fn python(modules: &str) -> Option<String> {
     let py = std::env::var("CHATQL_MIGRATE_PYTHON").unwrap_or_else(|_| "python3".into());
     let ok = Command::new(&py)
         .args(["-c", &format!("import {modules}")])
@@ -96,7 +96,7 @@ fn parse_vector(text: &str) -> Vec<f32> {
 }
 
 /// A PostgreSQL server with pgvector on a loopback port, stopped on drop.
-struct Postgres {
+pub(crate) struct Postgres {
     bin: PathBuf,
     data: PathBuf,
     port: u16,
@@ -113,6 +113,16 @@ impl Postgres {
             eprintln!("skipped: CHATQL_PG_BIN (PostgreSQL with pgvector) is not set");
             return None;
         };
+        Some(Postgres::start_at(bin, &["-A", "trust"], |_| String::new()))
+    }
+
+    /// Starts the server in `bin` with `initdb_args`; `setup` is given the data folder
+    /// after initdb and returns more server options.
+    pub(crate) fn start_at(
+        bin: PathBuf,
+        initdb_args: &[&str],
+        setup: impl FnOnce(&Path) -> String,
+    ) -> Postgres {
         let dir = scratch("pg");
         let as_nobody = Command::new("id")
             .arg("-u")
@@ -131,24 +141,21 @@ impl Postgres {
                 let _ = Command::new("chmod").arg("o+x").arg(&p).status();
                 p.pop();
             }
-            assert!(Command::new("chown")
-                .args(["nobody"])
-                .arg(&dir)
-                .status()
-                .unwrap()
-                .success());
+            pg.chown(&dir);
         }
         let data = pg.data.to_str().unwrap().to_owned();
         let sock = dir.to_str().unwrap().to_owned();
         assert_ok(
             &pg.cmd("initdb")
-                .args(["-D", &data, "-A", "trust", "-U", "postgres"])
+                .args(["-D", &data, "-U", "postgres"])
+                .args(initdb_args)
                 .output()
                 .unwrap(),
             "initdb",
         );
+        let more = setup(&pg.data);
         let opts = format!(
-            "-p {} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=20",
+            "-p {} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=20 {more}",
             pg.port
         );
         let log = format!("{sock}/log");
@@ -159,7 +166,28 @@ impl Postgres {
                 .unwrap(),
             "pg_ctl start",
         );
-        Some(pg)
+        pg
+    }
+
+    /// Gives `path` (recursively) to the server's user.
+    pub(crate) fn chown(&self, path: &Path) {
+        if self.as_nobody {
+            assert!(Command::new("chown")
+                .args(["-R", "nobody"])
+                .arg(path)
+                .status()
+                .unwrap()
+                .success());
+        }
+    }
+
+    /// The server's log.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(self.data.parent().unwrap().join("log")).unwrap_or_default()
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.port
     }
 
     fn cmd(&self, tool: &str) -> Command {
@@ -173,7 +201,7 @@ impl Postgres {
         }
     }
 
-    fn url(&self, db: &str) -> String {
+    pub(crate) fn url(&self, db: &str) -> String {
         format!("postgresql://postgres@127.0.0.1:{}/{db}", self.port)
     }
 
@@ -409,7 +437,7 @@ fn pgvector_errors_name_the_server_without_the_password() {
 }
 
 /// A server process, killed on drop.
-struct Server(Child);
+pub(crate) struct Server(pub(crate) Child);
 
 impl Drop for Server {
     fn drop(&mut self) {

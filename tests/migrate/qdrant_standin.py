@@ -5,7 +5,7 @@ what the real server requires of requests (JSON bodies, `wait=true` on upserts, 
 header when QDRANT_API_KEY is set) and answers 400 otherwise. Extra routes for the tests:
 `POST /collections/{c}/points/query` (nearest points) and `GET /requests` (what was asked).
 
-Usage: python qdrant_standin.py PORT
+Usage: python qdrant_standin.py PORT [CERT KEY]   (with CERT and KEY: HTTPS)
 """
 import json
 import os
@@ -112,5 +112,11 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+if len(sys.argv) > 3:  # HTTPS: certificate and key files
+    import ssl
+
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(sys.argv[2], sys.argv[3])
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
 print("ready", flush=True)
 server.serve_forever()

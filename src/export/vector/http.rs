@@ -1,5 +1,6 @@
 //! JSON over HTTP for the vector stores with network APIs (Chroma, Qdrant): one blocking
-//! client (`ureq`, plain HTTP in the default build), retries with backoff on a refused
+//! client (`ureq`; HTTPS through rustls, verified against Mozilla's roots, or the PEM file
+//! `SSL_CERT_FILE` names, as OpenSSL and Python read it), retries with backoff on a refused
 //! connection, 429 and 5xx, and errors that carry the URL and the server's own message.
 
 use std::time::Duration;
@@ -18,6 +19,31 @@ pub struct Client {
     headers: Vec<(String, String)>,
 }
 
+/// The roots HTTPS trusts: `SSL_CERT_FILE`'s certificates when it is set, else Mozilla's.
+fn tls_config() -> Result<ureq::tls::TlsConfig> {
+    let builder = ureq::tls::TlsConfig::builder();
+    let Some(file) = std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) else {
+        return Ok(builder.build());
+    };
+    let path = std::path::PathBuf::from(file);
+    let pem = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(Error::Usage(format!(
+            "SSL_CERT_FILE {}: no certificate in the file",
+            path.display()
+        )));
+    }
+    Ok(builder
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+        .build())
+}
+
 /// A response: status and JSON body (`Null` when empty or not JSON).
 pub struct Reply {
     /// HTTP status.
@@ -29,18 +55,15 @@ pub struct Reply {
 impl Client {
     /// A client of `base` (`http://host:port`), sending `headers` with every request.
     pub fn new(base: &str, headers: Vec<(String, String)>) -> Result<Client> {
-        if base.starts_with("https://") {
+        if !base.starts_with("http://") && !base.starts_with("https://") {
             return Err(Error::Usage(format!(
-                "{base}: this build of chatql speaks plain HTTP only (reach the server through a \
-                 tunnel or a local proxy)"
+                "{base}: expected http://host:port or https://host"
             )));
-        }
-        if !base.starts_with("http://") {
-            return Err(Error::Usage(format!("{base}: expected http://host:port")));
         }
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(300)))
+            .tls_config(tls_config()?)
             .build();
         Ok(Client {
             agent: ureq::Agent::new_with_config(config),

@@ -15,6 +15,7 @@ pub mod pg;
 pub mod pgvector;
 pub mod point;
 pub mod qdrant;
+pub mod tls;
 
 use std::collections::HashMap;
 
