@@ -9,8 +9,11 @@
 //!   children. So the mapping is one chain in order: a root node without a message, then the
 //!   messages, each the only child of the one before; the system prompt is not a node (it
 //!   would become an assistant message) but stays in the conversation's `chatql` object.
-//! - LibreChat's `importChatGptConvo` follows `parent` and reads `author.role`,
-//!   `content.parts` and `create_time`.
+//! - LibreChat's `importChatGptConvo` takes every node with a message and a
+//!   `content.content_type`, skips system messages, links each to its nearest parent with a
+//!   message, joins `content.parts` with spaces, and reads `metadata.model_slug` (so every
+//!   message has a `metadata` object; the assistant's names the conversation's model, as
+//!   ChatGPT's exports do) and the conversation's `create_time`.
 //!
 //! Feedback and the retrieved sources, which neither importer maps, ride in each message's
 //! `metadata` (`feedback`, `sources`) so the file stays a faithful copy.
@@ -38,7 +41,11 @@ fn source(r: &Row) -> Value {
 pub fn conversation(c: &Conversation) -> Result<Value, &'static str> {
     let r = &c.row;
     let id = r.str(cv::convo_id).unwrap_or("");
-    let created = r.ts(cv::created_at);
+    // A conversation without a time of its own takes its first message's (importers date
+    // the conversation by it; with no time at all LibreChat shows 1970-01-01).
+    let created = r
+        .ts(cv::created_at)
+        .or_else(|| c.messages.iter().find_map(|(m, _)| m.ts(ms::created_at)));
     let root = format!("{id}-root");
     let mut mapping = serde_json::Map::new();
     let mut order = vec![root.clone()];
@@ -61,6 +68,11 @@ pub fn conversation(c: &Conversation) -> Result<Value, &'static str> {
         }
         if !contexts.is_empty() {
             metadata.insert("sources".into(), contexts.iter().map(source).collect());
+        }
+        if role == "assistant" {
+            if let Some(model) = r.str(cv::model_id) {
+                metadata.insert("model_slug".into(), json!(model));
+            }
         }
         let message = json!({
             "id": node_id,

@@ -741,4 +741,64 @@ fn chatgpt_conversations_import_by_open_webuis_rules() {
         "SELECT count(*) FROM messages WHERE role <> 'system'",
     );
     assert_eq!(messages.to_string(), want);
+    librechat_imports(&file, &lake);
+}
+
+/// LibreChat's import rules take every conversation: each message once, in one chain
+/// (each the child of the one before), its text the lake's, the assistant named after
+/// the conversation's model.
+fn librechat_imports(file: &Path, lake: &Path) {
+    let script = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/migrate/librechat_import.py"),
+    )
+    .unwrap();
+    let got: Value =
+        serde_json::from_str(&run_python("python3", &script, &[file.to_str().unwrap()])).unwrap();
+    let convos = got["imported"].as_array().unwrap();
+    assert_eq!(convos.len(), 19);
+    let mut texts = Vec::new();
+    let mut named = 0;
+    for c in convos {
+        let mut parent = "00000000-0000-0000-0000-000000000000".to_owned();
+        for m in c["messages"].as_array().unwrap() {
+            assert_eq!(m["parent"].as_str().unwrap(), parent, "{c}");
+            parent = m["id"].as_str().unwrap().to_owned();
+            if m["user"] == false && m["model"] != "gpt-4o-mini" {
+                named += 1;
+            }
+            texts.push(format!("{}|{}", m["user"], m["text"].as_str().unwrap()));
+        }
+    }
+    texts.sort();
+    // Dated by the export's times; the one conversation of the testdata with no time at all
+    // (neither its own nor its messages') gets LibreChat's epoch.
+    let undated = convos.iter().filter(|c| c["created"] == 0).count();
+    assert_eq!(undated, 1, "{got}");
+    let want = crate::common::stdout_of(&[
+        "sql",
+        "SELECT role = 'user' AS u, content FROM messages WHERE role <> 'system' ORDER BY 1, 2",
+        lake.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let want: Vec<Value> = serde_json::from_str(&want).unwrap();
+    let mut want: Vec<String> = want
+        .iter()
+        .map(|r| format!("{}|{}", r["u"], r["content"].as_str().unwrap_or("")))
+        .collect();
+    want.sort();
+    assert_eq!(texts, want);
+    // Every assistant message of a conversation with a known model is named after it.
+    let known = crate::common::scalar(
+        lake,
+        "SELECT count(*) FROM messages m JOIN conversations c USING (convo_id) \
+         WHERE m.role = 'assistant' AND c.model_id IS NOT NULL AND c.model_id <> 'gpt-4o-mini'",
+    );
+    assert_eq!(named.to_string(), known);
+    let gpt4 = convos
+        .iter()
+        .flat_map(|c| c["messages"].as_array().unwrap())
+        .filter(|m| m["sender"] == "GPT-4")
+        .count();
+    assert!(gpt4 > 0, "{got}");
 }
