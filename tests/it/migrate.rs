@@ -383,6 +383,26 @@ print(sum(store.similarity_search_by_vector([float(x) for x in v.strip('[]').spl
                 langchain_pg_embedding e JOIN langchain_pg_collection c ON c.uuid = e.collection_id ORDER BY e.id";
     assert_eq!(pg.psql("resumed", dump), pg.psql("postgres", dump));
 
+    // Two runs at once into an empty database: both start copying straight into the table;
+    // whichever meets the other's rows redoes its batch through the upsert. The same rows.
+    pg.psql("postgres", "CREATE DATABASE twice");
+    let runs: Vec<Child> = (0..2)
+        .map(|_| {
+            Command::new(assert_cmd::cargo::cargo_bin("chatql"))
+                .args(["export", lake.to_str().unwrap(), "--to", "pgvector"])
+                .args(["-o", &pg.url("twice"), "--batch", "1", "--no-index"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for r in runs {
+        let out = r.wait_with_output().unwrap();
+        assert_ok(&out, "a concurrent export");
+    }
+    assert_eq!(pg.psql("twice", dump), pg.psql("postgres", dump));
+
     // The plain layout: one table, a column per field.
     let table = export(
         "pgvector",
@@ -429,11 +449,12 @@ fn pgvector_errors_name_the_server_without_the_password() {
             "--to",
             "pgvector",
             "-o",
-            "postgresql://a@h/d?sslmode=require",
+            "postgresql://a:hunter2@h/d?sslmode=required",
         ],
         2,
     );
-    assert!(err.contains("no TLS"), "{err}");
+    assert!(err.contains("sslmode required: expected disable"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
 }
 
 /// A server process, killed on drop.

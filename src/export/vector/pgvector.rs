@@ -5,6 +5,12 @@
 //! expression index per dimension, since an index needs a fixed size) are built after the
 //! load, as pgvector's documentation advises.
 //!
+//! A target table that is empty when the run starts (the usual first load) takes each batch
+//! by a `COPY` straight into it, as a plain bulk load would: no stage, no second write per
+//! row. The run keeps the ids it wrote, and goes back to the stage when an id repeats or
+//! another writer put a row first (a unique violation: the batch is rolled back and redone
+//! through the stage), so the outcome is the upsert's in every case.
+//!
 //! Layouts: LangChain's (`langchain_pg_collection`, `langchain_pg_embedding` with `document`
 //! and `cmetadata`, as `langchain-postgres` creates them; one collection per course), or one
 //! plain table with a column per field.
@@ -14,6 +20,8 @@ use super::{Group, PgLayout, Point, Put, Store, VectorOptions};
 use crate::error::{Error, Result};
 use crate::query::catalog::sql_str;
 
+/// The advisory lock key under which a run creates the extension and the tables.
+const DDL_LOCK: i64 = 0x6368_6174_716c; // "chatql"
 /// The default table of `--layout table`.
 const DEFAULT_TABLE: &str = "chatql_chunks";
 /// Seconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01.
@@ -103,14 +111,18 @@ pub struct PgStore {
     index: bool,
     layout: PgLayout,
     table: String,
-    collections: std::collections::HashSet<String>,
+    /// LangChain's collection uuid of each group name met.
+    collections: std::collections::HashMap<String, String>,
+    /// While the target was empty at the start and only this run wrote to it: the ids
+    /// written (batches are copied straight into the table).
+    direct: Option<std::collections::HashSet<String>>,
 }
 
 impl PgStore {
     /// Connects, creates the extension, the tables and the session's stage.
     pub fn open(o: &VectorOptions) -> Result<PgStore> {
         let mut conn = Conn::connect(&PgUrl::parse(&o.url)?)?;
-        conn.query("SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS vector")?;
+        conn.query("SET client_min_messages = warning")?;
         let table = match o.settings.layout {
             PgLayout::Langchain => "langchain_pg_embedding".to_owned(),
             PgLayout::Table => o
@@ -123,43 +135,62 @@ impl PgStore {
             PgLayout::Langchain => LANGCHAIN_DDL.to_owned(),
             PgLayout::Table => table_ddl(&ident(&table)),
         };
-        conn.query(&ddl)?;
+        // One string is one transaction: under the lock, runs at once do not race to create
+        // the extension and the tables (`IF NOT EXISTS` alone does not make that safe).
+        conn.query(&format!(
+            "SELECT pg_advisory_xact_lock({DDL_LOCK}); CREATE EXTENSION IF NOT EXISTS vector; {ddl}"
+        ))?;
+        let empty = conn.query(&format!(
+            "SELECT NOT EXISTS (SELECT 1 FROM {})",
+            ident(&table)
+        ))?;
+        let empty = empty.first().and_then(|r| r.first()).cloned().flatten();
         Ok(PgStore {
             conn,
             index: o.settings.index,
             layout: o.settings.layout,
             table,
             collections: Default::default(),
+            direct: (empty.as_deref() == Some("t")).then(Default::default),
         })
     }
 
     /// LangChain's collection row of a group (its uuid is a UUIDv5 of the name, unless
     /// LangChain made the collection first: rows join on the name).
     fn ensure_collection(&mut self, g: &Group) -> Result<()> {
-        if !self.collections.insert(g.name.clone()) {
+        if self.collections.contains_key(&g.name) {
             return Ok(());
         }
         let id = super::chunk_id("collection", &g.name, 0);
         let meta =
             serde_json::json!({"source": "chatql", "dimensions": g.dims, "course_name": g.course});
-        self.conn.query(&format!(
+        let rows = self.conn.query(&format!(
             "INSERT INTO langchain_pg_collection (uuid, name, cmetadata) VALUES ({}, {}, {}) \
-             ON CONFLICT (name) DO NOTHING",
+             ON CONFLICT (name) DO NOTHING; \
+             SELECT uuid FROM langchain_pg_collection WHERE name = {}",
             sql_str(&id),
             sql_str(&g.name),
-            sql_str(&meta.to_string())
+            sql_str(&meta.to_string()),
+            sql_str(&g.name),
         ))?;
+        let uuid = rows.first().and_then(|r| r.first()).cloned().flatten();
+        self.collections.insert(g.name.clone(), uuid.unwrap_or(id));
         Ok(())
     }
 
-    fn copy(&self, g: &Group, points: &[Point]) -> Vec<u8> {
+    /// The batch as COPY data: for the stage, or (`direct`) for the target itself, whose
+    /// LangChain rows name their collection by uuid.
+    fn copy(&self, g: &Group, points: &[Point], direct: bool) -> Vec<u8> {
         let mut b = CopyBuf::new();
         for p in points {
             match self.layout {
                 PgLayout::Langchain => {
                     b.row(5);
                     b.text(&p.id);
-                    b.text(&g.name);
+                    match self.collections.get(&g.name).filter(|_| direct) {
+                        Some(uuid) => b.uuid(uuid),
+                        None => b.text(&g.name),
+                    }
                     b.vector(&p.embedding);
                     b.text(&p.text);
                     b.jsonb(&serde_json::Value::Object(p.metadata()));
@@ -207,7 +238,10 @@ impl Store for PgStore {
         if self.layout == PgLayout::Langchain {
             self.ensure_collection(g)?;
         }
-        let data = self.copy(g, points);
+        if let Some(put) = self.put_direct(g, points)? {
+            return Ok(put);
+        }
+        let data = self.copy(g, points, false);
         self.conn.query("BEGIN")?;
         let copied = self
             .conn
@@ -271,6 +305,56 @@ impl Store for PgStore {
 }
 
 impl PgStore {
+    /// Copies the batch straight into the target while the run may (see the file's note);
+    /// `None` when the batch is to go through the stage.
+    fn put_direct(&mut self, g: &Group, points: &[Point]) -> Result<Option<Put>> {
+        let Some(seen) = &self.direct else {
+            return Ok(None);
+        };
+        let mut ids = std::collections::HashSet::with_capacity(points.len());
+        if points
+            .iter()
+            .any(|p| seen.contains(&p.id) || !ids.insert(p.id.as_str()))
+        {
+            self.direct = None;
+            return Ok(None);
+        }
+        let data = self.copy(g, points, true);
+        let columns = match self.layout {
+            PgLayout::Langchain => " (id, collection_id, embedding, document, cmetadata)",
+            PgLayout::Table => "",
+        };
+        let sql = format!(
+            "COPY {}{columns} FROM STDIN (FORMAT binary)",
+            ident(&self.table)
+        );
+        self.conn.query("BEGIN")?;
+        match self
+            .conn
+            .copy_in(&sql, &data)
+            .and_then(|n| self.conn.query("COMMIT").map(|_| n))
+        {
+            Ok(n) => {
+                let seen = self.direct.as_mut().expect("checked above");
+                seen.extend(points.iter().map(|p| p.id.clone()));
+                crate::lake::commit::pause_point("pgvector-batch");
+                Ok(Some(Put {
+                    inserted: n,
+                    ..Put::default()
+                }))
+            }
+            Err(e) => {
+                let _ = self.conn.query("ROLLBACK");
+                if !e.to_string().contains("(SQLSTATE 23505)") {
+                    return Err(e);
+                }
+                // Another writer was there first: this batch and the rest upsert.
+                self.direct = None;
+                Ok(None)
+            }
+        }
+    }
+
     /// Moves the stage into the target, rewriting only rows that differ; returns
     /// (inserted, updated).
     fn upsert_sql(&self) -> String {
