@@ -15,7 +15,9 @@
 //! briefly, so a wrong key or a missing bucket fails in seconds, and a missing credential
 //! fails at once rather than asking a metadata service that is not there.
 //!
-//! `remote.rs` is the client and its operations, `range.rs` the ranged reader of one object.
+//! `remote.rs` is the client and its operations, `range.rs` the ranged reader of one object,
+//! `counting.rs` the count of every request made (`CHATQL_STORE_REQUESTS=1` prints it),
+//! `cache.rs` the small data files of a lake held whole once read.
 
 use std::path::Path;
 #[cfg(feature = "s3")]
@@ -27,6 +29,10 @@ use crate::error::{Error, Result};
 mod aws;
 #[cfg(feature = "azure")]
 mod azure;
+#[cfg(feature = "s3")]
+pub mod cache;
+#[cfg(feature = "s3")]
+pub mod counting;
 #[cfg(feature = "gcs")]
 mod gcs;
 #[cfg(feature = "s3")]

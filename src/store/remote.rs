@@ -55,7 +55,7 @@ fn build(url: &str, scheme: Scheme, bucket: &str) -> Result<Arc<dyn ObjectStore>
     let client = ClientOptions::new()
         .with_connect_timeout(Duration::from_secs(5))
         .with_timeout(Duration::from_secs(120));
-    match scheme {
+    let store = match scheme {
         Scheme::S3 => super::aws::build(url, bucket, client, retry),
         #[cfg(feature = "gcs")]
         Scheme::Gcs => super::gcs::build(url, bucket, client, retry),
@@ -68,7 +68,9 @@ fn build(url: &str, scheme: Scheme, bucket: &str) -> Result<Arc<dyn ObjectStore>
             other.feature(),
             other.feature()
         ))),
-    }
+    }?;
+    let base = format!("{}://{bucket}", scheme.name());
+    Ok(Arc::new(super::counting::Counting { inner: store, base }))
 }
 
 impl Remote {

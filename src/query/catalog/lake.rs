@@ -91,6 +91,10 @@ impl LakeTable {
                         abs.to_string_lossy().into_owned()
                     }
                 };
+                #[cfg(feature = "s3")]
+                if lake.remote.is_some() {
+                    crate::store::cache::remember(&base, &path, add.size, add.modification_time);
+                }
                 files.push(LakeFile {
                     path,
                     size: add.size,
