@@ -403,6 +403,25 @@ print(sum(store.similarity_search_by_vector([float(x) for x in v.strip('[]').spl
     }
     assert_eq!(pg.psql("twice", dump), pg.psql("postgres", dump));
 
+    // A table of that name but another shape: the loader's error is the server's, and
+    // nothing is written.
+    pg.psql("postgres", "CREATE TABLE odd (id uuid PRIMARY KEY, x int)");
+    let out = chatql()
+        .args([
+            "export",
+            lake.to_str().unwrap(),
+            "--to",
+            "pgvector",
+            "-o",
+            &pg.url("postgres"),
+        ])
+        .args(["--layout", "table", "--collection", "odd"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("SQLSTATE"), "{err}");
+    assert_eq!(pg.psql("postgres", "SELECT count(*) FROM odd"), ["0"]);
+
     // The plain layout: one table, a column per field.
     let table = export(
         "pgvector",

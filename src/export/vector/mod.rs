@@ -12,6 +12,7 @@ pub mod chroma;
 pub mod files;
 pub mod http;
 pub mod pg;
+pub mod pg_load;
 pub mod pgvector;
 pub mod point;
 pub mod qdrant;
@@ -168,6 +169,11 @@ impl std::ops::AddAssign for Put {
 pub trait Store {
     /// Loads one batch (all of `group`).
     fn put(&mut self, group: &Group, points: &[Point]) -> Result<Put>;
+    /// Waits for batches still being loaded (a store may load while the next is read);
+    /// their outcomes.
+    fn flush(&mut self) -> Result<Put> {
+        Ok(Put::default())
+    }
     /// Finishes after the last batch; returns lines for the summary.
     fn finish(self: Box<Self>, groups: &[Group]) -> Result<Vec<String>>;
 }
@@ -261,6 +267,7 @@ pub fn load(lakes: &[LakeSnapshot], o: &VectorOptions) -> Result<VectorReport> {
     let mut groups: Vec<_> = counts.into_iter().collect();
     groups.sort();
     let names: Vec<Group> = groups.iter().map(|(g, _)| g.clone()).collect();
+    report.put += store.flush()?;
     report.notes = store.finish(&names)?;
     report.groups = groups;
     Ok(report)
