@@ -156,7 +156,7 @@ impl PgStore {
             serde_json::json!({"source": "chatql", "dimensions": g.dims, "course_name": g.course});
         let rows = self.loader()?.query(format!(
             "INSERT INTO langchain_pg_collection (uuid, name, cmetadata) VALUES ({}, {}, {}) \
-             ON CONFLICT (name) DO NOTHING; \
+             ON CONFLICT DO NOTHING; \
              SELECT uuid FROM langchain_pg_collection WHERE name = {}",
             sql_str(&id),
             sql_str(&g.name),
