@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# chatql against DuckDB on the same generated files, with the same thread count, in one run:
+# chatql against DuckDB (and, for convert, Polars) on the same generated files, with the same
+# thread count, in one run:
 # wall time and peak RSS of each, and the ratios. Run by hand (takes several minutes):
 #
 #   benches/compare.sh            # SIZES="500M 3G" THREADS=2 BENCH_DIR=/tmp/chatql-bench
@@ -23,6 +24,7 @@ mkdir -p "$DIR"
 VENV=$DIR/venv
 [ -x "$VENV/bin/python" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q duckdb; }
 PY=$VENV/bin/python
+"$PY" -c 'import polars' 2>/dev/null || "$VENV/bin/pip" install -q polars
 
 # measure CMD...: prints "seconds peak_kib"
 measure() {
@@ -45,7 +47,7 @@ sql_of() {
   esac
 }
 
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%F); $("$BIN" --version); duckdb $("$PY" -c 'import duckdb; print(duckdb.__version__)')"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%F); $("$BIN" --version); duckdb $("$PY" -c 'import duckdb; print(duckdb.__version__)'); polars $("$PY" -c 'import polars; print(polars.__version__)')"
 echo "threads $THREADS; sizes $SIZES"
 echo
 echo "| job                                | chatql    | chatql RSS  | duckdb    | duckdb RSS  | time          | memory       |"
@@ -65,6 +67,11 @@ for size in $SIZES; do
     theirs=$(measure "$PY" benches/duckdb_jobs.py "$job" "$f" "$DIR/duck-$kind" "$THREADS")
     rm -rf "$DIR/duck-$kind"
     row "convert $kind ($(du -h "$f" | cut -f1))" "$ours" "$theirs"
+    # Polars doing the same normalization (benches/polars_jobs.py), in the DuckDB columns.
+    rm -rf "$DIR/pol-$kind"; mkdir -p "$DIR/pol-$kind"
+    pol=$(measure "$PY" benches/polars_jobs.py "$job" "$f" "$DIR/pol-$kind" "$THREADS")
+    rm -rf "$DIR/pol-$kind"
+    row "  the same, Polars as the peer" "$ours" "$pol"
   done
   rm -rf "$DIR/lake-docs-$size"
   for q in count_contexts activity_per_month top_documents feedback_by_model like_scan; do
