@@ -6,12 +6,15 @@
 //! lake's snapshot names ([`remember`]) and that is small is fetched whole at its first read
 //! and every later range of it is served from memory.
 //!
+//! A query's first scan of a table starts fetching its small files, [`PREFETCH_AT_ONCE`] at a
+//! time ([`prefetch`]); a reader that needs one being fetched waits for that fetch.
+//!
 //! Bounds: files up to [`SMALL`] bytes, up to `CHATQL_STORE_CACHE_MB` (default 256) in all;
 //! past that, reads are ranged requests as before. Only files a snapshot named are cached:
 //! never a log, a lease or a checkpoint pointer, which do change.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -26,12 +29,15 @@ pub const SMALL: u64 = 16 << 20;
 /// the old one).
 type Id = (String, String, u64, i64);
 
+/// A file's bytes, fetched once by whoever asks first (a reader or the prefetch).
+type Slot = Arc<tokio::sync::OnceCell<(Bytes, object_store::ObjectMeta)>>;
+
 #[derive(Default)]
 struct Cache {
     /// The newest file a snapshot named at each (base, key).
     known: HashMap<(String, String), Id>,
-    /// Files fetched whole.
-    held: HashMap<Id, (Bytes, object_store::ObjectMeta)>,
+    /// Files fetched whole, or being fetched; their sizes count against the budget.
+    held: HashMap<Id, Slot>,
     used: u64,
 }
 
@@ -61,6 +67,53 @@ pub fn remember(base: &str, key: &str, size: u64, modified: i64) {
     }
 }
 
+/// The slot of a remembered small file, made if the budget allows.
+fn slot(base: &str, key: &str) -> Option<Slot> {
+    let mut c = cache().lock().expect("not poisoned");
+    let id = c.known.get(&(base.to_owned(), key.to_owned()))?.clone();
+    if let Some(s) = c.held.get(&id) {
+        return Some(s.clone());
+    }
+    if c.used + id.2 > budget() {
+        return None;
+    }
+    c.used += id.2;
+    let s = Slot::default();
+    c.held.insert(id, s.clone());
+    Some(s)
+}
+
+/// Fetches the remembered small files among `keys` of the store at `base`, several at once,
+/// in the background: a query that scans a table of many small files then waits for them
+/// together instead of one round trip after another.
+pub fn prefetch(base: &str, store: Arc<dyn ObjectStore>, keys: &[String]) {
+    let slots: Vec<(Slot, Path)> = keys
+        .iter()
+        .filter_map(|k| slot(base, k).map(|s| (s, Path::from(k.as_str()))))
+        .filter(|(s, _)| !s.initialized())
+        .collect();
+    if slots.is_empty() {
+        return;
+    }
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    rt.spawn(async move {
+        futures::stream::iter(slots)
+            .for_each_concurrent(PREFETCH_AT_ONCE, |(slot, path)| {
+                let store = store.clone();
+                async move {
+                    // An error is left for the reader, who asks again and reports it.
+                    let _ = slot.get_or_try_init(|| fetch(&*store, &path)).await;
+                }
+            })
+            .await;
+    });
+}
+
+/// Files fetched at once by [`prefetch`].
+const PREFETCH_AT_ONCE: usize = 16;
+
 /// A ranged read of `location` served from the whole file, fetching it first when it is a
 /// small remembered file and the budget allows; `None` to read it from the store as asked.
 pub async fn get(
@@ -75,31 +128,10 @@ pub async fn get(
     if options.if_match.is_some() || options.if_none_match.is_some() || options.head {
         return None;
     }
-    let (held, id) = {
-        let c = cache().lock().expect("not poisoned");
-        let id = c
-            .known
-            .get(&(base.to_owned(), location.to_string()))?
-            .clone();
-        match c.held.get(&id) {
-            Some(h) => (Some(h.clone()), id),
-            None if c.used + id.2 > budget() => return None,
-            None => (None, id),
-        }
-    };
-    let (bytes, meta) = match held {
-        Some(h) => h,
-        None => match fetch(store, location).await {
-            Ok(h) => {
-                let mut c = cache().lock().expect("not poisoned");
-                if !c.held.contains_key(&id) {
-                    c.used += h.0.len() as u64;
-                    c.held.insert(id, h.clone());
-                }
-                h
-            }
-            Err(e) => return Some(Err(e)),
-        },
+    let slot = slot(base, location.as_ref())?;
+    let (bytes, meta) = match slot.get_or_try_init(|| fetch(store, location)).await {
+        Ok(h) => h.clone(),
+        Err(e) => return Some(Err(e)),
     };
     if range.end > bytes.len() as u64 || range.start > range.end {
         return None;

@@ -230,6 +230,12 @@ impl TableProvider for LakeTable {
         } else {
             ObjectStoreUrl::parse(&self.store)?
         };
+        #[cfg(feature = "s3")]
+        if !self.store.is_empty() {
+            let keys: Vec<String> = self.files.iter().map(|f| f.path.clone()).collect();
+            let store = state.runtime_env().object_store(&url)?;
+            crate::store::cache::prefetch(&self.store, store, &keys);
+        }
         let config = FileScanConfigBuilder::new(url, source)
             .with_file_groups(file_groups)
             .with_projection_indices(projection.cloned())?
