@@ -46,6 +46,16 @@ pub fn start_moto_with(env: &[(&str, &str)]) -> Option<Moto> {
         .spawn()
         .unwrap();
     wait_for(port);
+    // Listening is not answering: under load the server takes connections before it can
+    // serve them (an empty reply). Wait for a real HTTP answer.
+    let start = std::time::Instant::now();
+    while http(port, "GET", "/", b"") == 0 {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "moto on {port} never answered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     Some(Moto { child, port })
 }
 
