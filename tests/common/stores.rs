@@ -382,18 +382,10 @@ pub fn vector_files_are_written_to_the_store(m: &impl Server) {
     for out in [local.to_str().unwrap(), &remote] {
         m.run(&["export", &docs, "--to", "pinecone", "-o", out]);
     }
-    let mut files = Vec::new();
-    let mut stack = vec![local.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push(p.strip_prefix(&local).unwrap().to_str().unwrap().to_owned());
-            }
-        }
-    }
+    let mut files: Vec<String> = files_under(&local)
+        .iter()
+        .map(|p| p.strip_prefix(&local).unwrap().to_str().unwrap().to_owned())
+        .collect();
     files.sort();
     assert!(!files.is_empty());
     let rows = |table: &str| {
@@ -458,18 +450,10 @@ pub fn reports_make_few_requests(m: &impl Server) {
         "--partition-by",
         "course,month",
     ]);
-    let mut files = 0u64;
-    let mut stack = vec![local.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                files += 1;
-            }
-        }
-    }
+    let files = files_under(&local)
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .count() as u64;
     let requests = |args: &[&str]| -> (u64, u64) {
         let out = m
             .chatql()
@@ -508,4 +492,21 @@ pub fn reports_make_few_requests(m: &impl Server) {
     // And the same answers as the lake on disk.
     let report = |l: &str| m.run(&["report", l, "--format", "json"]);
     assert_eq!(report(&lake), report(local.to_str().unwrap()));
+}
+
+/// Every file under `dir`, at any depth.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files
 }

@@ -476,6 +476,24 @@ fn pgvector_errors_name_the_server_without_the_password() {
     assert!(!err.contains("hunter2"), "{err}");
 }
 
+/// The Qdrant stand-in on a free port, ready; over HTTPS with `tls` (certificate, key).
+pub(crate) fn qdrant_standin(py: &str, tls: Option<(&Path, &Path)>) -> (Server, u16) {
+    let port = free_port();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/migrate/qdrant_standin.py");
+    let mut c = Command::new(py);
+    c.arg(script).arg(port.to_string());
+    if let Some((crt, key)) = tls {
+        c.args([crt, key]);
+    }
+    let mut child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    read_until(child.stdout.as_mut().unwrap(), "ready");
+    (Server(child), port)
+}
+
 /// A server process, killed on drop.
 pub(crate) struct Server(pub(crate) Child);
 
@@ -579,17 +597,7 @@ fn qdrant_gets_the_platforms_payload() {
     let Some(py) = python("qdrant_client") else {
         return;
     };
-    let port = free_port();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/migrate/qdrant_standin.py");
-    let mut child = Command::new(&py)
-        .arg(script)
-        .arg(port.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    read_until(child.stdout.as_mut().unwrap(), "ready");
-    let _server = Server(child);
+    let (_server, port) = qdrant_standin(&py, None);
     let base = format!("http://127.0.0.1:{port}");
     let out = export("qdrant", &base, &[]);
     assert!(out.contains(": 5 new, 0 updated, 0 unchanged"), "{out}");

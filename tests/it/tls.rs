@@ -8,9 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::migrate::{python, Postgres, Server};
-use crate::common::procs::free_port;
-use crate::common::{assert_ok, chatql, read_until, scratch, testdata_lake};
+use super::migrate::{python, qdrant_standin, Postgres};
+use crate::common::{assert_ok, chatql, scratch, testdata_lake};
 
 /// A test CA and a server certificate for `localhost` signed by it: (ca.pem, crt, key).
 fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
@@ -228,18 +227,7 @@ fn https_is_verified_against_the_given_roots() {
     };
     let dir = scratch("https-certs");
     let (ca, crt, key) = certificates(&dir);
-    let port = free_port();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/migrate/qdrant_standin.py");
-    let mut child = Command::new(&py)
-        .arg(script)
-        .arg(port.to_string())
-        .args([&crt, &key])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    read_until(child.stdout.as_mut().unwrap(), "ready");
-    let _server = Server(child);
+    let (_server, port) = qdrant_standin(&py, Some((&crt, &key)));
     let base = format!("https://localhost:{port}");
     let lake = testdata_lake();
     let export = |cert: Option<&Path>| {

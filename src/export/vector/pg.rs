@@ -462,6 +462,16 @@ impl Conn {
     }
 }
 
+/// Column `col` of a result's first row, as text.
+pub fn first_row(rows: &[Vec<Option<String>>], col: usize) -> Option<&str> {
+    rows.first()?.get(col)?.as_deref()
+}
+
+/// Whether `e` is the server's unique violation (SQLSTATE 23505), as [`Conn`] words it.
+pub fn is_unique_violation(e: &Error) -> bool {
+    matches!(e, Error::Service { message, .. } if message.ends_with("(SQLSTATE 23505)"))
+}
+
 /// A SQL identifier, quoted.
 pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

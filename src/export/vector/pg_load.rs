@@ -16,7 +16,7 @@
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
-use super::pg::{ident, Conn};
+use super::pg::{first_row, ident, is_unique_violation, Conn};
 use super::{PgLayout, Put};
 use crate::error::{Error, Result};
 
@@ -70,13 +70,7 @@ pub fn prepare(conn: &mut Conn, layout: PgLayout, table: &str) -> Result<bool> {
         "SELECT NOT EXISTS (SELECT 1 FROM {})",
         ident(table)
     ))?;
-    Ok(empty
-        .first()
-        .and_then(|r| r.first())
-        .cloned()
-        .flatten()
-        .as_deref()
-        == Some("t"))
+    Ok(first_row(&empty, 0) == Some("t"))
 }
 
 impl Loader {
@@ -176,7 +170,7 @@ impl Target {
                         ..Put::default()
                     })
                 }
-                Err(e) if e.to_string().contains("(SQLSTATE 23505)") => self.direct = false,
+                Err(e) if is_unique_violation(&e) => self.direct = false,
                 Err(e) => return Err(e),
             }
         }
@@ -211,12 +205,10 @@ impl Target {
                 return Err(e);
             }
         };
-        let n = |i: usize| -> u64 {
-            rows.first()
-                .and_then(|r| r.get(i))
-                .and_then(|v| v.as_deref())
+        let n = |i| {
+            first_row(&rows, i)
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
+                .unwrap_or(0u64)
         };
         let (inserted, updated) = (n(0), n(1));
         Ok(Put {

@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::pg::{ident, Conn, PgUrl};
+use super::pg::{first_row, ident, Conn, PgUrl};
 use super::pg_load::{prepare, Job, Loader};
 use super::{Group, PgLayout, Point, Put, Store, VectorOptions};
 use crate::error::{Error, Result};
@@ -163,8 +163,8 @@ impl PgStore {
             sql_str(&meta.to_string()),
             sql_str(&g.name),
         ))?;
-        let uuid = rows.first().and_then(|r| r.first()).cloned().flatten();
-        self.collections.insert(g.name.clone(), uuid.unwrap_or(id));
+        let uuid = first_row(&rows, 0).map_or(id, str::to_owned);
+        self.collections.insert(g.name.clone(), uuid);
         Ok(())
     }
 

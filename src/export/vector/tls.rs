@@ -73,11 +73,10 @@ pub fn client_config(mode: SslMode, root: Option<&str>) -> Result<Arc<ClientConf
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Usage(format!("TLS: {e}")))?;
-    let default_root = home_root_cert().filter(|p| p.exists());
     let root: Option<PathBuf> = match root {
         Some("system") => None,
         Some(p) => Some(PathBuf::from(p)),
-        None => default_root.clone(),
+        None => home_root_cert().filter(|p| p.exists()),
     };
     let check = match mode {
         SslMode::Prefer => Check::Nothing,
@@ -85,22 +84,22 @@ pub fn client_config(mode: SslMode, root: Option<&str>) -> Result<Arc<ClientConf
         SslMode::VerifyFull => Check::Full,
         _ => Check::Chain,
     };
-    let config = if check == Check::Nothing {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Unchecked(provider)))
-    } else {
-        let roots = Arc::new(roots(root.as_deref())?);
-        let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
+    let chain = match check {
+        Check::Nothing => None,
+        _ => Some(
+            WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots(root.as_deref())?),
+                provider.clone(),
+            )
             .build()
-            .map_err(|e| Error::Usage(format!("TLS: {e}")))?;
-        if check == Check::Full {
-            builder.with_webpki_verifier(webpki)
-        } else {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
-        }
+            .map_err(|e| Error::Usage(format!("TLS: {e}")))?,
+        ),
+    };
+    let config = match (check, chain) {
+        (Check::Full, Some(webpki)) => builder.with_webpki_verifier(webpki),
+        (_, chain) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Lenient { provider, chain })),
     };
     Ok(Arc::new(config.with_no_client_auth()))
 }
@@ -142,11 +141,16 @@ fn roots(file: Option<&Path>) -> Result<RootCertStore> {
     Ok(store)
 }
 
-/// `verify-ca`: the chain must verify; the name need not match.
+/// The verifier of `prefer`, `require` without a root (`chain` None: any certificate, which
+/// encrypts against a passive listener, as libpq gives) and `verify-ca` (the chain must
+/// verify, the name need not match). The handshake's signatures are checked either way.
 #[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
+struct Lenient {
+    provider: Arc<CryptoProvider>,
+    chain: Option<Arc<WebPkiServerVerifier>>,
+}
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -155,10 +159,10 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -172,51 +176,11 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `prefer` and `require` without a root: any certificate (encryption against a passive
-/// listener, as libpq gives), the handshake's signatures still checked.
-#[derive(Debug)]
-struct Unchecked(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
         verify_tls12_signature(
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -230,11 +194,13 @@ impl ServerCertVerifier for Unchecked {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
