@@ -57,9 +57,13 @@ fn writer(c: &mut Criterion) {
             b.iter(|| {
                 for (table, batch) in &batches {
                     let path = dir.path().join(table.file_name());
-                    let mut w =
-                        chatql::lake::parquet::TableWriter::create(&path, *table, props.clone())
-                            .unwrap();
+                    let mut w = chatql::lake::parquet::TableWriter::create(
+                        &path,
+                        *table,
+                        props.clone(),
+                        None,
+                    )
+                    .unwrap();
                     w.write(batch, &path).unwrap();
                     w.close(&path).unwrap();
                 }

@@ -324,7 +324,7 @@ fn merge_family(
             let dir = staging.join(t.name()).join(&part);
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             let out = dir.join(part_name(run, 0));
-            let mut w = TableWriter::create(&out, t, props.clone())?;
+            let mut w = TableWriter::create(&out, t, props.clone(), None)?;
             for add in files {
                 let f = &snap.local_file(t, add)?;
                 for b in open_reader(f, None)? {

@@ -122,7 +122,7 @@ fn rewrite(
                 let dir = staging.join(t.name()).join(folder);
                 std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
                 let path = dir.join(part_name(run_no, 0));
-                let mut w = TableWriter::create(&path, *t, props.clone())?;
+                let mut w = TableWriter::create(&path, *t, props.clone(), None)?;
                 for add in files {
                     let f = snap.local_file(*t, add)?;
                     for b in open_reader(&f, None)? {

@@ -255,12 +255,13 @@ fn stage(
                     continue;
                 }
                 let path = tmp.path().join(table.file_name());
-                let w = match writers.entry(table) {
-                    std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(TableWriter::create(&path, table, stage_props.clone())?)
-                    }
-                };
+                let w =
+                    match writers.entry(table) {
+                        std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(v) => v.insert(
+                            TableWriter::create(&path, table, stage_props.clone(), None)?,
+                        ),
+                    };
                 w.write(&batch, &path)?;
             }
             if let Some(s) = &mut splitter {

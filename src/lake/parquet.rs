@@ -78,6 +78,21 @@ fn props(compression: Compression) -> WriterProperties {
     b.build()
 }
 
+/// `props` for a file of at most `rows` rows. A Bloom filter is allocated for the most
+/// distinct values it may meet (by default a full row group's, 2 MiB at 1%) and folded down
+/// to its fill when the row group ends; a partitioned run writes thousands of small files,
+/// and zeroing and folding those filters was a tenth of its time.
+fn sized_for(props: WriterProperties, rows: u64) -> WriterProperties {
+    use datafusion::parquet::schema::types::ColumnPath;
+    if rows >= 1 << 20 {
+        return props;
+    }
+    props
+        .into_builder()
+        .set_column_bloom_filter_max_ndv(ColumnPath::from("convo_id"), rows.max(1))
+        .build()
+}
+
 /// Writes one table to a Parquet file, flushing row groups by size so that memory stays
 /// bounded for wide rows (embeddings).
 pub struct TableWriter {
@@ -86,8 +101,18 @@ pub struct TableWriter {
 }
 
 impl TableWriter {
-    /// Creates `path` for rows of `table`.
-    pub fn create(path: &Path, table: Table, props: WriterProperties) -> Result<TableWriter> {
+    /// Creates `path` for rows of `table`; `rows`, when the caller knows it, is the most the
+    /// file will hold.
+    pub fn create(
+        path: &Path,
+        table: Table,
+        props: WriterProperties,
+        rows: Option<u64>,
+    ) -> Result<TableWriter> {
+        let props = match rows {
+            Some(n) => sized_for(props, n),
+            None => props,
+        };
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
         let writer = ArrowWriter::try_new(file, table.schema(), Some(props))
             .map_err(|e| Error::write(path, e))?;
@@ -227,7 +252,7 @@ pub fn drop_versions(
         }
         let tmp = dir.join(format!("{}.dedup", table.file_name()));
         let reader = open_reader(&path, None)?;
-        let mut writer = TableWriter::create(&tmp, table, props.clone())?;
+        let mut writer = TableWriter::create(&tmp, table, props.clone(), None)?;
         for batch in reader {
             let filtered = filter.filter(&batch.map_err(|e| Error::read(&path, e))?)?;
             if filtered.num_rows() > 0 {

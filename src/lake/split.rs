@@ -61,7 +61,9 @@ impl<'scope> WriterPool<'scope> {
                 scope.spawn(move || {
                     let mut written = Vec::new();
                     for job in rx.iter() {
-                        let mut w = TableWriter::create(&job.path, job.table, props.clone())?;
+                        let rows = job.batches.iter().map(|b| b.num_rows() as u64).sum();
+                        let mut w =
+                            TableWriter::create(&job.path, job.table, props.clone(), Some(rows))?;
                         for b in &job.batches {
                             w.write(b, &job.path)?;
                         }
@@ -421,7 +423,8 @@ pub(super) fn drop_lost(
                 return Ok(false);
             }
             let tmp = dir.join("rewrite.parquet.tmp");
-            let mut w = TableWriter::create(&tmp, t, props.clone())?;
+            let rows = old.iter().map(|f| f.rows).sum();
+            let mut w = TableWriter::create(&tmp, t, props.clone(), Some(rows))?;
             for f in &old {
                 for b in open_reader(&f.path, None)? {
                     let kept = filter.filter(&b.map_err(|e| Error::read(&f.path, e))?)?;
