@@ -45,8 +45,9 @@ pub(crate) fn read_json_chunks(
             // Inside a line longer than a chunk, grow once to the longest record allowed:
             // pages are only touched as they fill, and the line is never copied into a
             // bigger buffer again (doubling a 256 MiB buffer held both, over 1 GiB at peak).
+            // (What followed a skipped line may already hold more: never less than that.)
             let target = if buf.len() >= chunk {
-                max_record + 1
+                (max_record + 1).max(buf.len() + want)
             } else {
                 buf.len() + want
             };
@@ -62,7 +63,7 @@ pub(crate) fn read_json_chunks(
                     buf.truncate(whole);
                     let work = Work::Lines {
                         source,
-                        bytes: std::mem::take(&mut buf),
+                        bytes: std::mem::take(&mut buf).into(),
                         first_line: line,
                         offset,
                         last: false,
@@ -91,7 +92,7 @@ pub(crate) fn read_json_chunks(
                     .read_to_end(&mut buf)
                     .map_err(|e| Error::io(name, e))?;
                 if buf.len() > max_record {
-                    let size = buf.len() as u64 + drain(r, name, false)?.skipped;
+                    let size = buf.len() as u64 + drain(r, name, false, max_record)?.skipped;
                     return Ok(send(too_long(source, 1, 0, size, &buf, max_record)));
                 }
                 return Ok(send(Work::Document { source, bytes: buf }));
@@ -103,7 +104,7 @@ pub(crate) fn read_json_chunks(
             }
             return Ok(send(Work::Lines {
                 source,
-                bytes: buf,
+                bytes: buf.into(),
                 first_line: line,
                 offset,
                 last: true,
@@ -114,7 +115,7 @@ pub(crate) fn read_json_chunks(
             if buf.len() > max_record {
                 // One line (whatever came before it was sent) longer than any record may
                 // be: skip to its end without holding it, reject it, go on after it.
-                let rest = drain(r, name, true)?;
+                let rest = drain(r, name, true, max_record)?;
                 let size = buf.len() as u64 + rest.skipped;
                 if !send(too_long(source, line, offset, size, &buf, max_record)) {
                     return Ok(false);
@@ -134,7 +135,7 @@ pub(crate) fn read_json_chunks(
         let bytes = std::mem::replace(&mut buf, rest);
         if !send(Work::Lines {
             source,
-            bytes,
+            bytes: bytes.into(),
             first_line: line,
             offset,
             last: false,
@@ -157,9 +158,10 @@ struct Drained {
 }
 
 /// Reads on to the end of the current line (`until_newline`) or of the stream, a block at a
-/// time, holding nothing.
-fn drain(r: &mut dyn Read, name: &str, until_newline: bool) -> Result<Drained> {
-    let mut block = vec![0u8; 1 << 20];
+/// time, holding nothing. A block is at most a record long, so that what follows the line
+/// (`after`, where reading goes on) never holds a whole line longer than a record.
+fn drain(r: &mut dyn Read, name: &str, until_newline: bool, max_record: usize) -> Result<Drained> {
+    let mut block = vec![0u8; (1 << 20).min(max_record.max(1))];
     let mut skipped = 0u64;
     loop {
         let n = match r.read(&mut block) {
@@ -188,7 +190,7 @@ fn drain(r: &mut dyn Read, name: &str, until_newline: bool) -> Result<Drained> {
 }
 
 /// The reject of a record longer than the limit.
-fn too_long(
+pub(super) fn too_long(
     source: usize,
     line: u64,
     offset: u64,
@@ -209,7 +211,7 @@ fn too_long(
 
 /// Whether a stream starts with a JSON array that its first line does not close: a
 /// pretty-printed `.json` file, which must be read as one document rather than line by line.
-fn is_multiline_document(head: &[u8]) -> bool {
+pub(super) fn is_multiline_document(head: &[u8]) -> bool {
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     let Some(start) = head.iter().position(|b| !b.is_ascii_whitespace()) else {
         return false;

@@ -13,6 +13,7 @@ pub mod csv;
 pub mod decode;
 pub mod inspect;
 mod lines;
+mod mapped;
 pub mod pipeline;
 pub mod progress;
 pub mod pyrepr;

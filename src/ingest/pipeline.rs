@@ -17,6 +17,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use super::csv;
 use super::decode::{DecodeStats, Decoder};
 use super::lines::{read_json_chunks, Limits};
+use super::mapped::{map_json_chunks, Mapped};
 use super::source::{Inputs, Layout};
 use super::work::Work;
 use crate::error::{Error, Result};
@@ -73,8 +74,8 @@ pub struct Decoded {
 pub struct IngestSummary {
     /// Totals over all sources.
     pub stats: DecodeStats,
-    /// SHA-256 of each input file, in [`Inputs::files`] order.
-    pub sha256: Vec<String>,
+    /// BLAKE3 of each input file (lowercase hex), in [`Inputs::files`] order.
+    pub blake3: Vec<String>,
 }
 
 /// Reads every source of `inputs` and hands the decoded batches to `sink` in input order.
@@ -98,7 +99,7 @@ pub fn ingest(
         let _ = token_tx.send(());
     }
     let mut summary = IngestSummary {
-        sha256: vec![String::new(); inputs.files.len()],
+        blake3: vec![String::new(); inputs.files.len()],
         ..Default::default()
     };
 
@@ -141,7 +142,7 @@ pub fn ingest(
             .unwrap_or_else(|_| Err(Error::Internal("the reader thread panicked".into())));
         result?;
         for (i, h) in hashes?.into_iter().enumerate() {
-            summary.sha256[i] = h;
+            summary.blake3[i] = h;
         }
         if !pending.is_empty() {
             return Err(Error::Internal("chunks lost in ingest".into()));
@@ -175,26 +176,34 @@ fn read_sources(
     let max_record = opts
         .max_record_bytes
         .clamp(1, crate::table::columns::MAX_RECORD_BYTES);
+    let limits = Limits {
+        chunk: opts.chunk_bytes,
+        max_record,
+    };
     for (index, src) in inputs.sources.iter().enumerate() {
-        let read = src.read_with(&opts.progress, opts.hash, |r| match src.layout {
-            Layout::Json => Ok(read_json_chunks(
-                r,
-                Limits {
-                    chunk: opts.chunk_bytes,
-                    max_record,
-                },
-                index,
-                &src.name,
-                &mut send,
-            )),
-            Layout::Csv => Ok(csv::read_csv_chunks(
-                r,
-                opts.chunk_bytes,
-                max_record,
-                index,
-                &mut send,
-            )),
-        });
+        let mapped = match (src.layout, src.plain_local_file()) {
+            (Layout::Json, Some(path)) => {
+                let (progress, hash) = (&opts.progress, opts.hash);
+                map_json_chunks(path, &src.name, limits, index, progress, hash, &mut send)
+            }
+            _ => Ok(Mapped::NotMapped),
+        };
+        let read = match mapped {
+            Ok(Mapped::Read(more, hash)) => Ok((Ok(more), hash)),
+            Err(e) => Err(e),
+            Ok(Mapped::NotMapped) => {
+                src.read_with(&opts.progress, opts.hash, |r| match src.layout {
+                    Layout::Json => Ok(read_json_chunks(r, limits, index, &src.name, &mut send)),
+                    Layout::Csv => Ok(csv::read_csv_chunks(
+                        r,
+                        opts.chunk_bytes,
+                        max_record,
+                        index,
+                        &mut send,
+                    )),
+                })
+            }
+        };
         match read {
             Ok((Ok(true), hash)) => {
                 if hash.is_some() {
@@ -238,7 +247,7 @@ fn read_sources(
         .map(|(f, h)| {
             h.or_else(|| {
                 opts.hash
-                    .then(|| super::source::sha256_file(&f.path).ok())
+                    .then(|| super::source::blake3_file(&f.path).ok())
                     .flatten()
             })
             .unwrap_or_default()
@@ -369,7 +378,7 @@ mod tests {
         let (done_tx, done_rx) = crossbeam_channel::unbounded();
         let lines = |source: usize, bytes: Vec<u8>, first_line: u64| Work::Lines {
             source,
-            bytes,
+            bytes: bytes.into(),
             first_line,
             offset: 0,
             last: true,
@@ -391,5 +400,79 @@ mod tests {
         let ok = done[1].1.as_ref().expect("decoded");
         assert_eq!(ok.stats.conversations, 1);
         assert_eq!(ok.stats.rejects, 0);
+    }
+
+    /// Every row and reject, and the counts, that ingest gives `path`, with `source_file`
+    /// left out (so that a file and its gzip compare).
+    fn ingested(path: &std::path::Path, opts: &IngestOptions) -> (Vec<String>, DecodeStats) {
+        use datafusion::arrow::util::display::array_value_to_string;
+        let inputs = Inputs::expand(&[path.display().to_string()]).unwrap();
+        let mut rows = Vec::new();
+        let summary = ingest(&inputs, opts, |d| {
+            for (table, batch) in &d.batches {
+                for r in 0..batch.num_rows() {
+                    let cells: Vec<String> = (0..batch.num_columns())
+                        .filter(|&c| batch.schema().field(c).name() != "source_file")
+                        .map(|c| array_value_to_string(batch.column(c), r).unwrap())
+                        .collect();
+                    rows.push(format!("{table:?} {}", cells.join(" | ")));
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+        // Rows of a table in order; chunks may cut the file at other lines.
+        rows.sort_by_key(|r| r.split(' ').next().unwrap_or("").to_owned());
+        (rows, summary.stats)
+    }
+
+    /// A plain local file is mapped, a gzip file read as a stream: both give the same rows,
+    /// rejects (with their lines and offsets) and counts for the same bytes, with chunks and
+    /// records small enough that lines longer than a chunk, and than any record, occur, in
+    /// the middle and at the end of the file.
+    #[test]
+    fn mapped_and_streamed_inputs_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = |i: usize, pad: usize| {
+            format!(
+                r#"{{"convo": {{"id": "c{i}", "messages": [{{"role": "user", "content": "{}"}}]}}, "course_name": "ECE"}}"#,
+                "x".repeat(pad)
+            )
+        };
+        let mut text = String::new();
+        for i in 0..40 {
+            let pad = match i % 7 {
+                0 => 5_000, // longer than a chunk, shorter than the longest record
+                3 => 9_000, // longer than any record
+                _ => 10 + i,
+            };
+            text.push_str(&record(i, pad));
+            text.push_str(if i % 5 == 0 { "\r\n\n" } else { "\n" });
+        }
+        for tail in [record(98, 20), record(99, 9_000)] {
+            let body = format!("{text}{tail}");
+            let plain = dir.path().join("x.jsonl");
+            std::fs::write(&plain, &body).unwrap();
+            let gz = dir.path().join("x.jsonl.gz");
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut e, body.as_bytes()).unwrap();
+            std::fs::write(&gz, e.finish().unwrap()).unwrap();
+            let opts = IngestOptions {
+                chunk_bytes: 4_096,
+                max_record_bytes: 8_192,
+                ..IngestOptions::default()
+            };
+            let (mapped, mapped_stats) = ingested(&plain, &opts);
+            let (streamed, streamed_stats) = ingested(&gz, &opts);
+            assert_eq!(mapped_stats, streamed_stats);
+            assert!(
+                mapped == streamed,
+                "the mapped file's rows differ from the stream's"
+            );
+            // 41 records: 35 (or 34) read, the rest too long.
+            let too_long = if tail.len() > 8_192 { 7 } else { 6 };
+            assert_eq!(mapped_stats.rejects, too_long);
+            assert_eq!(mapped_stats.conversations, 41 - too_long);
+        }
     }
 }

@@ -6,8 +6,6 @@ use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use super::Progress;
 use crate::error::{Error, Result};
 
@@ -231,7 +229,7 @@ impl Inputs {
 pub struct HashingReader<'a, R> {
     inner: R,
     /// None: count the bytes, hash nothing.
-    hasher: Option<Sha256>,
+    hasher: Option<blake3::Hasher>,
     progress: &'a Progress,
 }
 
@@ -247,12 +245,12 @@ impl<R: Read> Read for HashingReader<'_, R> {
     }
 }
 
-/// SHA-256 of a whole file, as lowercase hex.
-pub fn sha256_file(path: &Path) -> Result<String> {
+/// BLAKE3 of a whole file, as lowercase hex (what `b3sum FILE` prints).
+pub fn blake3_file(path: &Path) -> Result<String> {
     let mut f = crate::store::open_read(path)?;
-    let mut hasher = Sha256::new();
+    let mut hasher = blake3::Hasher::new();
     io::copy(&mut f, &mut hasher).map_err(|e| Error::io(path, e))?;
-    Ok(hex::encode(hasher.finalize()))
+    Ok(hasher.finalize().to_hex().to_string())
 }
 
 fn decompress<'a, R: Read + 'a>(r: R, c: Compression) -> io::Result<Box<dyn Read + 'a>> {
@@ -291,9 +289,18 @@ impl<R: Read> Read for Limited<'_, R> {
 }
 
 impl Source {
+    /// The path of a source that is a whole local file, not compressed (which ingest maps
+    /// instead of reading).
+    pub fn plain_local_file(&self) -> Option<&Path> {
+        match &self.location {
+            Location::File(p, Compression::None) if !crate::store::is_remote(p) => Some(p),
+            _ => None,
+        }
+    }
+
     /// Opens the source and hands its decompressed bytes to `f`. Returns what `f` returned
-    /// and, when the source is a whole file read to its end, the file's SHA-256 (a zip
-    /// archive is hashed apart with [`sha256_file`]); without `hash`, no SHA-256.
+    /// and, when the source is a whole file read to its end, the file's BLAKE3 (a zip
+    /// archive is hashed apart with [`blake3_file`]); without `hash`, no hash.
     pub fn read_with<T>(
         &self,
         progress: &Progress,
@@ -305,7 +312,7 @@ impl Source {
                 let file = crate::store::open_read(path)?;
                 let mut hashed = HashingReader {
                     inner: file,
-                    hasher: hash.then(Sha256::new),
+                    hasher: hash.then(blake3::Hasher::new),
                     progress,
                 };
                 let mut reader = decompress(&mut hashed, *c).map_err(|e| Error::io(path, e))?;
@@ -313,7 +320,10 @@ impl Source {
                 drop(reader);
                 // Hash any bytes a decompressor left unread (trailing garbage, padding).
                 io::copy(&mut hashed, &mut io::sink()).map_err(|e| Error::io(path, e))?;
-                Ok((out, hashed.hasher.map(|h| hex::encode(h.finalize()))))
+                Ok((
+                    out,
+                    hashed.hasher.map(|h| h.finalize().to_hex().to_string()),
+                ))
             }
             Location::ZipMember(path, index, c) => {
                 let file = crate::store::open_read(path)?;

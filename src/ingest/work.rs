@@ -23,11 +23,56 @@ pub struct CsvRow {
     pub(super) cells: std::result::Result<Vec<String>, String>,
 }
 
+/// The bytes of a chunk of lines: read into a buffer, or a window of a local file's pages
+/// mapped by [`super::lines::map_json_chunks`] (unmapped when the decoder drops it).
+pub(crate) enum Bytes {
+    Owned(Vec<u8>),
+    Mapped {
+        map: memmap2::Mmap,
+        /// Where the chunk starts in `map` (a mapping starts at a page boundary).
+        start: usize,
+        len: usize,
+    },
+}
+
+impl Bytes {
+    /// The first `n` bytes.
+    pub(crate) fn truncated(self, n: usize) -> Bytes {
+        match self {
+            Bytes::Owned(mut v) => {
+                v.truncate(n);
+                Bytes::Owned(v)
+            }
+            Bytes::Mapped { map, start, len } => Bytes::Mapped {
+                map,
+                start,
+                len: len.min(n),
+            },
+        }
+    }
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Owned(v) => v,
+            Bytes::Mapped { map, start, len } => &map[*start..*start + *len],
+        }
+    }
+}
+
+impl From<Vec<u8>> for Bytes {
+    fn from(v: Vec<u8>) -> Bytes {
+        Bytes::Owned(v)
+    }
+}
+
 /// Work for a decoder thread.
 pub(crate) enum Work {
     Lines {
         source: usize,
-        bytes: Vec<u8>,
+        bytes: Bytes,
         first_line: u64,
         offset: u64,
         last: bool,

@@ -447,11 +447,12 @@ impl ConvertReport {
             inputs: inputs
                 .files
                 .iter()
-                .zip(&staged.summary.sha256)
+                .zip(&staged.summary.blake3)
                 .map(|(f, h)| InputReport {
                     path: f.path.to_string_lossy().into_owned(),
                     size: f.size,
-                    sha256: h.clone(),
+                    blake3: h.clone(),
+                    sha256: String::new(),
                 })
                 .collect(),
             duplicates: staged.duplicates,

@@ -56,7 +56,13 @@ pub struct InputReport {
     pub path: String,
     /// Size in bytes.
     pub size: u64,
-    /// SHA-256 (hex).
+    /// BLAKE3 of the file (lowercase hex, as `b3sum` prints it); empty in runs recorded
+    /// before chatql switched to it, or when the file could not be read again.
+    #[serde(default)]
+    pub blake3: String,
+    /// SHA-256 (hex), which runs recorded before BLAKE3 hold instead; empty, and not
+    /// written, in newer runs.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sha256: String,
 }
 
@@ -85,7 +91,7 @@ pub struct PerFamily {
 pub struct Reading {
     /// When the conversion finished (UTC).
     pub created_at: String,
-    /// Input files with size and SHA-256.
+    /// Input files with size and hash.
     pub inputs: Vec<InputReport>,
     /// Duplicate versions dropped within the inputs.
     pub duplicates: PerFamily,
@@ -104,7 +110,7 @@ pub struct FlatManifest {
     pub schema_version: u32,
     /// When the conversion finished (UTC).
     pub created_at: String,
-    /// Input files with size and SHA-256.
+    /// Input files with size and hash.
     pub inputs: Vec<InputReport>,
     /// Rows per table (every table listed, 0 when no file was written).
     pub tables: Vec<TableReport>,
@@ -223,5 +229,29 @@ impl Manifest {
         let path = lake.join(LEGACY_MANIFEST);
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         serde_json::from_str(&text).map_err(|e| Error::read(&path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InputReport;
+
+    #[test]
+    fn input_hashes_old_and_new() {
+        // A run recorded before BLAKE3 keeps its SHA-256 and reads with an empty BLAKE3.
+        let old: InputReport =
+            serde_json::from_str(r#"{"path": "a.jsonl", "size": 3, "sha256": "ab"}"#).unwrap();
+        assert_eq!((old.sha256.as_str(), old.blake3.as_str()), ("ab", ""));
+        // A new run writes BLAKE3 only.
+        let new = InputReport {
+            path: "a.jsonl".into(),
+            size: 3,
+            blake3: blake3::hash(b"abc").to_hex().to_string(),
+            sha256: String::new(),
+        };
+        assert_eq!(
+            serde_json::to_string(&new).unwrap(),
+            r#"{"path":"a.jsonl","size":3,"blake3":"6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85"}"#
+        );
     }
 }

@@ -229,7 +229,7 @@ fn a_file_that_vanishes_after_listing_is_a_reject() {
     .unwrap();
     assert_eq!(summary.stats.conversations, 1);
     assert_eq!(summary.stats.rejects, 1);
-    assert_eq!(summary.sha256[0], "", "no hash for a file that is gone");
+    assert_eq!(summary.blake3[0], "", "no hash for a file that is gone");
 }
 
 #[test]
