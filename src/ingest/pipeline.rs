@@ -426,19 +426,43 @@ mod tests {
         (rows, summary.stats)
     }
 
-    /// A plain local file is mapped, a gzip file read as a stream: both give the same rows,
-    /// rejects (with their lines and offsets) and counts for the same bytes, with chunks and
-    /// records small enough that lines longer than a chunk, and than any record, occur, in
-    /// the middle and at the end of the file.
+    /// Ingests `body` as a plain local file (mapped) and as a gzip file (read as a stream),
+    /// requires both to give the same rows, rejects (with their lines and offsets) and
+    /// counts, and returns the counts.
+    fn mapped_agrees_with_streamed(body: &str, chunk: usize, max_record: usize) -> DecodeStats {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("x.jsonl");
+        std::fs::write(&plain, body).unwrap();
+        let gz = dir.path().join("x.jsonl.gz");
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut e, body.as_bytes()).unwrap();
+        std::fs::write(&gz, e.finish().unwrap()).unwrap();
+        let opts = IngestOptions {
+            chunk_bytes: chunk,
+            max_record_bytes: max_record,
+            ..IngestOptions::default()
+        };
+        let (mapped, mapped_stats) = ingested(&plain, &opts);
+        let (streamed, streamed_stats) = ingested(&gz, &opts);
+        assert_eq!(mapped_stats, streamed_stats);
+        assert!(
+            mapped == streamed,
+            "the mapped file's rows differ from the stream's"
+        );
+        mapped_stats
+    }
+
+    fn record(i: usize, pad: usize) -> String {
+        format!(
+            r#"{{"convo": {{"id": "c{i}", "messages": [{{"role": "user", "content": "{}"}}]}}, "course_name": "ECE"}}"#,
+            "x".repeat(pad)
+        )
+    }
+
+    /// Chunks and records small enough that lines longer than a chunk, and than any record,
+    /// occur in the middle and at the end of the file.
     #[test]
     fn mapped_and_streamed_inputs_agree() {
-        let dir = tempfile::tempdir().unwrap();
-        let record = |i: usize, pad: usize| {
-            format!(
-                r#"{{"convo": {{"id": "c{i}", "messages": [{{"role": "user", "content": "{}"}}]}}, "course_name": "ECE"}}"#,
-                "x".repeat(pad)
-            )
-        };
         let mut text = String::new();
         for i in 0..40 {
             let pad = match i % 7 {
@@ -450,29 +474,37 @@ mod tests {
             text.push_str(if i % 5 == 0 { "\r\n\n" } else { "\n" });
         }
         for tail in [record(98, 20), record(99, 9_000)] {
-            let body = format!("{text}{tail}");
-            let plain = dir.path().join("x.jsonl");
-            std::fs::write(&plain, &body).unwrap();
-            let gz = dir.path().join("x.jsonl.gz");
-            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            std::io::Write::write_all(&mut e, body.as_bytes()).unwrap();
-            std::fs::write(&gz, e.finish().unwrap()).unwrap();
-            let opts = IngestOptions {
-                chunk_bytes: 4_096,
-                max_record_bytes: 8_192,
-                ..IngestOptions::default()
-            };
-            let (mapped, mapped_stats) = ingested(&plain, &opts);
-            let (streamed, streamed_stats) = ingested(&gz, &opts);
-            assert_eq!(mapped_stats, streamed_stats);
-            assert!(
-                mapped == streamed,
-                "the mapped file's rows differ from the stream's"
-            );
+            let stats = mapped_agrees_with_streamed(&format!("{text}{tail}"), 4_096, 8_192);
             // 41 records: 35 (or 34) read, the rest too long.
             let too_long = if tail.len() > 8_192 { 7 } else { 6 };
-            assert_eq!(mapped_stats.rejects, too_long);
-            assert_eq!(mapped_stats.conversations, 41 - too_long);
+            assert_eq!(stats.rejects, too_long);
+            assert_eq!(stats.conversations, 41 - too_long);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        /// The same for any lengths of lines, blank lines, chunk and record limits.
+        #[test]
+        fn mapped_and_streamed_agree_on_any_lines(
+            pads in proptest::collection::vec(0usize..6_000, 1..24),
+            blanks in proptest::collection::vec(0usize..3, 24),
+            chunk in 256usize..4_096,
+            max_record in 512usize..5_000,
+            end_newline in proptest::bool::ANY,
+        ) {
+            let mut body = String::new();
+            for (i, pad) in pads.iter().enumerate() {
+                body.push_str(&record(i, *pad));
+                for _ in 0..=blanks[i] {
+                    body.push('\n');
+                }
+            }
+            if !end_newline {
+                body.truncate(body.trim_end().len());
+            }
+            let stats = mapped_agrees_with_streamed(&body, chunk, max_record);
+            proptest::prop_assert_eq!(stats.conversations + stats.rejects, pads.len() as u64);
         }
     }
 }
