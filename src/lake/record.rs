@@ -60,9 +60,10 @@ pub struct InputReport {
     /// before chatql switched to it, or when the file could not be read again.
     #[serde(default)]
     pub blake3: String,
-    /// SHA-256 (hex), which runs recorded before BLAKE3 hold instead; empty, and not
-    /// written, in newer runs.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// SHA-256 (hex), which runs recorded before BLAKE3 hold instead; empty in newer runs,
+    /// but still written: chatql before BLAKE3 requires the key (and reads "" as "no hash",
+    /// as for a file that could not be read again), so it still opens newer lakes.
+    #[serde(default)]
     pub sha256: String,
 }
 
@@ -242,16 +243,24 @@ mod tests {
         let old: InputReport =
             serde_json::from_str(r#"{"path": "a.jsonl", "size": 3, "sha256": "ab"}"#).unwrap();
         assert_eq!((old.sha256.as_str(), old.blake3.as_str()), ("ab", ""));
-        // A new run writes BLAKE3 only.
+        // A new run writes BLAKE3, and an empty SHA-256 for older readers.
         let new = InputReport {
             path: "a.jsonl".into(),
             size: 3,
             blake3: blake3::hash(b"abc").to_hex().to_string(),
             sha256: String::new(),
         };
+        let json = serde_json::to_string(&new).unwrap();
+        // chatql before BLAKE3 reads it (its record required `sha256`).
+        #[derive(serde::Deserialize)]
+        struct Before {
+            sha256: String,
+        }
+        let before: Before = serde_json::from_str(&json).unwrap();
+        assert_eq!(before.sha256, "");
         assert_eq!(
-            serde_json::to_string(&new).unwrap(),
-            r#"{"path":"a.jsonl","size":3,"blake3":"6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85"}"#
+            json,
+            r#"{"path":"a.jsonl","size":3,"blake3":"6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85","sha256":""}"#
         );
     }
 }
