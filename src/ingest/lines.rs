@@ -45,9 +45,8 @@ pub(crate) fn read_json_chunks(
             // Inside a line longer than a chunk, grow once to the longest record allowed:
             // pages are only touched as they fill, and the line is never copied into a
             // bigger buffer again (doubling a 256 MiB buffer held both, over 1 GiB at peak).
-            // (What followed a skipped line may already hold more: never less than that.)
             let target = if buf.len() >= chunk {
-                (max_record + 1).max(buf.len() + want)
+                max_record + 1
             } else {
                 buf.len() + want
             };

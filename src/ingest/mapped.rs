@@ -4,7 +4,7 @@
 //! mapped pages hands the decoder the page cache itself, and is unmapped when the decoder
 //! drops its chunk, so no more of the file is resident than the chunks in flight. The chunks,
 //! line numbers, offsets, rejects and hash are those the stream path gives for the same
-//! bytes (tests in `lines.rs` compare the two).
+//! bytes (tests in `pipeline.rs` compare the two).
 //!
 //! A file another process truncates while it is mapped is the one hazard (the kernel stops a
 //! read of a page past the new end with SIGBUS); exports are downloaded files, not logs being

@@ -24,7 +24,7 @@ pub struct CsvRow {
 }
 
 /// The bytes of a chunk of lines: read into a buffer, or a window of a local file's pages
-/// mapped by [`super::lines::map_json_chunks`] (unmapped when the decoder drops it).
+/// mapped by [`super::mapped::map_json_chunks`] (unmapped when the decoder drops it).
 pub(crate) enum Bytes {
     Owned(Vec<u8>),
     Mapped {
