@@ -17,9 +17,11 @@ THREADS=${THREADS:-2}
 SIZES=${SIZES:-500M 3G}
 DIR=${BENCH_DIR:-/tmp/chatql-bench}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/chatql-target}
-cargo build --release --quiet --bin chatql --example generate
-BIN=$CARGO_TARGET_DIR/release/chatql
-GEN=$CARGO_TARGET_DIR/release/examples/generate
+# PROFILE=profiling measures the build perf reads (the same code with line tables).
+PROFILE=${PROFILE:-release}
+cargo build --profile "$PROFILE" --quiet --bin chatql --example generate
+BIN=$CARGO_TARGET_DIR/$PROFILE/chatql
+GEN=$CARGO_TARGET_DIR/$PROFILE/examples/generate
 mkdir -p "$DIR"
 VENV=$DIR/venv
 [ -x "$VENV/bin/python" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q duckdb; }

@@ -11,9 +11,11 @@ THREADS=${THREADS:-2}
 SIZE=${SIZE:-500M}
 DIR=${BENCH_DIR:-/tmp/chatql-bench}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/chatql-target}
-cargo build --release --quiet --bin chatql --example generate
-BIN=$CARGO_TARGET_DIR/release/chatql
-GEN=$CARGO_TARGET_DIR/release/examples/generate
+# PROFILE=profiling measures the build perf reads (the same code with line tables).
+PROFILE=${PROFILE:-release}
+cargo build --profile "$PROFILE" --quiet --bin chatql --example generate
+BIN=$CARGO_TARGET_DIR/$PROFILE/chatql
+GEN=$CARGO_TARGET_DIR/$PROFILE/examples/generate
 mkdir -p "$DIR"
 [ -f "$DIR/convos.jsonl" ] || "$GEN" conversations "$SIZE" "$DIR/convos.jsonl" --seed 1
 [ -d "$DIR/lake-convos" ] || "$BIN" convert "$DIR/convos.jsonl" -o "$DIR/lake-convos" -q
