@@ -10,7 +10,9 @@
 //! - a text is cut into tiktoken's pre-tokens (words, digit runs, punctuation, whitespace)
 //!   and each distinct pre-token is byte-pair encoded once per thread: natural language
 //!   repeats its words, so after the first few thousand texts almost every piece is a lookup
-//!   (a piece's tokens never depend on its neighbours, which is why this is exact);
+//!   (a piece's tokens never depend on its neighbours, which is why this is exact), first in
+//!   a small direct-mapped table keyed by the piece's bytes built in registers; words of
+//!   ASCII letters are cut 8 bytes at a time (`split`'s fast path);
 //! - DataFusion runs batches on all cores in parallel.
 //!
 //! `bpe-openai` (GitHub's BPE crate) was chosen over `tiktoken-rs` by measurement: 1.6 times
@@ -73,16 +75,36 @@ fn cache() -> &'static [Mutex<HashMap<u64, u32>>] {
     CACHE.get_or_init(|| (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect())
 }
 
+/// Slots of a thread's front table of short pieces (32 bytes each).
+const FRONT_SLOTS: usize = 1 << 12;
+
 /// The token counts of the pre-tokens one thread has met, per encoding: pieces of up to 15
 /// bytes (nearly all words) keyed by their bytes packed into an integer, longer ones by text.
-#[derive(Default)]
+///
+/// Short pieces are first looked up in `front`, a direct-mapped table of the pieces met
+/// last (one slot per key, overwritten on a collision): one load and one comparison, where
+/// a hash map probes a group of slots and branches on its matches. The common words of a
+/// text stay in it; the rest fall through to `short`.
 struct Pieces {
+    front: Box<[(u128, u32)]>,
     short: HashMap<u128, u32, FixedState>,
     long: HashMap<Box<str>, u32, FixedState>,
 }
 
+impl Default for Pieces {
+    fn default() -> Pieces {
+        Pieces {
+            // Key 0 is no piece's (a key holds its length, at least 2, in its top byte).
+            front: vec![(0, 0); FRONT_SLOTS].into_boxed_slice(),
+            short: HashMap::default(),
+            long: HashMap::default(),
+        }
+    }
+}
+
 impl Pieces {
-    fn count(&mut self, piece: &str, enc: Encoding) -> u32 {
+    /// The tokens of `piece`, a slice of `text`.
+    fn count(&mut self, text: &str, piece: &str, enc: Encoding) -> u32 {
         let bytes = piece.as_bytes();
         if bytes.len() == 1 {
             // Every byte is a token of its own.
@@ -90,20 +112,54 @@ impl Pieces {
         }
         let encode = || enc.tokenizer().bpe.count(bytes) as u32;
         if bytes.len() < 16 {
-            let mut packed = [0u8; 16];
-            packed[..bytes.len()].copy_from_slice(bytes);
-            packed[15] = bytes.len() as u8;
-            let key = u128::from_le_bytes(packed);
-            if let Some(&c) = self.short.get(&key) {
-                return c;
+            let start = piece.as_ptr() as usize - text.as_ptr() as usize;
+            let key = short_key(text.as_bytes(), start, bytes.len());
+            let folded = (key as u64) ^ ((key >> 64) as u64);
+            let slot = (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize;
+            let front = &mut self.front[slot % FRONT_SLOTS];
+            if front.0 == key {
+                return front.1;
             }
-            return remember(&mut self.short, key, encode());
+            let c = match self.short.get(&key) {
+                Some(&c) => c,
+                None => remember(&mut self.short, key, encode()),
+            };
+            *front = (key, c);
+            return c;
         }
         if let Some(&c) = self.long.get(piece) {
             return c;
         }
         remember(&mut self.long, piece.into(), encode())
     }
+}
+
+/// The key of the piece `text[start..start + len]` (`len` under 16): its bytes in the low
+/// bytes of a little-endian integer, zeros above, `len` in the top byte.
+///
+/// Built in registers from one 16-byte load of the text around the piece where the text
+/// is that long. Copying the piece into a stack array and reading it back as an integer
+/// made the CPU wait for the copy's stores to reach memory (a failed store-to-load
+/// forwarding): a quarter of `token_count`'s time went to that one read.
+#[inline(always)]
+fn short_key(text: &[u8], start: usize, len: usize) -> u128 {
+    debug_assert!((1..16).contains(&len) && start + len <= text.len());
+    let tag = (len as u128) << 120;
+    let keep = (1u128 << (len * 8)) - 1;
+    if let Some(window) = text.get(start..start + 16) {
+        let v = u128::from_le_bytes(window.try_into().expect("16 bytes"));
+        return (v & keep) | tag;
+    }
+    let end = start + len;
+    if end >= 16 {
+        // Near the end of the text: the 16 bytes that end with the piece.
+        let v = u128::from_le_bytes(text[end - 16..end].try_into().expect("16 bytes"));
+        return (v >> ((16 - len) * 8)) | tag;
+    }
+    // A text shorter than 16 bytes.
+    let mut packed = [0u8; 16];
+    packed[..len].copy_from_slice(&text[start..end]);
+    u128::from_le_bytes(packed) | tag
 }
 
 /// Keeps `count` for `key` (emptying the map first when it is full); returns `count`.
@@ -147,7 +203,7 @@ fn count_uncached(text: &str, enc: Encoding) -> u32 {
     PIECES.with_borrow_mut(|maps| {
         let map = &mut maps[enc as usize];
         split::split(text, enc)
-            .map(|piece| map.count(piece, enc))
+            .map(|piece| map.count(text, piece, enc))
             .sum()
     })
 }
@@ -194,5 +250,30 @@ impl ScalarUDFImpl for TokenCount {
             .map(|t| t.map(|t| i64::from(count_tokens(t, enc))))
             .collect();
         shaped_like(Arc::new(out), scalar)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_piece_has_one_key_wherever_it_sits_in_its_text() {
+        let word = b"abcdefghijklmno";
+        for len in 1..16 {
+            let piece = &word[..len];
+            let mut packed = [0u8; 16];
+            packed[..len].copy_from_slice(piece);
+            packed[15] = len as u8;
+            let want = u128::from_le_bytes(packed);
+            // The whole text, a text with room after the piece, one with room only before.
+            assert_eq!(short_key(piece, 0, len), want, "{len}");
+            let after = [piece, &[b'x'; 20]].concat();
+            assert_eq!(short_key(&after, 0, len), want, "{len}");
+            let before = [&[b'y'; 20], piece].concat();
+            assert_eq!(short_key(&before, 20, len), want, "{len}");
+            let middle = [&[b'y'; 9], piece, b"zz"].concat();
+            assert_eq!(short_key(&middle, 9, len), want, "{len}");
+        }
     }
 }
