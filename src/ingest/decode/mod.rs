@@ -216,7 +216,7 @@ impl Decoder {
             + 1;
         let bytes = &bytes[lead..end];
         let offset = offset + (skipped + lead) as u64;
-        let text = match std::str::from_utf8(bytes) {
+        let text = match simdutf8::compat::from_utf8(bytes) {
             Ok(t) => t,
             Err(e) => {
                 let reason = format!("invalid UTF-8 at byte {} of the line", e.valid_up_to());
@@ -252,7 +252,7 @@ impl Decoder {
             Some(rest) => (rest, 3),
             None => (bytes, 0),
         };
-        match std::str::from_utf8(bytes) {
+        match simdutf8::compat::from_utf8(bytes) {
             Ok(text) => self.values(text, 1, skipped, true),
             Err(e) => {
                 let reason = format!(
