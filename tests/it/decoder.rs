@@ -343,6 +343,24 @@ fn rejects_roll_back_every_table() {
 }
 
 #[test]
+fn invalid_utf8_is_rejected_at_its_byte() {
+    // A short line, and one long enough for the vectorized check, each with one bad byte.
+    let long = format!(r#"{{"id": "{}"#, "x".repeat(200));
+    let mut input = b"{\"a\": \"x\xff\"}\n".to_vec();
+    input.extend_from_slice(long.as_bytes());
+    input.extend_from_slice(b"\xc3(\"}\n");
+    let t = decode(&input);
+    assert_eq!(
+        col(&t, Table::Rejects, "reason"),
+        [
+            "invalid UTF-8 at byte 8 of the line".to_owned(),
+            format!("invalid UTF-8 at byte {} of the line", long.len()),
+        ]
+    );
+    assert_eq!(col(&t, Table::Rejects, "source_line"), ["1", "2"]);
+}
+
+#[test]
 fn hostile_lines_never_panic() {
     let deep = format!(
         "{{\"id\": \"d\", \"messages\": {}{}}}",

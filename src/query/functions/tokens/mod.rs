@@ -75,8 +75,8 @@ fn cache() -> &'static [Mutex<HashMap<u64, u32>>] {
     CACHE.get_or_init(|| (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect())
 }
 
-/// Slots of a thread's front table of short pieces (32 bytes each).
-const FRONT_SLOTS: usize = 1 << 12;
+/// A thread's front table of short pieces has `1 << FRONT_BITS` slots (32 bytes each).
+const FRONT_BITS: u32 = 12;
 
 /// The token counts of the pre-tokens one thread has met, per encoding: pieces of up to 15
 /// bytes (nearly all words) keyed by their bytes packed into an integer, longer ones by text.
@@ -95,7 +95,7 @@ impl Default for Pieces {
     fn default() -> Pieces {
         Pieces {
             // Key 0 is no piece's (a key holds its length, at least 2, in its top byte).
-            front: vec![(0, 0); FRONT_SLOTS].into_boxed_slice(),
+            front: vec![(0, 0); 1 << FRONT_BITS].into_boxed_slice(),
             short: HashMap::default(),
             long: HashMap::default(),
         }
@@ -115,8 +115,8 @@ impl Pieces {
             let start = piece.as_ptr() as usize - text.as_ptr() as usize;
             let key = short_key(text.as_bytes(), start, bytes.len());
             let folded = (key as u64) ^ ((key >> 64) as u64);
-            let slot = (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize;
-            let front = &mut self.front[slot % FRONT_SLOTS];
+            let slot = folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FRONT_BITS);
+            let front = &mut self.front[slot as usize];
             if front.0 == key {
                 return front.1;
             }

@@ -393,8 +393,7 @@ fn ascii_word(t: &Text, p: usize, enc: Encoding) -> Option<usize> {
             if lower == s {
                 return None;
             }
-            let end = lower;
-            t.contraction(end).ok()?.unwrap_or(end)
+            t.contraction(lower).ok()?.unwrap_or(lower)
         }
         Encoding::Cl100kBase => {
             let end = ascii_run(t.b, s, ascii_letter)?;
