@@ -16,9 +16,10 @@ use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
 
 use super::commit::{add_for, commit_run, TableChange};
+use super::encode::{EncoderPool, FileId};
 use super::fs::TempDir;
 use super::lease::{Lease, LEASE_WAIT};
-use super::parquet::{drop_versions, staging_props, writer_props, TableWriter};
+use super::parquet::{drop_versions, staging_props, writer_props};
 use super::partition::{part_name, Key, PartitionValues, WrittenFile};
 use super::record::LakeCommit;
 use super::record::{InputReport, PerFamily, Reading, Run, TableReport};
@@ -224,7 +225,7 @@ fn stage(
     };
     // A one-shot partitioned run routes rows to partition files as they are decoded.
     let route = !keys.is_empty() && !appending;
-    let mut writers: HashMap<Table, TableWriter> = HashMap::new();
+    let mut files: HashMap<Table, FileId> = HashMap::new();
     let mut convo_dedup = Dedup::default();
     let mut doc_dedup = Dedup::default();
     let redactor = opts.redact_key.as_deref().map(Redactor::new);
@@ -233,6 +234,7 @@ fn stage(
     let summary = std::thread::scope(|scope| -> Result<_> {
         let pool = route.then(|| WriterPool::start(scope, props));
         let mut splitter = pool.as_ref().map(|p| Splitter::new(keys, tmp.path(), 1, p));
+        let mut flat = EncoderPool::start(scope);
         let summary = ingest(inputs, &opts.ingest, |decoded| {
             let mut routed = Vec::new();
             for (table, batch) in decoded.batches {
@@ -254,15 +256,16 @@ fn stage(
                     routed.push((table, batch));
                     continue;
                 }
-                let path = tmp.path().join(table.file_name());
-                let w =
-                    match writers.entry(table) {
-                        std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                        std::collections::hash_map::Entry::Vacant(v) => v.insert(
-                            TableWriter::create(&path, table, stage_props.clone(), None)?,
-                        ),
-                    };
-                w.write(&batch, &path)?;
+                let id = match files.get(&table) {
+                    Some(id) => *id,
+                    None => {
+                        let path = tmp.path().join(table.file_name());
+                        let id = flat.create(&path, table, stage_props.clone())?;
+                        files.insert(table, id);
+                        id
+                    }
+                };
+                flat.write(id, batch)?;
             }
             if let Some(s) = &mut splitter {
                 s.push_chunk(&routed)?;
@@ -278,7 +281,11 @@ fn stage(
             // A writer's own error says more than the routing's "a writer stopped".
             routed_files = pool.finish()?;
         }
+        let flat_rows: HashMap<FileId, u64> = flat.finish()?.into_iter().collect();
         let summary = summary?;
+        for (table, id) in &files {
+            rows.insert(*table, flat_rows[id]);
+        }
         for (d, family) in [&convo_dedup, &doc_dedup]
             .into_iter()
             .zip(families.transpose()?.into_iter().flatten())
@@ -290,10 +297,6 @@ fn stage(
         Ok(summary)
     })?;
 
-    for (table, w) in writers {
-        let path = tmp.path().join(table.file_name());
-        rows.insert(table, w.close(&path)?);
-    }
     for f in &routed_files {
         *rows.entry(f.table).or_default() += f.rows;
     }

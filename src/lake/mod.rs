@@ -1,7 +1,8 @@
 //! Lakes: folders of Delta tables that `chatql convert` writes and every later stage reads.
 //!
 //! [`delta`] is the Delta protocol (log actions, snapshots, atomic commits); [`fs`] the
-//! atomic-write primitives; [`parquet`] the one Parquet writer and reader; [`record`] what a
+//! atomic-write primitives; [`parquet`] the one Parquet writer and reader, [`encode`] its row
+//! groups encoded on all cores; [`record`] what a
 //! run read and did. [`snapshot`] reads a consistent version of every table of a lake,
 //! [`commit`] commits a run to it, [`lease`] lets one writer at a time in. One file per
 //! operation: [`convert`] (exports in, a lake out), [`partition`] (the Hive layout),
@@ -16,6 +17,7 @@ pub mod commit;
 pub mod compact;
 pub mod convert;
 pub mod delta;
+pub mod encode;
 pub mod fs;
 pub mod history;
 pub mod lease;

@@ -21,7 +21,9 @@ use crate::table::dedup::walk_chain;
 use crate::table::Table;
 
 /// Bytes buffered before a row group is flushed.
-const ROW_GROUP_BYTES: usize = 8 << 20;
+pub(super) const ROW_GROUP_BYTES: usize = 8 << 20;
+/// Most rows of a row group.
+pub(super) const MAX_GROUP_ROWS: usize = 1 << 20;
 
 /// Writer settings of lake files at a zstd `level` (1-22).
 pub fn writer_props(level: i32) -> Result<WriterProperties> {
@@ -88,7 +90,7 @@ fn props(compression: Compression) -> WriterProperties {
     let convo = ColumnPath::from("convo_id");
     let mut b = WriterProperties::builder()
         .set_compression(compression)
-        .set_max_row_group_row_count(Some(1 << 20))
+        .set_max_row_group_row_count(Some(MAX_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_data_page_size_limit(PAGE_BYTES)
         .set_write_batch_size(PAGE_CHECK_ROWS)
