@@ -22,7 +22,7 @@ use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::datatypes::{Int32Type, TimestampMicrosecondType};
 use datafusion::parquet::file::properties::WriterProperties;
 
-use super::parquet::{file_rows, open_reader, TableWriter};
+use super::parquet::{file_rows, for_batches, open_reader, TableWriter};
 use super::partition::{part_name, partition_of, Key, PartitionValues, WrittenFile};
 use crate::error::{Error, Result};
 use crate::table::dedup::{child_count_column, walk_chain, CONVERSATION_CHAIN, DOCUMENT_CHAIN};
@@ -62,8 +62,8 @@ impl<'scope> WriterPool<'scope> {
                     let mut written = Vec::new();
                     for job in rx.iter() {
                         let rows = job.batches.iter().map(|b| b.num_rows() as u64).sum();
-                        let mut w =
-                            TableWriter::create(&job.path, job.table, props.clone(), Some(rows))?;
+                        let props = for_batches(props.clone(), &job.batches);
+                        let mut w = TableWriter::create(&job.path, job.table, props, Some(rows))?;
                         for b in &job.batches {
                             w.write(b, &job.path)?;
                         }
