@@ -277,11 +277,15 @@ fn stage(
             (Some(s), Ok(_)) => Some(s.finish()),
             _ => None,
         };
-        if let Some(pool) = pool {
-            // A writer's own error says more than the routing's "a writer stopped".
-            routed_files = pool.finish()?;
+        // Both pools are joined before any error is returned (a worker's own error says more
+        // than the routing's "a writer stopped", and a thread left unjoined would turn its
+        // panic into the scope's).
+        let routed = pool.map(|p| p.finish());
+        let flat_rows = flat.finish();
+        if let Some(r) = routed {
+            routed_files = r?;
         }
-        let flat_rows: HashMap<FileId, u64> = flat.finish()?.into_iter().collect();
+        let flat_rows: HashMap<FileId, u64> = flat_rows?.into_iter().collect();
         let summary = summary?;
         for (table, id) in &files {
             rows.insert(*table, flat_rows[id]);
