@@ -5,12 +5,16 @@
 # S3 figures are an upper bound of what a real store costs the client).
 #
 #   benches/s3.sh [SIZE_MB]       (default 500; needs `pip install 'moto[server]'`)
+#   PROFILE=profiling benches/s3.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE="${1:-500}"
-cargo build --release --quiet --features s3 --bin chatql --example generate
-BIN="${CARGO_TARGET_DIR:-target}/release/chatql"
-GEN="${CARGO_TARGET_DIR:-target}/release/examples/generate"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/chatql-target}
+# PROFILE=profiling measures the build perf reads (the same code with line tables).
+PROFILE=${PROFILE:-release}
+cargo build --profile "$PROFILE" --quiet --features s3 --bin chatql --example generate
+BIN="$CARGO_TARGET_DIR/$PROFILE/chatql"
+GEN="$CARGO_TARGET_DIR/$PROFILE/examples/generate"
 WORK="${BENCH_DIR:-/tmp/chatql-bench}"
 mkdir -p "$WORK"
 INPUT="$WORK/convos.jsonl"
