@@ -43,7 +43,7 @@ rm -rf "$WORK/s3-local-lake"
 printf '| job | lake on disk | lake in S3 (moto, loopback) |\n|---|---|---|\n'
 a=$(measure "$BIN" convert -q "$INPUT" -o "$WORK/s3-local-lake" --partition-by course,month)
 b=$(measure "$BIN" convert -q "$INPUT" -o s3://bench/lake --partition-by course,month)
-printf '| convert %s MB, partitioned | %s | %s |\n' "$(( $(stat -c %s "$INPUT") >> 20 ))" "$a" "$b"
+printf '| convert %s MB, partitioned | %s | %s |\n' "$(( $(stat -L -c %s "$INPUT") >> 20 ))" "$a" "$b"
 a=$(measure "$BIN" report overview "$WORK/s3-local-lake" --format json)
 b=$(measure "$BIN" report overview s3://bench/lake --format json)
 printf '| report overview | %s | %s |\n' "$a" "$b"
