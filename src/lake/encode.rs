@@ -57,8 +57,7 @@ struct Assembly {
 struct Assembled {
     writer: SerializedFileWriter<File>,
     next: usize,
-    ready: BTreeMap<usize, (Vec<ArrowColumnChunk>, u64)>,
-    rows: u64,
+    ready: BTreeMap<usize, Vec<ArrowColumnChunk>>,
 }
 
 /// A file's rows not yet handed out, on the calling thread.
@@ -68,6 +67,8 @@ struct Pending {
     bytes: usize,
     rows: usize,
     groups: usize,
+    /// Rows of every group handed out.
+    written: u64,
 }
 
 /// Encodes the row groups of any number of Parquet files on all cores; see the module's
@@ -99,9 +100,8 @@ impl<'scope> EncoderPool<'scope> {
                 let rx = rx.clone();
                 scope.spawn(move || {
                     for job in rx.iter() {
-                        let rows = job.batches.iter().map(|b| b.num_rows() as u64).sum();
                         let chunks = encode(&job).map_err(|e| Error::write(&job.file.path, e))?;
-                        job.file.deliver(job.index, chunks, rows)?;
+                        job.file.deliver(job.index, chunks)?;
                     }
                     Ok(())
                 })
@@ -132,7 +132,6 @@ impl<'scope> EncoderPool<'scope> {
                 writer,
                 next: 0,
                 ready: BTreeMap::new(),
-                rows: 0,
             }),
         });
         self.files.push(Pending {
@@ -141,6 +140,7 @@ impl<'scope> EncoderPool<'scope> {
             bytes: 0,
             rows: 0,
             groups: 0,
+            written: 0,
         });
         Ok(FileId(self.files.len() - 1))
     }
@@ -169,6 +169,7 @@ impl<'scope> EncoderPool<'scope> {
             batches: std::mem::take(&mut p.batches),
         };
         p.groups += 1;
+        p.written += p.rows as u64;
         p.bytes = 0;
         p.rows = 0;
         self.jobs
@@ -180,13 +181,7 @@ impl<'scope> EncoderPool<'scope> {
     /// returns the rows of each file. The first error of any worker, which says
     /// more than "an encoder stopped", wins.
     pub fn finish(mut self) -> Result<Vec<(FileId, u64)>> {
-        let mut first = None;
-        for i in 0..self.files.len() {
-            if let Err(e) = self.hand_out(FileId(i)) {
-                first = Some(e);
-                break;
-            }
-        }
+        let handed_out = (0..self.files.len()).try_for_each(|i| self.hand_out(FileId(i)));
         let EncoderPool {
             jobs,
             workers,
@@ -194,23 +189,36 @@ impl<'scope> EncoderPool<'scope> {
             ..
         } = self;
         drop(jobs);
-        for w in workers {
-            let joined = w
-                .join()
-                .unwrap_or_else(|_| Err(Error::Internal("a Parquet encoder panicked".into())));
-            if let Err(e) = joined {
-                first = Some(e);
-            }
-        }
-        if let Some(e) = first {
-            return Err(e);
-        }
+        join_workers(workers, "a Parquet encoder")?;
+        handed_out?;
         files
             .into_iter()
             .enumerate()
-            .map(|(i, p)| Ok((FileId(i), p.file.close(p.groups)?)))
+            .map(|(i, p)| Ok((FileId(i), p.file.close(p.groups, p.written)?)))
             .collect()
     }
+}
+
+/// Joins every worker of a pool (the queue's sender dropped first, so that they stop):
+/// their results, or the first error of any, a panic becoming "`what` panicked".
+pub(super) fn join_workers<T>(
+    workers: Vec<std::thread::ScopedJoinHandle<'_, Result<T>>>,
+    what: &str,
+) -> Result<Vec<T>> {
+    let mut done = Vec::with_capacity(workers.len());
+    let mut first = None;
+    for w in workers {
+        match w.join() {
+            Ok(Ok(t)) => done.push(t),
+            Ok(Err(e)) => {
+                first.get_or_insert(e);
+            }
+            Err(_) => {
+                first.get_or_insert(Error::Internal(format!("{what} panicked")));
+            }
+        }
+    }
+    first.map_or(Ok(done), Err)
 }
 
 /// Encodes and compresses every column of one row group.
@@ -240,11 +248,11 @@ impl Assembly {
     }
 
     /// Takes row group `index`, encoded, and appends every group now next in order.
-    fn deliver(&self, index: usize, chunks: Vec<ArrowColumnChunk>, rows: u64) -> Result<()> {
+    fn deliver(&self, index: usize, chunks: Vec<ArrowColumnChunk>) -> Result<()> {
         let mut guard = self.lock()?;
         let s = &mut *guard;
-        s.ready.insert(index, (chunks, rows));
-        while let Some((chunks, rows)) = s.ready.remove(&s.next) {
+        s.ready.insert(index, chunks);
+        while let Some(chunks) = s.ready.remove(&s.next) {
             let append = |w: &mut SerializedFileWriter<File>| {
                 let mut group = w.next_row_group()?;
                 for c in chunks {
@@ -254,13 +262,12 @@ impl Assembly {
             };
             append(&mut s.writer).map_err(|e| Error::write(&self.path, e))?;
             s.next += 1;
-            s.rows += rows;
         }
         Ok(())
     }
 
-    /// Writes the footer once all `groups` are in; returns the rows written.
-    fn close(self: Arc<Self>, groups: usize) -> Result<u64> {
+    /// Writes the footer once all `groups` (of `rows` in all) are in; returns the rows.
+    fn close(self: Arc<Self>, groups: usize, rows: u64) -> Result<u64> {
         let assembly = Arc::try_unwrap(self)
             .map_err(|_| Error::Internal("a Parquet file is still being encoded".into()))?;
         let s = assembly
@@ -277,7 +284,7 @@ impl Assembly {
         s.writer
             .close()
             .map_err(|e| Error::write(&assembly.path, e))?;
-        Ok(s.rows)
+        Ok(rows)
     }
 }
 

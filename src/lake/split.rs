@@ -22,6 +22,7 @@ use datafusion::arrow::compute::take_record_batch;
 use datafusion::arrow::datatypes::{Int32Type, TimestampMicrosecondType};
 use datafusion::parquet::file::properties::WriterProperties;
 
+use super::encode::join_workers;
 use super::parquet::{file_rows, for_batches, open_reader, TableWriter};
 use super::partition::{part_name, partition_of, Key, PartitionValues, WrittenFile};
 use crate::error::{Error, Result};
@@ -94,27 +95,12 @@ impl<'scope> WriterPool<'scope> {
         let WriterPool { jobs, workers } = self;
         // No more jobs: the writers stop when the queue is empty.
         drop(jobs);
-        let mut all = Vec::new();
-        let mut first_error = None;
-        for w in workers {
-            match w.join() {
-                Ok(Ok(written)) => all.extend(written),
-                Ok(Err(e)) => {
-                    first_error.get_or_insert(e);
-                }
-                Err(_) => {
-                    first_error
-                        .get_or_insert(Error::Internal("a partition writer panicked".into()));
-                }
-            }
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None => {
-                all.sort_by(|a, b| a.path.cmp(&b.path));
-                Ok(all)
-            }
-        }
+        let mut all: Vec<WrittenFile> = join_workers(workers, "a partition writer")?
+            .into_iter()
+            .flatten()
+            .collect();
+        all.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(all)
     }
 }
 
