@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::MemTable;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 
@@ -637,6 +637,25 @@ impl Catalog {
         Ok((schema, batches))
     }
 
+    /// Runs every statement of `sql` but the last, and plans the last (loading what it reads)
+    /// without running it: a caller can then run several such plans at once, each on its own
+    /// task (reports' sections). `None` when `sql` holds no statement.
+    pub async fn plan_last(&mut self, sql: &str) -> Result<Option<DataFrame>> {
+        let mut stmts = self.parse(sql)?;
+        let Some(last) = stmts.pop() else {
+            return Ok(None);
+        };
+        for stmt in stmts {
+            self.run(stmt).await?;
+        }
+        self.plan(last).await.map(Some)
+    }
+
+    /// Whether queries run on a Ballista cluster (`--remote`).
+    pub fn is_remote(&self) -> bool {
+        self.remote
+    }
+
     /// Plans and starts one statement, loading what it reads first: its schema and the
     /// stream of its batches, for results of any size.
     pub async fn execute(
@@ -649,7 +668,7 @@ impl Catalog {
     }
 
     /// Loads what a statement reads and plans it (DDL takes effect here).
-    async fn plan(&mut self, stmt: Statement) -> Result<datafusion::dataframe::DataFrame> {
+    async fn plan(&mut self, stmt: Statement) -> Result<DataFrame> {
         let needs = self.columns_read(&stmt).await?;
         self.load_columns(needs).await?;
         let state = self.ctx.state();

@@ -21,6 +21,7 @@ use std::path::Path;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::DataFrame;
 
 pub mod html;
 pub mod prices;
@@ -310,57 +311,114 @@ pub struct ReportResult {
     pub sections: Vec<SectionResult>,
 }
 
+/// Sections run at once. A report's sections are small queries whose planning, scans and
+/// final merges leave cores idle one after another; run side by side they fill them.
+const SECTIONS_AT_ONCE: usize = 3;
+
 /// Runs `defs` on `cat`; `progress` is called after each section with (done, total).
+///
+/// Sections are planned in order on `cat`, and run up to [`SECTIONS_AT_ONCE`] at a time, each
+/// on its own task; a `-- setup` statement waits for the sections before it, and the ones
+/// after it are planned once its view exists. Results keep the files' order.
 pub async fn run(
     cat: &mut Catalog,
     defs: &[ReportDef],
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Vec<ReportResult>> {
     let total: usize = defs.iter().map(|d| d.sections.len()).sum();
+    let at_once = if cat.is_remote() { 1 } else { SECTIONS_AT_ONCE };
     let mut done = 0;
-    let mut out = Vec::new();
-    for d in defs {
-        let mut sections = Vec::new();
+    let mut out: Vec<ReportResult> = Vec::new();
+    // Planned sections not yet run: (report, section, plan).
+    let mut planned: Vec<(usize, &SectionDef, DataFrame)> = Vec::new();
+    for (i, d) in defs.iter().enumerate() {
+        out.push(ReportResult {
+            name: d.name.clone(),
+            title: d.title.clone(),
+            description: d.description.clone(),
+            sections: Vec::new(),
+        });
         for s in &d.sections {
-            let in_section = |e| match e {
-                Error::Query(m) => Error::Query(format!("report {}, {}: {m}", d.name, s.title)),
-                Error::DataFusion(e) => {
-                    Error::Query(format!("report {}, {}: {e}", d.name, s.title))
-                }
-                other => other,
-            };
             if s.setup {
-                cat.prepare(&s.sql).await.map_err(in_section)?;
+                let ran = run_planned(std::mem::take(&mut planned), defs, at_once).await?;
+                collect_sections(&mut out, ran, &mut done, total, &mut progress);
+                cat.prepare(&s.sql).await.map_err(|e| in_section(e, d, s))?;
                 done += 1;
                 progress(done, total);
                 continue;
             }
-            let mut results = cat.run_sql(&s.sql).await.map_err(in_section)?;
-            // A section is one statement; with several on one line, the last one shows.
-            let Some((schema, batches)) = results.pop() else {
+            let df = cat
+                .plan_last(&s.sql)
+                .await
+                .map_err(|e| in_section(e, d, s))?;
+            let Some(df) = df else {
                 return Err(Error::Usage(format!(
                     "report {}, {}: no SQL statement",
                     d.name, s.title
                 )));
             };
-            sections.push(SectionResult {
-                title: s.title.clone(),
-                chart: s.chart.clone(),
-                schema,
-                batches,
-                rows: s.rows,
-            });
-            done += 1;
-            progress(done, total);
+            planned.push((i, s, df));
         }
-        out.push(ReportResult {
-            name: d.name.clone(),
-            title: d.title.clone(),
-            description: d.description.clone(),
-            sections,
-        });
     }
+    let ran = run_planned(planned, defs, at_once).await?;
+    collect_sections(&mut out, ran, &mut done, total, &mut progress);
     Ok(out)
+}
+
+/// Names the report and section in a query's error.
+fn in_section(e: Error, d: &ReportDef, s: &SectionDef) -> Error {
+    match e {
+        Error::Query(m) => Error::Query(format!("report {}, {}: {m}", d.name, s.title)),
+        Error::DataFusion(e) => Error::Query(format!("report {}, {}: {e}", d.name, s.title)),
+        other => other,
+    }
+}
+
+/// Runs planned sections, `at_once` at a time, each on its own task; the results come back
+/// in the order given (the first error, in that order, wins).
+async fn run_planned(
+    planned: Vec<(usize, &SectionDef, DataFrame)>,
+    defs: &[ReportDef],
+    at_once: usize,
+) -> Result<Vec<(usize, SectionResult)>> {
+    use futures::stream::{self, StreamExt, TryStreamExt};
+    stream::iter(planned)
+        .map(|(i, s, df)| {
+            let schema: SchemaRef = std::sync::Arc::new(df.schema().as_arrow().clone());
+            let task = tokio::spawn(df.collect());
+            async move {
+                let batches = match task.await {
+                    Ok(r) => r.map_err(|e| in_section(Error::DataFusion(e), &defs[i], s))?,
+                    Err(e) => return Err(Error::Internal(format!("report task failed: {e}"))),
+                };
+                let section = SectionResult {
+                    title: s.title.clone(),
+                    chart: s.chart.clone(),
+                    schema,
+                    batches,
+                    rows: s.rows,
+                };
+                Ok((i, section))
+            }
+        })
+        .buffered(at_once)
+        .try_collect()
+        .await
+}
+
+/// Files sections that ran under their reports, counting them as done.
+fn collect_sections(
+    out: &mut [ReportResult],
+    ran: Vec<(usize, SectionResult)>,
+    done: &mut usize,
+    total: usize,
+    progress: &mut impl FnMut(usize, usize),
+) {
+    for (i, section) in ran {
+        out[i].sections.push(section);
+        *done += 1;
+        progress(*done, total);
+    }
 }
 
 /// Output formats of reports.
@@ -472,15 +530,19 @@ pub async fn generate(
          (SELECT CAST(max(created_at) AS DATE) FROM conversations)) AS end_day"
     ))
     .await?;
-    let mut results = run(&mut cat, &defs, progress).await?;
-    if with_topics {
+    // The topics are clustered on a thread of their own while the reports' queries run.
+    let topic_map = if with_topics {
         let o = crate::topics::TopicOptions {
             min_questions: TOPICS_MIN_QUESTIONS,
             ..Default::default()
         };
-        if let Some(map) = crate::topics::topics(&mut cat, &o).await? {
-            results.push(topics_report(&map)?);
-        }
+        crate::topics::start(&mut cat, &o).await?
+    } else {
+        None
+    };
+    let mut results = run(&mut cat, &defs, progress).await?;
+    if let Some(pending) = topic_map {
+        results.push(topics_report(&pending.finish().await?)?);
     }
     if let Some(key) = &opts.redact_key {
         let r = Redactor::new(key);

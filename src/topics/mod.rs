@@ -183,15 +183,37 @@ pub async fn from_inputs(
 
 /// Finds the topics of the questions the catalog holds. `Ok(None)`: there are no questions.
 pub async fn topics(cat: &mut Catalog, o: &TopicOptions) -> Result<Option<TopicMap>> {
+    match start(cat, o).await? {
+        Some(pending) => pending.finish().await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Loads the questions the catalog holds and starts clustering them on a thread of its own,
+/// so that the caller can go on querying meanwhile (every report does). `Ok(None)`: there
+/// are no questions.
+pub async fn start(cat: &mut Catalog, o: &TopicOptions) -> Result<Option<PendingMap>> {
     let loaded = load::load(cat, o.seed).await?;
     let few = !loaded.has_documents && loaded.questions.len() < o.min_questions;
     if loaded.questions.is_empty() || few {
         return Ok(None);
     }
     let o = o.clone();
-    tokio::task::spawn_blocking(move || build(loaded, &o).map(Some))
-        .await
-        .map_err(|e| Error::Internal(format!("topic task failed: {e}")))?
+    Ok(Some(PendingMap(tokio::task::spawn_blocking(move || {
+        build(loaded, &o)
+    }))))
+}
+
+/// A clustering under way ([`start`]).
+pub struct PendingMap(tokio::task::JoinHandle<Result<TopicMap>>);
+
+impl PendingMap {
+    /// Waits for the map.
+    pub async fn finish(self) -> Result<TopicMap> {
+        self.0
+            .await
+            .map_err(|e| Error::Internal(format!("topic task failed: {e}")))?
+    }
 }
 
 /// The clustering of already loaded questions (see the module text): the distinct
