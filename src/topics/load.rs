@@ -259,16 +259,23 @@ async fn match_contexts(
     chunks: &Chunks,
 ) -> Result<Vec<Option<Vec<f32>>>> {
     let mut vectors: Vec<Option<Vec<f32>>> = vec![None; questions.len()];
-    let sql = "SELECT convo_id, message_index, readable_filename, s3_path, url, text FROM contexts";
+    // Without chunks to match, the contexts' text (most of an export's bytes) is not read.
+    let by_text = !chunks.by_text.is_empty();
+    let sql = if by_text {
+        "SELECT convo_id, message_index, readable_filename, s3_path, url, text FROM contexts"
+    } else {
+        "SELECT convo_id, message_index, readable_filename FROM contexts"
+    };
     stream(cat, sql, |b| {
         let convo = column(b, "convo_id")?.as_string::<i32>();
         let mi = column(b, "message_index")?.as_primitive::<Int32Type>();
-        let (name, s3, url) = (
-            utf8(b, "readable_filename")?,
-            utf8(b, "s3_path")?,
-            utf8(b, "url")?,
-        );
-        let text = column(b, "text")?.as_string::<i32>();
+        let name = utf8(b, "readable_filename")?;
+        let matching = if by_text {
+            let text = column(b, "text")?.as_string::<i32>();
+            Some((text, utf8(b, "s3_path")?, utf8(b, "url")?))
+        } else {
+            None
+        };
         for i in 0..b.num_rows() {
             if !mi.is_valid(i) {
                 continue;
@@ -285,15 +292,18 @@ async fn match_contexts(
                     docs.push(n.to_owned());
                 }
             }
-            if chunks.by_text.is_empty() || !text.is_valid(i) {
+            let Some((text, s3, url)) = &matching else {
+                continue;
+            };
+            if !text.is_valid(i) {
                 continue;
             }
             let Some(cands) = chunks.by_text.get(&text_key(text.value(i))) else {
                 continue;
             };
             let hit = cands.iter().find(|(cs, cu, _)| {
-                (cs.is_some() && cs.as_deref() == opt(&s3, i))
-                    || (cu.is_some() && cu.as_deref() == opt(&url, i))
+                (cs.is_some() && cs.as_deref() == opt(s3, i))
+                    || (cu.is_some() && cu.as_deref() == opt(url, i))
             });
             if let Some(&(_, _, n)) = hit {
                 let v = vectors[q].get_or_insert_with(|| vec![0f32; DIM]);
