@@ -3,6 +3,13 @@
 -- params: since, until, course, user
 
 -- setup
+-- The tokens of each answer's retrieved contexts, computed once: the view below reads them
+-- twice (for the question and for the answer), and a CTE read twice is computed twice.
+CREATE VIEW context_tokens AS
+SELECT convo_id, message_index, sum(token_count(text)) AS tokens
+FROM contexts GROUP BY convo_id, message_index;
+
+-- setup
 CREATE VIEW answer_costs AS
 WITH m AS (
   SELECT convo_id, message_index, role, system_message, final_prompt,
@@ -23,10 +30,6 @@ h AS (
          before_q AS (PARTITION BY convo_id ORDER BY message_index
                       ROWS BETWEEN UNBOUNDED PRECEDING AND 2 PRECEDING)
 ),
-ctx AS (
-  SELECT convo_id, message_index, sum(token_count(text)) AS tokens
-  FROM contexts GROUP BY convo_id, message_index
-),
 a AS (
   SELECT h.convo_id, h.message_index, c.course_name, c.user_email, c.created_at,
          coalesce(c.model_id, '(unknown)') AS model,
@@ -37,8 +40,8 @@ a AS (
          h.tokens AS output_tokens
   FROM h
   JOIN conversations c ON c.convo_id = h.convo_id
-  LEFT JOIN ctx cq ON cq.convo_id = h.convo_id AND cq.message_index = h.q_index
-  LEFT JOIN ctx ca ON ca.convo_id = h.convo_id AND ca.message_index = h.message_index
+  LEFT JOIN context_tokens cq ON cq.convo_id = h.convo_id AND cq.message_index = h.q_index
+  LEFT JOIN context_tokens ca ON ca.convo_id = h.convo_id AND ca.message_index = h.message_index
   WHERE h.role = 'assistant' AND h.q_role = 'user'
 ),
 matched AS (
