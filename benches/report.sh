@@ -25,7 +25,7 @@ measure() {
 }
 L="$DIR/lake-convos"
 names=$("$BIN" report --list | awk '$1 != "cost" {print $1}')
-echo "machine: $(nproc) cores; $("$BIN" --version); input $(du -h "$DIR/convos.jsonl" | cut -f1), $(
+echo "machine: $(nproc) cores; $("$BIN" --version); input $(du -hL "$DIR/convos.jsonl" | cut -f1), $(
   "$BIN" sql "select count(*) from contexts" "$L" --format csv | tail -1) contexts; threads $THREADS"
 echo
 echo "| job | time | peak RSS |"
