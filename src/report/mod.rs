@@ -21,6 +21,7 @@ use std::path::Path;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::error::Result as DfResult;
 use datafusion::prelude::DataFrame;
 
 pub mod html;
@@ -330,7 +331,7 @@ pub async fn run(
     let mut done = 0;
     let mut out: Vec<ReportResult> = Vec::new();
     // Planned sections not yet run: (report, section, plan).
-    let mut planned: Vec<(usize, &SectionDef, DataFrame)> = Vec::new();
+    let mut planned: Vec<Planned> = Vec::new();
     for (i, d) in defs.iter().enumerate() {
         out.push(ReportResult {
             name: d.name.clone(),
@@ -340,7 +341,7 @@ pub async fn run(
         });
         for s in &d.sections {
             if s.setup {
-                let ran = run_planned(std::mem::take(&mut planned), defs, at_once).await?;
+                let ran = run_planned(std::mem::take(&mut planned), at_once).await?;
                 collect_sections(&mut out, ran, &mut done, total, &mut progress);
                 cat.prepare(&s.sql).await.map_err(|e| in_section(e, d, s))?;
                 done += 1;
@@ -357,10 +358,15 @@ pub async fn run(
                     d.name, s.title
                 )));
             };
-            planned.push((i, s, df));
+            planned.push(Planned {
+                report: i,
+                place: format!("report {}, {}", d.name, s.title),
+                def: s.clone(),
+                df,
+            });
         }
     }
-    let ran = run_planned(planned, defs, at_once).await?;
+    let ran = run_planned(planned, at_once).await?;
     collect_sections(&mut out, ran, &mut done, total, &mut progress);
     Ok(out)
 }
@@ -374,36 +380,48 @@ fn in_section(e: Error, d: &ReportDef, s: &SectionDef) -> Error {
     }
 }
 
+/// A section planned and waiting to run: what its result and errors need, owned, so
+/// that the tasks running it hold no borrow.
+struct Planned {
+    /// Index of its report.
+    report: usize,
+    /// "report NAME, SECTION", for errors.
+    place: String,
+    def: SectionDef,
+    df: DataFrame,
+}
+
 /// Runs planned sections, `at_once` at a time, each on its own task; the results come back
 /// in the order given (the first error, in that order, wins).
-async fn run_planned(
-    planned: Vec<(usize, &SectionDef, DataFrame)>,
-    defs: &[ReportDef],
-    at_once: usize,
-) -> Result<Vec<(usize, SectionResult)>> {
-    use futures::stream::{self, StreamExt, TryStreamExt};
-    stream::iter(planned)
-        .map(|(i, s, df)| {
-            let schema: SchemaRef = std::sync::Arc::new(df.schema().as_arrow().clone());
-            let task = tokio::spawn(df.collect());
-            async move {
-                let batches = match task.await {
-                    Ok(r) => r.map_err(|e| in_section(Error::DataFusion(e), &defs[i], s))?,
-                    Err(e) => return Err(Error::Internal(format!("report task failed: {e}"))),
-                };
-                let section = SectionResult {
-                    title: s.title.clone(),
-                    chart: s.chart.clone(),
-                    schema,
-                    batches,
-                    rows: s.rows,
-                };
-                Ok((i, section))
-            }
-        })
-        .buffered(at_once)
-        .try_collect()
-        .await
+async fn run_planned(planned: Vec<Planned>, at_once: usize) -> Result<Vec<(usize, SectionResult)>> {
+    type Task = tokio::task::JoinHandle<DfResult<Vec<RecordBatch>>>;
+    let mut waiting = planned.into_iter();
+    let mut running: std::collections::VecDeque<(usize, String, SectionDef, SchemaRef, Task)> =
+        std::collections::VecDeque::new();
+    let mut out = Vec::new();
+    loop {
+        while running.len() < at_once.max(1) {
+            let Some(p) = waiting.next() else { break };
+            let schema: SchemaRef = std::sync::Arc::new(p.df.schema().as_arrow().clone());
+            let task = tokio::spawn(p.df.collect());
+            running.push_back((p.report, p.place, p.def, schema, task));
+        }
+        let Some((report, place, def, schema, task)) = running.pop_front() else {
+            return Ok(out);
+        };
+        let batches = task
+            .await
+            .map_err(|e| Error::Internal(format!("report task failed: {e}")))?
+            .map_err(|e| Error::Query(format!("{place}: {e}")))?;
+        let section = SectionResult {
+            title: def.title,
+            chart: def.chart,
+            schema,
+            batches,
+            rows: def.rows,
+        };
+        out.push((report, section));
+    }
 }
 
 /// Files sections that ran under their reports, counting them as done.
@@ -602,6 +620,16 @@ fn topics_report(m: &crate::topics::TopicMap) -> Result<ReportResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The Python package and the server run reports on other tasks, which needs their future
+    /// to be `Send` (a borrow held inside a stream combinator once made it not, which only
+    /// the Python build caught). Compiling this is the test.
+    #[test]
+    fn generating_reports_can_run_on_another_task() {
+        fn on_another_task<F: std::future::Future + Send>(_: F) {}
+        let (inputs, opts) = (vec!["lake".to_owned()], ReportOptions::default());
+        on_another_task(async move { generate(&inputs, &opts, |_, _| {}).await });
+    }
 
     #[test]
     fn every_builtin_report_parses_with_titles_and_charts() {
