@@ -330,7 +330,7 @@ pub async fn run(
     let at_once = if cat.is_remote() { 1 } else { SECTIONS_AT_ONCE };
     let mut done = 0;
     let mut out: Vec<ReportResult> = Vec::new();
-    // Planned sections not yet run: (report, section, plan).
+    // Sections planned but not yet run.
     let mut planned: Vec<Planned> = Vec::new();
     for (i, d) in defs.iter().enumerate() {
         out.push(ReportResult {
@@ -409,10 +409,19 @@ async fn run_planned(planned: Vec<Planned>, at_once: usize) -> Result<Vec<(usize
         let Some((report, place, def, schema, task)) = running.pop_front() else {
             return Ok(out);
         };
-        let batches = task
-            .await
-            .map_err(|e| Error::Internal(format!("report task failed: {e}")))?
-            .map_err(|e| Error::Query(format!("{place}: {e}")))?;
+        let batches = match task.await {
+            Ok(Ok(batches)) => Ok(batches),
+            Ok(Err(e)) => Err(Error::Query(format!("{place}: {e}"))),
+            Err(e) => Err(Error::Internal(format!("report task failed: {e}"))),
+        };
+        let batches = match batches {
+            Ok(batches) => batches,
+            Err(e) => {
+                // The sections after it are not wanted any more.
+                running.iter().for_each(|r| r.4.abort());
+                return Err(e);
+            }
+        };
         let section = SectionResult {
             title: def.title,
             chart: def.chart,

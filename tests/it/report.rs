@@ -365,3 +365,51 @@ fn users_add_their_own_reports_and_replace_builtins() {
         "# overview / Count\nn\n21\n\n"
     );
 }
+
+#[test]
+fn sections_run_side_by_side_keep_their_order_and_a_failing_one_is_named() {
+    let dir = scratch("queries-order");
+    // Five sections and a setup view between them: sections run several at a time, the
+    // setup waits for those before it, and the output keeps the file's order.
+    std::fs::write(
+        dir.join("order.sql"),
+        "-- title: Order\n-- description: Sections in order.\n\n\
+         -- section: A\nSELECT count(*) AS n FROM conversations;\n\n\
+         -- section: B\nSELECT count(*) AS n FROM messages WHERE role = 'user';\n\n\
+         -- setup\nCREATE VIEW per_course AS SELECT course_name, count(*) AS n FROM conversations GROUP BY 1;\n\n\
+         -- section: C\nSELECT course_name, n FROM per_course ORDER BY n DESC, course_name;\n\n\
+         -- section: D\nSELECT sum(n) AS n FROM per_course;\n\n\
+         -- section: E\nSELECT 5 AS n;\n",
+    )
+    .unwrap();
+    let q = dir.to_str().unwrap();
+    let td = testdata("");
+    assert_eq!(
+        report(&["order", &td, "--queries", q, "--format", "csv"]),
+        "# order / A\nn\n21\n\n# order / B\nn\n22\n\n\
+         # order / C\ncourse_name,n\nECE120,12\nECE110,7\ncs101,2\n\n\
+         # order / D\nn\n21\n\n# order / E\nn\n5\n\n"
+    );
+    // A section that fails only when it runs (a cast of text to a number), between two
+    // that succeed: the error names it, and nothing is printed.
+    std::fs::write(
+        dir.join("broken.sql"),
+        "-- title: Broken\n-- description: The second section fails.\n\n\
+         -- section: First\nSELECT count(*) AS n FROM conversations;\n\n\
+         -- section: Second\nSELECT CAST(course_name AS INT) AS n FROM conversations;\n\n\
+         -- section: Third\nSELECT 3 AS n;\n",
+    )
+    .unwrap();
+    let out = chatql()
+        .args(["report", "broken", &td, "--queries", q, "--format", "csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("report broken, Second:"), "{err}");
+}
