@@ -340,10 +340,13 @@ pub async fn run(
             sections: Vec::new(),
         });
         for s in &d.sections {
+            let place = format!("report {}, {}", d.name, s.title);
             if s.setup {
                 let ran = run_planned(std::mem::take(&mut planned), at_once).await?;
                 collect_sections(&mut out, ran, &mut done, total, &mut progress);
-                cat.prepare(&s.sql).await.map_err(|e| in_section(e, d, s))?;
+                cat.prepare(&s.sql)
+                    .await
+                    .map_err(|e| in_section(e, &place))?;
                 done += 1;
                 progress(done, total);
                 continue;
@@ -351,16 +354,13 @@ pub async fn run(
             let df = cat
                 .plan_last(&s.sql)
                 .await
-                .map_err(|e| in_section(e, d, s))?;
+                .map_err(|e| in_section(e, &place))?;
             let Some(df) = df else {
-                return Err(Error::Usage(format!(
-                    "report {}, {}: no SQL statement",
-                    d.name, s.title
-                )));
+                return Err(Error::Usage(format!("{place}: no SQL statement")));
             };
             planned.push(Planned {
                 report: i,
-                place: format!("report {}, {}", d.name, s.title),
+                place,
                 def: s.clone(),
                 df,
             });
@@ -371,11 +371,11 @@ pub async fn run(
     Ok(out)
 }
 
-/// Names the report and section in a query's error.
-fn in_section(e: Error, d: &ReportDef, s: &SectionDef) -> Error {
+/// Names the report and section (`place`) in a query's error.
+fn in_section(e: Error, place: &str) -> Error {
     match e {
-        Error::Query(m) => Error::Query(format!("report {}, {}: {m}", d.name, s.title)),
-        Error::DataFusion(e) => Error::Query(format!("report {}, {}: {e}", d.name, s.title)),
+        Error::Query(m) => Error::Query(format!("{place}: {m}")),
+        Error::DataFusion(e) => Error::Query(format!("{place}: {e}")),
         other => other,
     }
 }
@@ -391,45 +391,56 @@ struct Planned {
     df: DataFrame,
 }
 
+impl Planned {
+    /// Starts running the section on a task of its own.
+    fn start(self) -> Running {
+        Running {
+            report: self.report,
+            schema: std::sync::Arc::new(self.df.schema().as_arrow().clone()),
+            task: tokio::spawn(self.df.collect()),
+            place: self.place,
+            def: self.def,
+        }
+    }
+}
+
+/// A planned section on its task.
+struct Running {
+    report: usize,
+    place: String,
+    def: SectionDef,
+    schema: SchemaRef,
+    task: tokio::task::JoinHandle<DfResult<Vec<RecordBatch>>>,
+}
+
 /// Runs planned sections, `at_once` at a time, each on its own task; the results come back
-/// in the order given (the first error, in that order, wins).
+/// in the order given (the first error, in that order, wins; the sections after it are
+/// stopped).
 async fn run_planned(planned: Vec<Planned>, at_once: usize) -> Result<Vec<(usize, SectionResult)>> {
-    type Task = tokio::task::JoinHandle<DfResult<Vec<RecordBatch>>>;
     let mut waiting = planned.into_iter();
-    let mut running: std::collections::VecDeque<(usize, String, SectionDef, SchemaRef, Task)> =
-        std::collections::VecDeque::new();
+    let mut running = std::collections::VecDeque::new();
     let mut out = Vec::new();
     loop {
-        while running.len() < at_once.max(1) {
+        while running.len() < at_once {
             let Some(p) = waiting.next() else { break };
-            let schema: SchemaRef = std::sync::Arc::new(p.df.schema().as_arrow().clone());
-            let task = tokio::spawn(p.df.collect());
-            running.push_back((p.report, p.place, p.def, schema, task));
+            running.push_back(p.start());
         }
-        let Some((report, place, def, schema, task)) = running.pop_front() else {
+        let Some(r) = running.pop_front() else {
             return Ok(out);
         };
-        let batches = match task.await {
-            Ok(Ok(batches)) => Ok(batches),
-            Ok(Err(e)) => Err(Error::Query(format!("{place}: {e}"))),
+        let batches = match r.task.await {
+            Ok(ran) => ran.map_err(|e| in_section(Error::DataFusion(e), &r.place)),
             Err(e) => Err(Error::Internal(format!("report task failed: {e}"))),
         };
-        let batches = match batches {
-            Ok(batches) => batches,
-            Err(e) => {
-                // The sections after it are not wanted any more.
-                running.iter().for_each(|r| r.4.abort());
-                return Err(e);
-            }
-        };
+        let batches = batches.inspect_err(|_| running.iter().for_each(|r| r.task.abort()))?;
         let section = SectionResult {
-            title: def.title,
-            chart: def.chart,
-            schema,
+            title: r.def.title,
+            chart: r.def.chart,
+            schema: r.schema,
             batches,
-            rows: def.rows,
+            rows: r.def.rows,
         };
-        out.push((report, section));
+        out.push((r.report, section));
     }
 }
 
