@@ -108,12 +108,26 @@ for q in count_contexts top_documents like_scan; do
     printf "raw sql %s (%s export): %.2f s, %.0f MiB: %.2fx the parse floor\n", n, s, a[1], a[2]/1024, a[1]/f }'
 done
 
-# A partitioned conversion against the flat one (the same input, the same run).
-flat=$(measure "$BIN" convert "$CONVOS" -o "$DIR/lake-flat" --threads "$THREADS" -q --force)
-part=$(measure "$BIN" convert "$CONVOS" -o "$DIR/lake-part" --partition-by course,month --threads "$THREADS" -q --force)
-awk -v f="$flat" -v p="$part" 'BEGIN { split(f, a, " "); split(p, b, " ");
-  printf "convert --partition-by course,month: %.2f s, %.0f MiB; flat %.2f s, %.0f MiB: %.2fx the flat time\n",
-    b[1], b[2]/1024, a[1], a[2]/1024, b[1]/a[1] }'
+# A partitioned conversion against the flat one (the same input, the same run): ROUNDS
+# rounds (default 5), the two in turn, the order reversed every other round; the medians.
+# PART_DIR (default BENCH_DIR) is where both lakes are written: a file system matters here
+# (ext4 without a journal scans recently deleted inodes for each new file, and the
+# partitioned lake is hundreds of files; docs/performance.md).
+PART_DIR=${PART_DIR:-$DIR}
+: >"$DIR/part-rounds.txt"
+for r in $(seq "${ROUNDS:-5}"); do
+  order="flat part"; [ $((r % 2)) = 0 ] && order="part flat"
+  for kind in $order; do
+    args=(); [ "$kind" = part ] && args=(--partition-by course,month)
+    echo "$kind $(measure "$BIN" convert "$CONVOS" -o "$PART_DIR/lake-$kind" "${args[@]}" --threads "$THREADS" -q --force)" >>"$DIR/part-rounds.txt"
+  done
+done
+awk 'function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+       return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+  { n[$1]++; s[$1, n[$1]] = $2; m[$1, n[$1]] = $3 }
+  END { for (k in n) { for (i = 1; i <= n[k]; i++) { t[i] = s[k, i]; u[i] = m[k, i] } ts[k] = med(t, n[k]); ms[k] = med(u, n[k]) }
+    printf "convert --partition-by course,month: %.2f s, %.0f MiB; flat %.2f s, %.0f MiB (medians of %d): %.2fx the flat time\n",
+      ts["part"], ms["part"] / 1024, ts["flat"], ms["flat"] / 1024, n["part"], ts["part"] / ts["flat"] }' "$DIR/part-rounds.txt"
 
 # Bounded memory: 2 GiB without a newline, plain and as a zip member (refused as a bomb
 # there, after the record limit has capped what is held).
