@@ -39,13 +39,15 @@ pub fn log_files(lake: &Path) -> Result<BTreeSet<String>> {
 
 /// Copies every table's Delta log of the lake at `remote` into `mirror`.
 pub fn mirror_logs(remote: &Remote, mirror: &Path) -> Result<()> {
+    let logs: Vec<String> = Table::ALL
+        .iter()
+        .map(|t| format!("{}/_delta_log", t.name()))
+        .collect();
     let mut wanted = Vec::new();
-    for t in Table::ALL {
-        for (path, _) in remote.list(&format!("{}/_delta_log", t.name()))? {
-            let to = mirror.join(&path);
-            if path.ends_with(".json") && !to.exists() {
-                wanted.push((path, to));
-            }
+    for (path, _) in remote.list_many(&logs)?.into_iter().flatten() {
+        let to = mirror.join(&path);
+        if path.ends_with(".json") && !to.exists() {
+            wanted.push((path, to));
         }
     }
     remote.download_many(&wanted)

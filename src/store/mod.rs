@@ -190,6 +190,9 @@ impl Remote {
     pub fn list(&self, _rel: &str) -> Result<Vec<(String, u64)>> {
         self.none()
     }
+    pub fn list_many(&self, _rels: &[String]) -> Result<Vec<Vec<(String, u64)>>> {
+        self.none()
+    }
     pub fn exists(&self, _rel: &str) -> Result<bool> {
         self.none()
     }

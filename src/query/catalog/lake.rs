@@ -201,6 +201,9 @@ impl TableProvider for LakeTable {
         // Largest files first, each to the lightest group.
         let mut order: Vec<&LakeFile> = self.files.iter().collect();
         order.sort_by_key(|f| std::cmp::Reverse(f.size));
+        // A lake in a store: its small files fetched ahead, in the order the groups read them.
+        #[cfg(feature = "s3")]
+        let keys: Vec<String> = order.iter().map(|f| f.path.clone()).collect();
         let mut load = vec![0u64; groups];
         for f in order {
             let g = (0..groups).min_by_key(|g| load[*g]).unwrap_or(0);
@@ -232,7 +235,6 @@ impl TableProvider for LakeTable {
         };
         #[cfg(feature = "s3")]
         if !self.store.is_empty() {
-            let keys: Vec<String> = self.files.iter().map(|f| f.path.clone()).collect();
             let store = state.runtime_env().object_store(&url)?;
             crate::store::cache::prefetch(&self.store, store, &keys);
         }
