@@ -118,7 +118,8 @@ fn chatql_at(port: u16) -> Command {
             "AZURITE_BLOB_STORAGE_URL",
             format!("http://127.0.0.1:{port}"),
         )
-        .env_remove("AZURE_STORAGE_ACCOUNT_KEY");
+        .env_remove("AZURE_STORAGE_ACCOUNT_KEY")
+        .env("CHATQL_STORE_CACHE_DIR", common::store_copies());
     c
 }
 

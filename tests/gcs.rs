@@ -63,7 +63,8 @@ impl Server for FakeGcs {
         );
         let mut c = Command::new(env!("CARGO_BIN_EXE_chatql"));
         c.env("GOOGLE_SERVICE_ACCOUNT_KEY", key)
-            .env("GOOGLE_ALLOW_HTTP", "true");
+            .env("GOOGLE_ALLOW_HTTP", "true")
+            .env("CHATQL_STORE_CACHE_DIR", common::store_copies());
         c
     }
 

@@ -44,7 +44,8 @@ fn chatql_at(port: u16) -> Command {
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
         .env("AWS_ALLOW_HTTP", "true")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("CHATQL_STORE_CACHE_DIR", common::store_copies());
     c
 }
 

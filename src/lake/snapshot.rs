@@ -125,15 +125,17 @@ impl LakeSnapshot {
     pub fn load(dir: &Path, as_of: Option<AsOf>) -> Result<LakeSnapshot> {
         if crate::store::is_remote(dir) {
             let remote = Remote::open(dir)?;
-            if !is_lake(dir) {
+            // The logs listed and fetched first, then the root's version 0 looked for among
+            // them: no round trip of its own before the listing.
+            let mirror = super::fs::Scratch::new("chatql-logs-")?;
+            super::remote::mirror_logs(&remote, mirror.path())?;
+            if !is_table(&mirror.path().join(ROOT.name())) {
                 return Err(Error::Usage(format!(
                     "{} is not a lake written by `chatql convert` (no {}/_delta_log)",
                     remote.url,
                     ROOT.name()
                 )));
             }
-            let mirror = super::fs::Scratch::new("chatql-logs-")?;
-            super::remote::mirror_logs(&remote, mirror.path())?;
             let path = mirror.path().to_owned();
             return Self::load_mirror(
                 &path,

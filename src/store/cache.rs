@@ -9,6 +9,8 @@
 //! A query's first scan of a table starts fetching its small files, [`PREFETCH_AT_ONCE`] at a
 //! time ([`prefetch`]); a reader that needs one being fetched waits for that fetch.
 //!
+//! A file fetched whole is also kept on local disk ([`super::disk`]) for the next process.
+//!
 //! Bounds: files up to [`SMALL`] bytes, up to `CHATQL_STORE_CACHE_MB` (default 256) in all;
 //! past that, reads are ranged requests as before. Only files a snapshot named are cached:
 //! never a log, a lease or a checkpoint pointer, which do change.
@@ -21,13 +23,12 @@ use futures::StreamExt;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, GetResult, GetResultPayload, ObjectStore};
 
+// A file of a snapshot: store base, key, and the `add` action's size and modification
+// time (so a lake written again under the same names is not mistaken for the old one).
+use super::disk::Id;
+
 /// The largest file fetched whole.
 pub const SMALL: u64 = 16 << 20;
-
-/// A file of a snapshot: store base, key, and the `add` action's size and modification
-/// time (so a lake written again under the same names in one process is not mistaken for
-/// the old one).
-type Id = (String, String, u64, i64);
 
 /// A file's bytes, fetched once by whoever asks first (a reader or the prefetch).
 type Slot = Arc<tokio::sync::OnceCell<(Bytes, object_store::ObjectMeta)>>;
@@ -67,30 +68,30 @@ pub fn remember(base: &str, key: &str, size: u64, modified: i64) {
     }
 }
 
-/// The slot of a remembered small file, made if the budget allows.
-fn slot(base: &str, key: &str) -> Option<Slot> {
+/// The slot of a remembered small file, made if the budget allows, and the file's identity.
+fn slot(base: &str, key: &str) -> Option<(Slot, Id)> {
     let mut c = cache().lock().expect("not poisoned");
     let id = c.known.get(&(base.to_owned(), key.to_owned()))?.clone();
     if let Some(s) = c.held.get(&id) {
-        return Some(s.clone());
+        return Some((s.clone(), id));
     }
     if c.used + id.2 > budget() {
         return None;
     }
     c.used += id.2;
     let s = Slot::default();
-    c.held.insert(id, s.clone());
-    Some(s)
+    c.held.insert(id.clone(), s.clone());
+    Some((s, id))
 }
 
 /// Fetches the remembered small files among `keys` of the store at `base`, several at once,
 /// in the background: a query that scans a table of many small files then waits for them
 /// together instead of one round trip after another.
 pub fn prefetch(base: &str, store: Arc<dyn ObjectStore>, keys: &[String]) {
-    let slots: Vec<(Slot, Path)> = keys
+    let slots: Vec<(Slot, Id, Path)> = keys
         .iter()
-        .filter_map(|k| slot(base, k).map(|s| (s, Path::from(k.as_str()))))
-        .filter(|(s, _)| !s.initialized())
+        .filter_map(|k| slot(base, k).map(|(s, id)| (s, id, Path::from(k.as_str()))))
+        .filter(|(s, _, _)| !s.initialized())
         .collect();
     if slots.is_empty() {
         return;
@@ -100,11 +101,11 @@ pub fn prefetch(base: &str, store: Arc<dyn ObjectStore>, keys: &[String]) {
     };
     rt.spawn(async move {
         futures::stream::iter(slots)
-            .for_each_concurrent(PREFETCH_AT_ONCE, |(slot, path)| {
+            .for_each_concurrent(PREFETCH_AT_ONCE, |(slot, id, path)| {
                 let store = store.clone();
                 async move {
                     // An error is left for the reader, who asks again and reports it.
-                    let _ = slot.get_or_try_init(|| fetch(&*store, &path)).await;
+                    let _ = slot.get_or_try_init(|| fetch(&*store, &path, &id)).await;
                 }
             })
             .await;
@@ -128,8 +129,8 @@ pub async fn get(
     if options.if_match.is_some() || options.if_none_match.is_some() || options.head {
         return None;
     }
-    let slot = slot(base, location.as_ref())?;
-    let (bytes, meta) = match slot.get_or_try_init(|| fetch(store, location)).await {
+    let (slot, id) = slot(base, location.as_ref())?;
+    let (bytes, meta) = match slot.get_or_try_init(|| fetch(store, location, &id)).await {
         Ok(h) => h.clone(),
         Err(e) => return Some(Err(e)),
     };
@@ -146,11 +147,26 @@ pub async fn get(
     }))
 }
 
+/// The whole file: its copy kept on disk ([`super::disk`]) if there is one, else from the
+/// store (then kept).
 async fn fetch(
     store: &dyn ObjectStore,
     location: &Path,
+    id: &Id,
 ) -> object_store::Result<(Bytes, object_store::ObjectMeta)> {
+    if let Some(bytes) = super::disk::read(id).await {
+        let meta = object_store::ObjectMeta {
+            location: location.clone(),
+            last_modified: chrono::DateTime::from_timestamp_millis(id.3).unwrap_or_default(),
+            size: id.2,
+            e_tag: None,
+            version: None,
+        };
+        return Ok((bytes, meta));
+    }
     let got = store.get_opts(location, GetOptions::default()).await?;
     let meta = got.meta.clone();
-    Ok((got.bytes().await?, meta))
+    let bytes = got.bytes().await?;
+    super::disk::write(id, bytes.clone());
+    Ok((bytes, meta))
 }

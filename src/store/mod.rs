@@ -17,7 +17,8 @@
 //!
 //! `remote.rs` is the client and its operations, `range.rs` the ranged reader of one object,
 //! `counting.rs` the count of every request made (`CHATQL_STORE_REQUESTS=1` prints it),
-//! `cache.rs` the small data files of a lake held whole once read.
+//! `cache.rs` the small data files of a lake held whole once read, `disk.rs` the copies of
+//! them kept on local disk for the next process.
 
 use std::path::Path;
 #[cfg(feature = "s3")]
@@ -33,6 +34,8 @@ mod azure;
 pub mod cache;
 #[cfg(feature = "s3")]
 pub mod counting;
+#[cfg(feature = "s3")]
+mod disk;
 #[cfg(feature = "gcs")]
 mod gcs;
 #[cfg(feature = "s3")]

@@ -58,6 +58,12 @@ fn scratch_root() -> &'static Path {
     })
 }
 
+/// Where the binary keeps copies of a store's files in tests (`CHATQL_STORE_CACHE_DIR`):
+/// in this process's scratch, never the home folder.
+pub fn store_copies() -> PathBuf {
+    scratch_root().join("store-copies")
+}
+
 /// A fresh scratch folder, unique to this call (tests run in parallel), removed with the
 /// process's [`scratch_root`].
 pub fn scratch(name: &str) -> PathBuf {

@@ -454,11 +454,17 @@ pub fn reports_make_few_requests(m: &impl Server) {
         .iter()
         .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
         .count() as u64;
-    let requests = |args: &[&str]| -> (u64, u64) {
+    let commits = files_under(&local)
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .count() as u64;
+    // GETs and LISTs of a run, keeping copies of files in `kept` (or none: "off").
+    let requests = |args: &[&str], kept: &str| -> (u64, u64, String) {
         let out = m
             .chatql()
             .args(args)
             .env("CHATQL_STORE_REQUESTS", "1")
+            .env("CHATQL_STORE_CACHE_DIR", kept)
             .output()
             .unwrap();
         super::assert_ok(&out, format_args!("{args:?}"));
@@ -477,21 +483,52 @@ pub fn reports_make_few_requests(m: &impl Server) {
                 .parse()
                 .unwrap()
         };
-        (n(" GET"), n(" LIST"))
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        (n(" GET"), n(" LIST"), stdout)
     };
-    let one = requests(&["report", "overview", &lake, "--format", "json"]);
-    let all = requests(&["report", &lake, "--format", "json"]);
+    let overview = ["report", "overview", &lake, "--format", "json"];
+    let every = ["report", &lake, "--format", "json"];
+    let one = requests(&overview, "off");
+    let all = requests(&every, "off");
     // Every report (dozens of queries) reads each small file once: before the cache it
     // made 1,237 GETs on this lake of 40 files, 31 per file; the listing is not repeated.
     assert!(all.0 <= 3 * files, "{all:?} GETs for {files} files");
     assert!(
         one.0 <= all.0 && all.0 - one.0 <= files,
-        "{one:?} then {all:?}"
+        "{:?} then {:?}",
+        (one.0, one.1),
+        (all.0, all.1)
     );
-    assert_eq!(one.1, all.1, "LISTs: {one:?} {all:?}");
+    assert_eq!(one.1, all.1, "LISTs");
+    // Copies kept on disk: the next process fetches only the commits of the logs (one
+    // LIST per table, as before) and looks once for the root's first commit (whether the
+    // place is a lake or a raw export), and answers the same.
+    let kept = dir.join("kept");
+    let kept = kept.to_str().unwrap();
+    let cold = requests(&every, kept);
+    let warm = requests(&every, kept);
+    assert_eq!(cold.0, all.0, "a cold copy fetches what no copy does");
+    assert_eq!(
+        warm.0,
+        commits + 1,
+        "warm: the {commits} commits and one look"
+    );
+    assert_eq!((warm.1, &warm.2), (all.1, &all.2));
+    // A copy cut short (a disk filled up mid-write by something else) is fetched again.
+    let copies: Vec<_> = files_under(std::path::Path::new(kept));
+    let rejects = files_under(&local.join("rejects"))
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .count() as u64;
+    // Every data file the reports read: all but the rejects table's, which none reads.
+    assert_eq!(copies.len() as u64, files - rejects, "{copies:?}");
+    std::fs::write(&copies[0], b"PAR1").unwrap();
+    let mended = requests(&every, kept);
+    assert_eq!(mended.0, commits + 2);
+    assert_eq!(mended.2, all.2);
     // And the same answers as the lake on disk.
     let report = |l: &str| m.run(&["report", l, "--format", "json"]);
-    assert_eq!(report(&lake), report(local.to_str().unwrap()));
+    assert_eq!(all.2, report(local.to_str().unwrap()));
 }
 
 /// Every file under `dir`, at any depth.
