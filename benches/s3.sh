@@ -4,11 +4,13 @@
 # an S3-compatible server on loopback (moto, from pip: an in-memory Python server, so the
 # S3 figures are an upper bound of what a real store costs the client).
 #
-#   benches/s3.sh [SIZE_MB]       (default 500; needs `pip install 'moto[server]'`)
+#   benches/s3.sh [SIZE]          (default 500M; needs `pip install 'moto[server]'`)
 #   PROFILE=profiling benches/s3.sh
+#   LATENCY_MS=20 benches/s3.sh   (reads through benches/latency_proxy.py: a network's delay
+#                                  added to each request; moto itself stays the bottleneck)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SIZE="${1:-500}"
+SIZE="${1:-500M}"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/chatql-target}
 # PROFILE=profiling measures the build perf reads (the same code with line tables).
 PROFILE=${PROFILE:-release}
@@ -27,6 +29,14 @@ MOTO=$!
 trap 'kill $MOTO 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -s "http://127.0.0.1:$PORT" >/dev/null && break; sleep 0.1; done
 curl -s -X PUT "http://127.0.0.1:$PORT/bench" >/dev/null
+READ_PORT=$PORT
+if [ -n "${LATENCY_MS:-}" ]; then
+  READ_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  python3 benches/latency_proxy.py "$READ_PORT" "$PORT" "$LATENCY_MS" &
+  PROXY=$!
+  trap 'kill $MOTO $PROXY 2>/dev/null || true' EXIT
+  sleep 0.5
+fi
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 \
   AWS_ENDPOINT_URL="http://127.0.0.1:$PORT" AWS_ALLOW_HTTP=true AWS_EC2_METADATA_DISABLED=true
 
@@ -43,6 +53,7 @@ measure() {
 # machine) and warm (the same folder again: the data files come from the copies; the logs
 # are still listed and their commits fetched).
 COPIES="$WORK/s3-copies"
+read_env() { AWS_ENDPOINT_URL="http://127.0.0.1:$READ_PORT" "$@"; }
 cold() { rm -rf "$COPIES"; CHATQL_STORE_CACHE_DIR="$COPIES" measure "$@"; }
 warm() { CHATQL_STORE_CACHE_DIR="$COPIES" measure "$@"; }
 
@@ -54,8 +65,8 @@ printf '| convert %s MB, partitioned | %s | %s | |\n' "$(( $(stat -L -c %s "$INP
 row() {
   local name=$1; shift
   a=$(measure "$BIN" "$@" "$WORK/s3-local-lake")
-  b=$(cold "$BIN" "$@" s3://bench/lake)
-  c=$(warm "$BIN" "$@" s3://bench/lake)
+  b=$(read_env cold "$BIN" "$@" s3://bench/lake)
+  c=$(read_env warm "$BIN" "$@" s3://bench/lake)
   printf '| %s | %s | %s | %s |\n' "$name" "$a" "$b" "$c"
 }
 q="select count(*), sum(length(text)) from contexts"

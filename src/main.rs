@@ -42,7 +42,6 @@ fn no_huge_pages() {
 fn main() -> ExitCode {
     no_huge_pages();
     let code = cli::execute(cli::Cli::parse());
-    #[cfg(feature = "s3")]
     if std::env::var_os("CHATQL_STORE_REQUESTS").is_some_and(|v| v == "1") {
         if let Some(line) = chatql::store::counting::summary() {
             eprintln!("{line}");

@@ -213,6 +213,16 @@ impl Catalog {
                 ctx.register_object_store(url.as_ref(), r.remote.store());
             }
         }
+        // A lake on disk is read through the store wrapper too, for its small-file cache.
+        if let Source::Lakes(lakes) = &source {
+            if lakes.iter().any(|l| l.remote.is_none()) {
+                let url = datafusion::execution::object_store::ObjectStoreUrl::local_filesystem();
+                ctx.register_object_store(
+                    url.as_ref(),
+                    Arc::new(crate::store::counting::Counting::local()),
+                );
+            }
+        }
         let partition_keys = match &source {
             Source::Lakes(lakes) => lakes_partition_keys(lakes)?,
             _ => Vec::new(),

@@ -6,10 +6,14 @@
 //! lake's snapshot names ([`remember`]) and that is small is fetched whole at its first read
 //! and every later range of it is served from memory.
 //!
-//! A query's first scan of a table starts fetching its small files, [`PREFETCH_AT_ONCE`] at a
-//! time ([`prefetch`]); a reader that needs one being fetched waits for that fetch.
+//! A query's first scan of a table starts fetching its small files, [`at_once`] at a time
+//! ([`prefetch`]); a reader that needs one being fetched waits for that fetch.
 //!
 //! A file fetched whole is also kept on local disk ([`super::disk`]) for the next process.
+//!
+//! A lake on disk (store base `""`) is read the same way: each range read of a local file is a
+//! task handed to tokio's blocking pool (object_store's `LocalFileSystem`), and a report's
+//! thousands of them cost more in thread wake-ups than the reads; one read per file does not.
 //!
 //! Bounds: files up to [`SMALL`] bytes, up to `CHATQL_STORE_CACHE_MB` (default 256) in all;
 //! past that, reads are ranged requests as before. Only files a snapshot named are cached:
@@ -101,7 +105,7 @@ pub fn prefetch(base: &str, store: Arc<dyn ObjectStore>, keys: &[String]) {
     };
     rt.spawn(async move {
         futures::stream::iter(slots)
-            .for_each_concurrent(PREFETCH_AT_ONCE, |(slot, id, path)| {
+            .for_each_concurrent(at_once(), |(slot, id, path)| {
                 let store = store.clone();
                 async move {
                     // An error is left for the reader, who asks again and reports it.
@@ -112,7 +116,20 @@ pub fn prefetch(base: &str, store: Arc<dyn ObjectStore>, keys: &[String]) {
     });
 }
 
-/// Files fetched at once by [`prefetch`].
+/// Files fetched at once by [`prefetch`] (and logs by `Remote::download_many`):
+/// `CHATQL_STORE_FETCHES`, default [`PREFETCH_AT_ONCE`].
+pub fn at_once() -> usize {
+    static N: OnceLock<usize> = OnceLock::new();
+    *N.get_or_init(|| {
+        std::env::var("CHATQL_STORE_FETCHES")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(PREFETCH_AT_ONCE)
+    })
+}
+
+/// The default of [`at_once`].
 const PREFETCH_AT_ONCE: usize = 16;
 
 /// A ranged read of `location` served from the whole file, fetching it first when it is a
@@ -154,7 +171,14 @@ async fn fetch(
     location: &Path,
     id: &Id,
 ) -> object_store::Result<(Bytes, object_store::ObjectMeta)> {
-    if let Some(bytes) = super::disk::read(id).await {
+    // A lake on disk (base "") needs no copy of itself.
+    let copy = !id.0.is_empty();
+    let kept = if copy {
+        super::disk::read(id).await
+    } else {
+        None
+    };
+    if let Some(bytes) = kept {
         let meta = object_store::ObjectMeta {
             location: location.clone(),
             last_modified: chrono::DateTime::from_timestamp_millis(id.3).unwrap_or_default(),
@@ -167,6 +191,25 @@ async fn fetch(
     let got = store.get_opts(location, GetOptions::default()).await?;
     let meta = got.meta.clone();
     let bytes = got.bytes().await?;
-    super::disk::write(id, bytes.clone());
+    if bytes.len() as u64 != id.2 {
+        return Err(cut_short(location, bytes.len() as u64, id.2));
+    }
+    if copy {
+        super::disk::write(id, bytes.clone());
+    }
     Ok((bytes, meta))
+}
+
+/// The error of a data file whose bytes are not what its lake's log says: `len` of them where
+/// `wanted` were (a file cut short or replaced behind the lake's back). Parquet's reader is
+/// given an error naming the file rather than a short buffer it would panic on.
+pub fn cut_short(location: &Path, len: u64, wanted: u64) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "chatql",
+        source: format!(
+            "{location}: {len} bytes where {wanted} were expected (the file was cut short or \
+             replaced since the lake's log named it)"
+        )
+        .into(),
+    }
 }

@@ -4,7 +4,9 @@
 //! the binary print them when it ends ([`summary`]); tests bound them, since a store's
 //! latency (moto's on loopback, a cloud's across a region) is a cost per request.
 //!
-//! Ranged reads of small data files are served by [`super::cache`] when it holds them.
+//! Ranged reads of small data files are served by [`super::cache`] when it holds them. A lake
+//! on disk is read through the same wrapper ([`Counting::local`]), uncounted, so that its small
+//! files too are read once per process rather than in a blocking task per range.
 //!
 //! `get_ranges` is left to the trait's default, which coalesces nearby ranges and fetches each
 //! through `get_opts`: so a count is what goes over the wire.
@@ -79,6 +81,24 @@ fn count(a: &AtomicU64, by: u64) {
     a.fetch_add(by, Ordering::Relaxed);
 }
 
+impl Counting {
+    /// The local file system, for lakes on disk: small data files read once through the
+    /// same cache, and nothing counted (no request goes over a wire).
+    pub fn local() -> Counting {
+        Counting {
+            inner: Arc::new(object_store::local::LocalFileSystem::new()),
+            base: String::new(),
+        }
+    }
+
+    /// Counts by `by` what a store over a wire is asked.
+    fn count(&self, a: &AtomicU64, by: u64) {
+        if !self.base.is_empty() {
+            count(a, by);
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl ObjectStore for Counting {
     async fn put_opts(
@@ -87,7 +107,7 @@ impl ObjectStore for Counting {
         payload: PutPayload,
         opts: PutOptions,
     ) -> Result<PutResult> {
-        count(&requests().puts, 1);
+        self.count(&requests().puts, 1);
         self.inner.put_opts(location, payload, opts).await
     }
 
@@ -96,7 +116,7 @@ impl ObjectStore for Counting {
         location: &Path,
         opts: PutMultipartOptions,
     ) -> Result<Box<dyn MultipartUpload>> {
-        count(&requests().puts, 1);
+        self.count(&requests().puts, 1);
         self.inner.put_multipart_opts(location, opts).await
     }
 
@@ -105,25 +125,39 @@ impl ObjectStore for Counting {
             return got;
         }
         let r = requests();
-        count(&r.gets, 1);
+        self.count(&r.gets, 1);
         let asked = match &options.range {
             Some(object_store::GetRange::Bounded(b)) => Some(b.end - b.start),
             Some(object_store::GetRange::Suffix(n)) => Some(*n),
             _ => None,
         };
+        let wanted_end = match &options.range {
+            Some(object_store::GetRange::Bounded(b)) => Some(b.end),
+            _ => None,
+        };
         let got = self.inner.get_opts(location, options).await?;
         let bytes = asked.unwrap_or(got.range.end - got.range.start);
-        count(&r.get_bytes, bytes);
-        Ok(got)
+        self.count(&r.get_bytes, bytes);
+        // A store answers a range past the end with what there is; a reader asking for it
+        // was told the file is longer (by the lake's log).
+        match wanted_end {
+            Some(end) if got.range.end < end => {
+                Err(super::cache::cut_short(location, got.meta.size, end))
+            }
+            _ => Ok(got),
+        }
     }
 
     fn delete_stream(
         &self,
         locations: BoxStream<'static, Result<Path>>,
     ) -> BoxStream<'static, Result<Path>> {
+        let over_a_wire = !self.base.is_empty();
         let counted = locations
-            .map(|l| {
-                count(&requests().other, 1);
+            .map(move |l| {
+                if over_a_wire {
+                    count(&requests().other, 1);
+                }
                 l
             })
             .boxed();
@@ -131,7 +165,7 @@ impl ObjectStore for Counting {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        count(&requests().lists, 1);
+        self.count(&requests().lists, 1);
         self.inner.list(prefix)
     }
 
@@ -140,22 +174,22 @@ impl ObjectStore for Counting {
         prefix: Option<&Path>,
         offset: &Path,
     ) -> BoxStream<'static, Result<ObjectMeta>> {
-        count(&requests().lists, 1);
+        self.count(&requests().lists, 1);
         self.inner.list_with_offset(prefix, offset)
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
-        count(&requests().lists, 1);
+        self.count(&requests().lists, 1);
         self.inner.list_with_delimiter(prefix).await
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
-        count(&requests().other, 1);
+        self.count(&requests().other, 1);
         self.inner.copy_opts(from, to, options).await
     }
 
     async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
-        count(&requests().other, 1);
+        self.count(&requests().other, 1);
         self.inner.rename_opts(from, to, options).await
     }
 }

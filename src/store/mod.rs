@@ -30,11 +30,8 @@ use crate::error::{Error, Result};
 mod aws;
 #[cfg(feature = "azure")]
 mod azure;
-#[cfg(feature = "s3")]
 pub mod cache;
-#[cfg(feature = "s3")]
 pub mod counting;
-#[cfg(feature = "s3")]
 mod disk;
 #[cfg(feature = "gcs")]
 mod gcs;

@@ -234,7 +234,7 @@ impl Remote {
         }
         let results: Vec<Result<()>> = block_on(
             futures::stream::iter(files.iter().map(|(rel, to)| self.fetch_to(rel, to)))
-                .buffer_unordered(16)
+                .buffer_unordered(super::cache::at_once())
                 .collect(),
         );
         results.into_iter().collect()

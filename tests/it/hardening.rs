@@ -105,6 +105,39 @@ fn a_failing_statement_leaves_no_output_file() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
 }
 
+/// A data file cut short behind the lake's back (to its first 100 bytes, or half) is an error
+/// naming it, whether the small-file cache holds files whole (the default) or reads ranges;
+/// never a panic in the Parquet reader, which a short read would otherwise hand a short buffer.
+#[test]
+fn a_data_file_cut_short_is_an_error_naming_it() {
+    let dir = scratch("cut-short");
+    let lake = dir.join("lake");
+    stdout_of(&["convert", &testdata(""), "-o", lake.to_str().unwrap(), "-q"]);
+    let file = std::fs::read_dir(lake.join("messages"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .unwrap();
+    let whole = std::fs::read(&file).unwrap();
+    let name = file.file_name().unwrap().to_str().unwrap();
+    for keep in [100, whole.len() / 2] {
+        std::fs::write(&file, &whole[..keep]).unwrap();
+        for cache_mb in ["256", "0"] {
+            let out = chatql()
+                .args(["sql", "select count(*) from messages"])
+                .arg(&lake)
+                .env("CHATQL_STORE_CACHE_MB", cache_mb)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            let what = format!("{keep} bytes kept, cache {cache_mb} MB: {err}");
+            assert_eq!(out.status.code(), Some(1), "{what}");
+            assert!(!err.contains("panicked"), "{what}");
+            assert!(err.contains(name), "{what}");
+        }
+    }
+}
+
 #[test]
 fn a_damaged_log_is_an_error_naming_the_file() {
     let dir = scratch("damaged");

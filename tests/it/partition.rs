@@ -246,6 +246,21 @@ fn a_two_run_lake_answers_like_a_flat_conversion_of_everything() {
     ] {
         assert_eq!(report(&lake, extra), report(&flat, extra), "{extra:?}");
     }
+    // A lake on disk is read through the small-file cache: with it off (every read a range
+    // of the file) the report is the same, and no store request is counted either way.
+    let uncached = chatql()
+        .args(["report", lake.to_str().unwrap(), "--format", "json"])
+        .env("CHATQL_STORE_CACHE_MB", "0")
+        .env("CHATQL_STORE_REQUESTS", "1")
+        .output()
+        .unwrap();
+    assert_ok(&uncached, "uncached");
+    assert_eq!(
+        String::from_utf8(uncached.stdout).unwrap(),
+        report(&lake, &[])
+    );
+    let stderr = String::from_utf8(uncached.stderr).unwrap();
+    assert!(!stderr.contains("object store requests"), "{stderr}");
     // Export walks the partitions in order and rebuilds every conversation.
     let dir = lake.parent().unwrap();
     let mut exported = Vec::new();

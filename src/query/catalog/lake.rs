@@ -91,9 +91,8 @@ impl LakeTable {
                         abs.to_string_lossy().into_owned()
                     }
                 };
-                #[cfg(feature = "s3")]
-                if lake.remote.is_some() {
-                    crate::store::cache::remember(&base, &path, add.size, add.modification_time);
+                if let Ok(key) = store_key(&base, &path) {
+                    crate::store::cache::remember(&base, &key, add.size, add.modification_time);
                 }
                 files.push(LakeFile {
                     path,
@@ -201,20 +200,15 @@ impl TableProvider for LakeTable {
         // Largest files first, each to the lightest group.
         let mut order: Vec<&LakeFile> = self.files.iter().collect();
         order.sort_by_key(|f| std::cmp::Reverse(f.size));
-        // A lake in a store: its small files fetched ahead, in the order the groups read them.
-        #[cfg(feature = "s3")]
-        let keys: Vec<String> = order.iter().map(|f| f.path.clone()).collect();
+        // Its small files fetched ahead, in the order the groups read them.
+        let mut keys = Vec::with_capacity(order.len());
         let mut load = vec![0u64; groups];
         for f in order {
             let g = (0..groups).min_by_key(|g| load[*g]).unwrap_or(0);
             load[g] += f.size;
-            let path = if self.store.is_empty() {
-                datafusion::object_store::path::Path::from_absolute_path(&f.path)
-                    .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?
-                    .to_string()
-            } else {
-                f.path.clone()
-            };
+            let path = store_key(&self.store, &f.path)
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+            keys.push(path.clone());
             let mut pf = PartitionedFile::new(path, f.size);
             pf.partition_values = f
                 .partition
@@ -233,16 +227,23 @@ impl TableProvider for LakeTable {
         } else {
             ObjectStoreUrl::parse(&self.store)?
         };
-        #[cfg(feature = "s3")]
-        if !self.store.is_empty() {
-            let store = state.runtime_env().object_store(&url)?;
-            crate::store::cache::prefetch(&self.store, store, &keys);
-        }
+        let store = state.runtime_env().object_store(&url)?;
+        crate::store::cache::prefetch(&self.store, store, &keys);
         let config = FileScanConfigBuilder::new(url, source)
             .with_file_groups(file_groups)
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
             .build();
         format.create_physical_plan(state, config).await
+    }
+}
+
+/// The object store's key of a lake file's `path`: a key in the bucket already for a lake in a
+/// store (`store` its base), the absolute path made a key for a lake on disk.
+fn store_key(store: &str, path: &str) -> std::result::Result<String, object_store::path::Error> {
+    if store.is_empty() {
+        Ok(object_store::path::Path::from_absolute_path(path)?.to_string())
+    } else {
+        Ok(path.to_owned())
     }
 }
