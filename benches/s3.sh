@@ -7,7 +7,8 @@
 #   benches/s3.sh [SIZE]          (default 500M; needs `pip install 'moto[server]'`)
 #   PROFILE=profiling benches/s3.sh
 #   LATENCY_MS=20 benches/s3.sh   (reads through benches/latency_proxy.py: a network's delay
-#                                  added to each request; moto itself stays the bottleneck)
+#                                  added to each request)
+#   S3S_FS=/tmp/s3s/bin/s3s-fs benches/s3.sh   (a fast server instead of moto, below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE="${1:-500M}"
@@ -24,11 +25,20 @@ INPUT="$WORK/convos.jsonl"
 "$BIN" --version >/dev/null
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-moto_server -H 127.0.0.1 -p "$PORT" >/dev/null 2>&1 &
+# S3S_FS=/path/to/s3s-fs serves the bucket from a folder with s3s-fs (`cargo install
+# s3s-fs@0.14.1 --features binary`), a Rust server fast enough that the client's own cost
+# shows; moto, the default, spends ~3 ms of CPU per request and bounds cold reads.
+if [ -n "${S3S_FS:-}" ]; then
+  rm -rf "$WORK/s3s-root" && mkdir -p "$WORK/s3s-root/bench"
+  "$S3S_FS" --host 127.0.0.1 --port "$PORT" --access-key bench --secret-key bench \
+    "$WORK/s3s-root" >/dev/null 2>&1 &
+else
+  moto_server -H 127.0.0.1 -p "$PORT" >/dev/null 2>&1 &
+fi
 MOTO=$!
 trap 'kill $MOTO 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -s "http://127.0.0.1:$PORT" >/dev/null && break; sleep 0.1; done
-curl -s -X PUT "http://127.0.0.1:$PORT/bench" >/dev/null
+[ -n "${S3S_FS:-}" ] || curl -s -X PUT "http://127.0.0.1:$PORT/bench" >/dev/null
 READ_PORT=$PORT
 if [ -n "${LATENCY_MS:-}" ]; then
   READ_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

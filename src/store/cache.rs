@@ -130,7 +130,7 @@ pub fn at_once() -> usize {
 }
 
 /// The default of [`at_once`].
-const PREFETCH_AT_ONCE: usize = 16;
+const PREFETCH_AT_ONCE: usize = 64;
 
 /// A ranged read of `location` served from the whole file, fetching it first when it is a
 /// small remembered file and the budget allows; `None` to read it from the store as asked.
