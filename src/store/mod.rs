@@ -18,7 +18,8 @@
 //! `remote.rs` is the client and its operations, `range.rs` the ranged reader of one object,
 //! `counting.rs` the count of every request made (`CHATQL_STORE_REQUESTS=1` prints it),
 //! `cache.rs` the small data files of a lake held whole once read, `disk.rs` the copies of
-//! them kept on local disk for the next process.
+//! them kept on local disk for the next process. These three are built without a feature
+//! too: a lake on disk is read through the same wrapper and cache (`Counting::local`).
 
 use std::path::Path;
 #[cfg(feature = "s3")]
