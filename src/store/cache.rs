@@ -64,11 +64,20 @@ fn budget() -> u64 {
 
 /// Notes that `key` in the store at `base` (`s3://bucket`) is an immutable data file of
 /// `size` bytes written at `modified` (the `add` action's milliseconds).
+/// A file held under the same name before (a lake written again with `--force` while a
+/// notebook or `chatql serve` kept running) is let go: no snapshot names it any more.
 pub fn remember(base: &str, key: &str, size: u64, modified: i64) {
     if size <= SMALL {
         let id = (base.to_owned(), key.to_owned(), size, modified);
         let mut c = cache().lock().expect("not poisoned");
-        c.known.insert((base.to_owned(), key.to_owned()), id);
+        let old = c
+            .known
+            .insert((base.to_owned(), key.to_owned()), id.clone());
+        if let Some(old) = old.filter(|o| *o != id) {
+            if c.held.remove(&old).is_some() {
+                c.used -= old.2;
+            }
+        }
     }
 }
 
@@ -211,5 +220,30 @@ pub fn cut_short(location: &Path, len: u64, wanted: u64) -> object_store::Error 
              replaced since the lake's log named it)"
         )
         .into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Other tests of this process may read lakes at the same time, so the assertions are on
+    // this test's own entries, not on the shared total.
+    #[test]
+    fn a_file_written_again_under_its_name_lets_the_old_one_go() {
+        let base = "test://cache-rewrite";
+        let held = |id: &Id| cache().lock().unwrap().held.contains_key(id);
+        remember(base, "t/a.parquet", 100, 1);
+        let (_, first) = slot(base, "t/a.parquet").unwrap();
+        assert!(held(&first));
+        // The same snapshot named again: the file stays held.
+        remember(base, "t/a.parquet", 100, 1);
+        assert!(held(&first));
+        // A new file under the same name: the old one is let go, the name leads to the new.
+        remember(base, "t/a.parquet", 120, 2);
+        assert!(!held(&first));
+        let (_, second) = slot(base, "t/a.parquet").unwrap();
+        assert_eq!((second.2, second.3), (120, 2));
+        assert!(held(&second));
     }
 }
