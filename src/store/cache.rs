@@ -64,6 +64,7 @@ fn budget() -> u64 {
 
 /// Notes that `key` in the store at `base` (`s3://bucket`) is an immutable data file of
 /// `size` bytes written at `modified` (the `add` action's milliseconds).
+///
 /// A file held under the same name before (a lake written again with `--force` while a
 /// notebook or `chatql serve` kept running) is let go: no snapshot names it any more.
 pub fn remember(base: &str, key: &str, size: u64, modified: i64) {
@@ -174,20 +175,13 @@ pub async fn get(
 }
 
 /// The whole file: its copy kept on disk ([`super::disk`]) if there is one, else from the
-/// store (then kept).
+/// store (then kept), checked against the size the lake's log gives.
 async fn fetch(
     store: &dyn ObjectStore,
     location: &Path,
     id: &Id,
 ) -> object_store::Result<(Bytes, object_store::ObjectMeta)> {
-    // A lake on disk (base "") needs no copy of itself.
-    let copy = !id.0.is_empty();
-    let kept = if copy {
-        super::disk::read(id).await
-    } else {
-        None
-    };
-    if let Some(bytes) = kept {
+    if let Some(bytes) = super::disk::read(id).await {
         let meta = object_store::ObjectMeta {
             location: location.clone(),
             last_modified: chrono::DateTime::from_timestamp_millis(id.3).unwrap_or_default(),
@@ -203,9 +197,7 @@ async fn fetch(
     if bytes.len() as u64 != id.2 {
         return Err(cut_short(location, bytes.len() as u64, id.2));
     }
-    if copy {
-        super::disk::write(id, bytes.clone());
-    }
+    super::disk::write(id, bytes.clone());
     Ok((bytes, meta))
 }
 

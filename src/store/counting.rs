@@ -126,14 +126,11 @@ impl ObjectStore for Counting {
         }
         let r = requests();
         self.count(&r.gets, 1);
-        let asked = match &options.range {
-            Some(object_store::GetRange::Bounded(b)) => Some(b.end - b.start),
-            Some(object_store::GetRange::Suffix(n)) => Some(*n),
-            _ => None,
-        };
-        let wanted_end = match &options.range {
-            Some(object_store::GetRange::Bounded(b)) => Some(b.end),
-            _ => None,
+        // The bytes asked for, and where a bounded range must end.
+        let (asked, wanted_end) = match &options.range {
+            Some(object_store::GetRange::Bounded(b)) => (Some(b.end - b.start), Some(b.end)),
+            Some(object_store::GetRange::Suffix(n)) => (Some(*n), None),
+            _ => (None, None),
         };
         let got = self.inner.get_opts(location, options).await?;
         let bytes = asked.unwrap_or(got.range.end - got.range.start);

@@ -70,9 +70,16 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// Where `id`'s copy goes, unless copies are off or the file is on local disk already (a
+/// lake on disk, store base `""`).
+fn place_of(id: &Id) -> Option<(&'static Path, PathBuf)> {
+    let root = root().filter(|_| !id.0.is_empty())?;
+    Some((root, place(root, id)))
+}
+
 /// The kept copy of `id`, if there is one of the right length.
 pub async fn read(id: &Id) -> Option<Bytes> {
-    let path = place(root()?, id);
+    let (_, path) = place_of(id)?;
     let size = id.2;
     tokio::task::spawn_blocking(move || {
         let bytes = std::fs::read(&path).ok()?;
@@ -87,14 +94,12 @@ pub async fn read(id: &Id) -> Option<Bytes> {
     .flatten()
 }
 
-/// Keeps a copy of `id`'s `bytes`, in the background; failures are ignored, and so are
-/// bytes whose length is not the size the log gives.
+/// Keeps a copy of `id`'s `bytes` (checked by the caller against the log's size), in the
+/// background; failures are ignored.
 pub fn write(id: &Id, bytes: Bytes) {
-    let Some(root) = root() else { return };
-    if bytes.len() as u64 != id.2 {
+    let Some((root, path)) = place_of(id) else {
         return;
-    }
-    let path = place(root, id);
+    };
     tokio::task::spawn_blocking(move || {
         static TRIMMED: OnceLock<()> = OnceLock::new();
         TRIMMED.get_or_init(|| trim(root, budget()));
