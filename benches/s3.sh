@@ -60,9 +60,13 @@ measure() {
 }
 
 # A read in S3 is measured twice: cold (a fresh folder of disk copies, the first run on a
-# machine) and warm (the same folder again: the data files come from the copies; the logs
-# are still listed and their commits fetched).
-COPIES="$WORK/s3-copies"
+# machine) and warm (the same folder again: the commits and data files come from the copies; the logs
+# are still listed).
+# The copies go to tmpfs where there is one: a cold run deletes the last run's copies first,
+# and journal-less ext4 (this machine's) then checks every new inode against the recently
+# deleted ones, a cost of the benchmark's loop rather than of a first run
+# (docs/performance.md, partitioned convert). COPIES_DIR= puts them elsewhere.
+COPIES="${COPIES_DIR:-$([ -w /dev/shm ] && echo /dev/shm/chatql-s3-copies || echo "$WORK/s3-copies")}"
 read_env() { AWS_ENDPOINT_URL="http://127.0.0.1:$READ_PORT" "$@"; }
 cold() { rm -rf "$COPIES"; CHATQL_STORE_CACHE_DIR="$COPIES" measure "$@"; }
 warm() { CHATQL_STORE_CACHE_DIR="$COPIES" measure "$@"; }

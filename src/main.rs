@@ -42,7 +42,10 @@ fn no_huge_pages() {
 fn main() -> ExitCode {
     no_huge_pages();
     let code = cli::execute(cli::Cli::parse());
-    if std::env::var_os("CHATQL_STORE_REQUESTS").is_some_and(|v| v == "1") {
+    if std::env::var_os("CHATQL_STORE_REQUESTS").is_some_and(|v| v == "1" || v == "trace") {
+        for line in chatql::store::counting::trace() {
+            eprintln!("{line}");
+        }
         if let Some(line) = chatql::store::counting::summary() {
             eprintln!("{line}");
         }

@@ -249,28 +249,21 @@ async fn open_lakes(
     args: &[String],
     opts: &ExportOptions,
 ) -> Result<(Vec<LakeSnapshot>, Option<crate::lake::fs::Scratch>)> {
-    let (lakes, tmp): (Vec<PathBuf>, Option<crate::lake::fs::Scratch>) =
-        if crate::lake::InputKind::of(args)? == crate::lake::InputKind::Lakes {
-            (args.iter().map(PathBuf::from).collect(), None)
-        } else {
-            let tmp = crate::lake::fs::Scratch::new("chatql-export-")?;
-            let lake = tmp.path().join("lake");
-            let mut copts = crate::lake::convert::ConvertOptions::new(&lake);
-            copts.keep_duplicates = opts.keep_duplicates;
-            copts.ingest = opts.ingest.clone();
-            let args = args.to_vec();
-            tokio::task::spawn_blocking(move || crate::lake::convert::convert(&args, &copts))
-                .await
-                .map_err(|e| Error::Internal(format!("convert task failed: {e}")))??;
-            (vec![lake], Some(tmp))
-        };
     // Pinned here, so that the filter and the walk read the same version of each lake.
-    let as_of = if tmp.is_some() { None } else { opts.as_of };
-    let lakes = lakes
-        .iter()
-        .map(|l| LakeSnapshot::load(l, as_of))
-        .collect::<Result<Vec<_>>>()?;
-    Ok((lakes, tmp))
+    if let crate::lake::Opened::Lakes(lakes) = crate::lake::InputKind::open(args, opts.as_of)? {
+        return Ok((lakes, None));
+    }
+    let tmp = crate::lake::fs::Scratch::new("chatql-export-")?;
+    let lake = tmp.path().join("lake");
+    let mut copts = crate::lake::convert::ConvertOptions::new(&lake);
+    copts.keep_duplicates = opts.keep_duplicates;
+    copts.ingest = opts.ingest.clone();
+    let args = args.to_vec();
+    tokio::task::spawn_blocking(move || crate::lake::convert::convert(&args, &copts))
+        .await
+        .map_err(|e| Error::Internal(format!("convert task failed: {e}")))??;
+    let lakes = vec![LakeSnapshot::load(&lake, None)?];
+    Ok((lakes, Some(tmp)))
 }
 
 /// Exports the inputs (raw exports, or folders written by `chatql convert`) to a file.

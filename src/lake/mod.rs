@@ -31,4 +31,4 @@ pub mod split;
 pub mod upgrade;
 pub mod vacuum;
 
-pub use snapshot::{is_lake, AsOf, InputKind, LakeSnapshot};
+pub use snapshot::{is_lake, AsOf, InputKind, LakeSnapshot, Opened};

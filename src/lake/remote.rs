@@ -13,6 +13,7 @@ use std::path::Path;
 
 use super::delta::log::{decode_path, log_dir, read_commit};
 use super::delta::Action;
+use super::record::ROOT;
 use crate::error::{Error, Result};
 use crate::store::Remote;
 use crate::table::Table;
@@ -29,7 +30,7 @@ pub fn log_files(lake: &Path) -> Result<BTreeSet<String>> {
         for e in entries {
             let e = e.map_err(|e| Error::io(&dir, e))?;
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".json") && !name.starts_with('.') {
+            if is_commit(&name) {
                 out.insert(format!("{}/_delta_log/{name}", t.name()));
             }
         }
@@ -37,20 +38,35 @@ pub fn log_files(lake: &Path) -> Result<BTreeSet<String>> {
     Ok(out)
 }
 
-/// Copies every table's Delta log of the lake at `remote` into `mirror`.
-pub fn mirror_logs(remote: &Remote, mirror: &Path) -> Result<()> {
+/// Copies every table's Delta log of the lake at `remote` into `mirror` (commits an earlier
+/// process copied to local disk come from there: a commit file never changes). False when
+/// the root table has no commit there: not a lake, which this one listing tells without a
+/// round trip of its own.
+pub fn mirror_logs(remote: &Remote, mirror: &Path) -> Result<bool> {
     let logs: Vec<String> = Table::ALL
         .iter()
         .map(|t| format!("{}/_delta_log", t.name()))
         .collect();
+    let root_log = format!("{}/_delta_log/", ROOT.name());
     let mut wanted = Vec::new();
-    for (path, _) in remote.list_many(&logs)?.into_iter().flatten() {
-        let to = mirror.join(&path);
-        if path.ends_with(".json") && !to.exists() {
-            wanted.push((path, to));
+    let mut is_lake = false;
+    for file in remote.list_many(&logs)?.into_iter().flatten() {
+        let to = mirror.join(&file.rel);
+        if is_commit(&file.rel) {
+            is_lake |= file.rel.starts_with(&root_log);
+            if !to.exists() {
+                wanted.push((file, to));
+            }
         }
     }
-    remote.download_many(&wanted)
+    remote.download_many(&wanted)?;
+    Ok(is_lake)
+}
+
+/// Whether a listed path in a Delta log is a commit (`.../00000000000000000003.json`; not a
+/// temporary file, whose name starts with a dot).
+pub fn is_commit(rel: &str) -> bool {
+    rel.ends_with(".json") && !rel.rsplit('/').next().unwrap_or(rel).starts_with('.')
 }
 
 /// Writes to the lake at `remote` as to a local one: `write` commits into `mirror`, a fresh

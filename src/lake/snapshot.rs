@@ -13,6 +13,7 @@ use super::delta::log::{decode_path, history, is_table};
 use super::delta::{Add, CommitInfo, Snapshot};
 use super::partition::Key;
 use super::record::{LakeCommit, ROOT};
+use super::remote::is_commit;
 use crate::error::{Error, Result};
 use crate::store::Remote;
 use crate::table::Table;
@@ -42,12 +43,14 @@ impl std::str::FromStr for AsOf {
 }
 
 /// Whether `path` is a lake chatql wrote (of this layout or the older one); for a place in
-/// object storage, whether its root table has a version 0.
+/// object storage, whether its root table has a commit (its log is listed: a reader that
+/// goes on to read the lake uses [`InputKind::open`], whose listing also loads it).
 pub fn is_lake(path: &Path) -> bool {
     if crate::store::is_remote(path) {
+        let log = format!("{}/_delta_log", ROOT.name());
         return Remote::open(path)
-            .and_then(|r| r.exists(&format!("{}/_delta_log/{:020}.json", ROOT.name(), 0)))
-            .unwrap_or(false);
+            .and_then(|r| r.list(&log))
+            .is_ok_and(|files| files.iter().any(|(f, _)| is_commit(f)));
     }
     is_table(&path.join(ROOT.name())) || is_legacy(path)
 }
@@ -64,11 +67,44 @@ pub enum InputKind {
     Raw,
 }
 
+/// A command's inputs, opened: lakes loaded at one version each, or raw exports.
+#[derive(Debug)]
+pub enum Opened {
+    /// No inputs.
+    Nothing,
+    /// Every input a lake, loaded.
+    Lakes(Vec<LakeSnapshot>),
+    /// Every input a raw export (read by the caller).
+    Raw,
+}
+
 impl InputKind {
     /// The kind of `args`, or a usage error when lakes and raw exports are mixed.
     pub fn of(args: &[String]) -> Result<InputKind> {
         let lakes = args.iter().filter(|a| is_lake(Path::new(a))).count();
-        match (args.len(), lakes) {
+        Self::decide(args.len(), lakes)
+    }
+
+    /// Opens `args`: each lake at `as_of`, or nothing when they are raw exports. A lake in
+    /// object storage is told from a raw export by the same listing of its logs that loads
+    /// it (a fresh process's first query waits on one round trip fewer than a probe and then
+    /// a load).
+    pub fn open(args: &[String], as_of: Option<AsOf>) -> Result<Opened> {
+        let mut lakes = Vec::new();
+        for a in args {
+            if let Some(l) = LakeSnapshot::probe(Path::new(a), as_of)? {
+                lakes.push(l);
+            }
+        }
+        Ok(match Self::decide(args.len(), lakes.len())? {
+            InputKind::Nothing => Opened::Nothing,
+            InputKind::Lakes => Opened::Lakes(lakes),
+            InputKind::Raw => Opened::Raw,
+        })
+    }
+
+    fn decide(inputs: usize, lakes: usize) -> Result<InputKind> {
+        match (inputs, lakes) {
             (0, _) => Ok(InputKind::Nothing),
             (n, l) if n == l => Ok(InputKind::Lakes),
             (_, 0) => Ok(InputKind::Raw),
@@ -123,30 +159,39 @@ impl LakeSnapshot {
     /// Reads the lake in `dir` (a folder or `s3://bucket/prefix`) at `as_of` (the latest
     /// version when `None`).
     pub fn load(dir: &Path, as_of: Option<AsOf>) -> Result<LakeSnapshot> {
-        if crate::store::is_remote(dir) {
-            let remote = Remote::open(dir)?;
-            // The logs listed and fetched first, then the root's version 0 looked for among
-            // them: no round trip of its own before the listing.
-            let mirror = super::fs::Scratch::new("chatql-logs-")?;
-            super::remote::mirror_logs(&remote, mirror.path())?;
-            if !is_table(&mirror.path().join(ROOT.name())) {
-                return Err(Error::Usage(format!(
-                    "{} is not a lake written by `chatql convert` (no {}/_delta_log)",
-                    remote.url,
-                    ROOT.name()
-                )));
-            }
-            let path = mirror.path().to_owned();
-            return Self::load_mirror(
-                &path,
-                as_of,
-                Arc::new(RemoteLake {
-                    remote,
-                    _mirror: Some(mirror),
-                }),
-            );
+        if !crate::store::is_remote(dir) {
+            return Self::load_local(dir, as_of);
         }
-        Self::load_local(dir, as_of)
+        Self::probe(dir, as_of)?.ok_or_else(|| {
+            Error::Usage(format!(
+                "{} is not a lake written by `chatql convert` (no {}/_delta_log)",
+                dir.display(),
+                ROOT.name()
+            ))
+        })
+    }
+
+    /// The lake in `dir` at `as_of`, or `None` when `dir` is not a lake. For a lake in
+    /// object storage, its logs are listed and fetched first, and whether the root has a
+    /// commit is read from that listing: no round trip of its own.
+    pub fn probe(dir: &Path, as_of: Option<AsOf>) -> Result<Option<LakeSnapshot>> {
+        if !crate::store::is_remote(dir) {
+            return match is_lake(dir) {
+                true => Self::load_local(dir, as_of).map(Some),
+                false => Ok(None),
+            };
+        }
+        let remote = Remote::open(dir)?;
+        let mirror = super::fs::Scratch::new("chatql-logs-")?;
+        if !super::remote::mirror_logs(&remote, mirror.path())? {
+            return Ok(None);
+        }
+        let path = mirror.path().to_owned();
+        let lake = Arc::new(RemoteLake {
+            remote,
+            _mirror: Some(mirror),
+        });
+        Self::load_mirror(&path, as_of, lake).map(Some)
     }
 
     /// Reads a lake in object storage through the mirror of its logs in `mirror`.

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::ingest::annotation::is_annotation_file;
 use crate::ingest::{IngestOptions, IngestSummary, Inputs};
 use crate::lake::partition::{is_verbatim, month_of, Key};
-use crate::lake::{AsOf, LakeSnapshot};
+use crate::lake::{AsOf, LakeSnapshot, Opened};
 use crate::model::Zone;
 use crate::table::Table;
 
@@ -173,14 +173,10 @@ impl Catalog {
             .cloned()
             .partition(|a| is_annotation_file(Path::new(a)));
         let args = args.as_slice();
-        let source = match crate::lake::InputKind::of(args)? {
-            crate::lake::InputKind::Nothing => Source::Empty,
-            crate::lake::InputKind::Lakes => Source::Lakes(
-                args.iter()
-                    .map(|a| LakeSnapshot::load(Path::new(a), opts.as_of))
-                    .collect::<Result<_>>()?,
-            ),
-            crate::lake::InputKind::Raw => Source::Raw(Box::new(Inputs::expand(args)?)),
+        let source = match crate::lake::InputKind::open(args, opts.as_of)? {
+            Opened::Nothing => Source::Empty,
+            Opened::Lakes(lakes) => Source::Lakes(lakes),
+            Opened::Raw => Source::Raw(Box::new(Inputs::expand(args)?)),
         };
         if opts.as_of.is_some() && !matches!(source, Source::Lakes(_)) {
             return Err(Error::Usage(

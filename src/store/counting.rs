@@ -8,12 +8,17 @@
 //! on disk is read through the same wrapper ([`Counting::local`]), uncounted, so that its small
 //! files too are read once per process rather than in a blocking task per range.
 //!
+//! `CHATQL_STORE_REQUESTS=trace` also keeps every request with when it began and how long it
+//! took ([`trace`]), which the binary prints in order when it ends: where a cold query's
+//! round trips wait on one another.
+//!
 //! `get_ranges` is left to the trait's default, which coalesces nearby ranges and fetches each
 //! through `get_opts`: so a count is what goes over the wire.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use futures::stream::BoxStream;
 use futures::StreamExt;
@@ -81,6 +86,63 @@ fn count(a: &AtomicU64, by: u64) {
     a.fetch_add(by, Ordering::Relaxed);
 }
 
+/// Requests kept for [`trace`]: when each began (since the first), how long it took, what.
+struct Traced {
+    start: Duration,
+    took: Option<Duration>,
+    what: String,
+}
+
+/// A listing begun at `.0` of the prefix `.1`; kept when dropped.
+struct ListTimer(Instant, String);
+
+impl Drop for ListTimer {
+    fn drop(&mut self) {
+        keep(self.0, Some(self.0.elapsed()), || {
+            format!("LIST {}", self.1)
+        });
+    }
+}
+
+fn traced() -> Option<&'static (Instant, Mutex<Vec<Traced>>)> {
+    static T: OnceLock<Option<(Instant, Mutex<Vec<Traced>>)>> = OnceLock::new();
+    T.get_or_init(|| {
+        (std::env::var_os("CHATQL_STORE_REQUESTS").is_some_and(|v| v == "trace"))
+            .then(|| (Instant::now(), Mutex::new(Vec::new())))
+    })
+    .as_ref()
+}
+
+/// Keeps a request begun at `begun` when tracing is on.
+fn keep(begun: Instant, took: Option<Duration>, what: impl FnOnce() -> String) {
+    if let Some((zero, all)) = traced() {
+        let t = Traced {
+            start: begun.saturating_duration_since(*zero),
+            took,
+            what: what(),
+        };
+        all.lock().unwrap_or_else(|e| e.into_inner()).push(t);
+    }
+}
+
+/// Every request over a wire this process made, in the order they began, one line each
+/// (`+12.3 ms  20.1 ms  GET conversations/part-0.parquet 0..65536`), when
+/// `CHATQL_STORE_REQUESTS=trace`; empty otherwise.
+pub fn trace() -> Vec<String> {
+    let Some((_, all)) = traced() else {
+        return Vec::new();
+    };
+    let mut all = std::mem::take(&mut *all.lock().unwrap_or_else(|e| e.into_inner()));
+    all.sort_by_key(|t| t.start);
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    all.iter()
+        .map(|t| match t.took {
+            Some(d) => format!("+{:8.1} ms {:7.1} ms  {}", ms(t.start), ms(d), t.what),
+            None => format!("+{:8.1} ms {:>10}  {}", ms(t.start), "", t.what),
+        })
+        .collect()
+}
+
 impl Counting {
     /// The local file system, for lakes on disk: small data files read once through the
     /// same cache, and nothing counted (no request goes over a wire).
@@ -89,6 +151,27 @@ impl Counting {
             inner: Arc::new(object_store::local::LocalFileSystem::new()),
             base: String::new(),
         }
+    }
+
+    /// A listing of `prefix`, kept for [`trace`] when its stream is dropped (read to its end).
+    fn traced_list(
+        &self,
+        prefix: Option<&Path>,
+        pages: BoxStream<'static, Result<ObjectMeta>>,
+    ) -> BoxStream<'static, Result<ObjectMeta>> {
+        if self.base.is_empty() || traced().is_none() {
+            return pages;
+        }
+        let timer = ListTimer(
+            Instant::now(),
+            prefix.map(|p| p.to_string()).unwrap_or_default(),
+        );
+        pages
+            .map(move |m| {
+                let _ = &timer;
+                m
+            })
+            .boxed()
     }
 
     /// Counts by `by` what a store over a wire is asked.
@@ -132,7 +215,20 @@ impl ObjectStore for Counting {
             Some(object_store::GetRange::Suffix(n)) => (Some(*n), None),
             _ => (None, None),
         };
-        let got = self.inner.get_opts(location, options).await?;
+        traced(); // the trace's zero is the first request's start
+        let (begun, head) = (Instant::now(), options.head);
+        let range = options.range.clone();
+        let got = self.inner.get_opts(location, options).await;
+        if !self.base.is_empty() {
+            keep(begun, Some(begun.elapsed()), || {
+                let verb = if head { "HEAD" } else { "GET" };
+                match range {
+                    Some(r) => format!("{verb} {location} {r}"),
+                    None => format!("{verb} {location}"),
+                }
+            });
+        }
+        let got = got?;
         let bytes = asked.unwrap_or(got.range.end - got.range.start);
         self.count(&r.get_bytes, bytes);
         // A store answers a range past the end with what there is; a reader asking for it
@@ -163,7 +259,7 @@ impl ObjectStore for Counting {
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
         self.count(&requests().lists, 1);
-        self.inner.list(prefix)
+        self.traced_list(prefix, self.inner.list(prefix))
     }
 
     fn list_with_offset(
@@ -172,12 +268,22 @@ impl ObjectStore for Counting {
         offset: &Path,
     ) -> BoxStream<'static, Result<ObjectMeta>> {
         self.count(&requests().lists, 1);
-        self.inner.list_with_offset(prefix, offset)
+        self.traced_list(prefix, self.inner.list_with_offset(prefix, offset))
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
         self.count(&requests().lists, 1);
-        self.inner.list_with_delimiter(prefix).await
+        let begun = Instant::now();
+        let listed = self.inner.list_with_delimiter(prefix).await;
+        if !self.base.is_empty() {
+            keep(begun, Some(begun.elapsed()), || {
+                format!(
+                    "LIST {}/",
+                    prefix.map(|p| p.to_string()).unwrap_or_default()
+                )
+            });
+        }
+        listed
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {

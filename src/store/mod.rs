@@ -155,6 +155,17 @@ where
     }
 }
 
+/// An object as listed: its path under the lake, size, and last write (ms since the epoch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The path relative to the lake (`conversations/_delta_log/00000000000000000000.json`).
+    pub rel: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was last written, as the store says (ms since the epoch).
+    pub modified: i64,
+}
+
 /// A lake's place in object storage.
 #[derive(Debug, Clone)]
 pub struct Remote {
@@ -191,7 +202,7 @@ impl Remote {
     pub fn list(&self, _rel: &str) -> Result<Vec<(String, u64)>> {
         self.none()
     }
-    pub fn list_many(&self, _rels: &[String]) -> Result<Vec<Vec<(String, u64)>>> {
+    pub fn list_many(&self, _rels: &[String]) -> Result<Vec<Vec<Listed>>> {
         self.none()
     }
     pub fn exists(&self, _rel: &str) -> Result<bool> {
@@ -206,7 +217,7 @@ impl Remote {
     pub fn download(&self, _rel: &str, _to: &Path) -> Result<()> {
         self.none()
     }
-    pub fn download_many(&self, _files: &[(String, std::path::PathBuf)]) -> Result<()> {
+    pub fn download_many(&self, _files: &[(Listed, std::path::PathBuf)]) -> Result<()> {
         self.none()
     }
     pub fn put_if_absent(&self, _rel: &str, _bytes: Vec<u8>) -> Result<bool> {

@@ -13,7 +13,7 @@ use object_store::{
     WriteMultipart,
 };
 
-use super::{block_on, Remote, Scheme};
+use super::{block_on, Listed, Remote, Scheme};
 use crate::error::{Error, Result};
 
 /// Stores already built, by bucket: one client (and connection pool) per bucket.
@@ -126,18 +126,19 @@ impl Remote {
 
     /// The objects under `rel` (recursively): path relative to the lake, and size.
     pub fn list(&self, rel: &str) -> Result<Vec<(String, u64)>> {
-        block_on(self.list_async(rel))
+        let listed = block_on(self.list_async(rel))?;
+        Ok(listed.into_iter().map(|l| (l.rel, l.size)).collect())
     }
 
     /// The objects under each of `rels`, listed at once (a lake's tables' logs are listed
     /// in one round trip's time, not one after another).
-    pub fn list_many(&self, rels: &[String]) -> Result<Vec<Vec<(String, u64)>>> {
+    pub fn list_many(&self, rels: &[String]) -> Result<Vec<Vec<Listed>>> {
         block_on(futures::future::try_join_all(
             rels.iter().map(|r| self.list_async(r)),
         ))
     }
 
-    async fn list_async(&self, rel: &str) -> Result<Vec<(String, u64)>> {
+    async fn list_async(&self, rel: &str) -> Result<Vec<Listed>> {
         let prefix = self.key(rel);
         let strip = if self.prefix.is_empty() {
             String::new()
@@ -154,7 +155,11 @@ impl Remote {
             .into_iter()
             .map(|m| {
                 let k = m.location.to_string();
-                (k.strip_prefix(&strip).unwrap_or(&k).to_owned(), m.size)
+                Listed {
+                    rel: k.strip_prefix(&strip).unwrap_or(&k).to_owned(),
+                    size: m.size,
+                    modified: m.last_modified.timestamp_millis(),
+                }
             })
             .collect())
     }
@@ -210,22 +215,35 @@ impl Remote {
         .map_err(|e| store_error("reading", &self.at(rel), e))
     }
 
-    async fn fetch_to(&self, rel: &str, to: &Path) -> Result<()> {
-        let got = self
-            .store
-            .get(&self.key(rel))
-            .await
-            .map_err(|e| store_error("reading", &self.at(rel), e))?;
-        let bytes = got
-            .bytes()
-            .await
-            .map_err(|e| store_error("reading", &self.at(rel), e))?;
+    /// Copies `file` to `to`: from the copy kept on local disk when there is one of this
+    /// version (an object's size and last write name it: a file written again under the
+    /// same key is another version), else from the store, keeping a copy.
+    async fn fetch_to(&self, file: &Listed, to: &Path) -> Result<()> {
+        let id = (
+            self.base.clone(),
+            self.key(&file.rel).to_string(),
+            file.size,
+            file.modified,
+        );
+        let bytes = match super::disk::read(&id).await {
+            Some(b) => b,
+            None => {
+                let err = |e| store_error("reading", &self.at(&file.rel), e);
+                let b = self.store.get(&id.1.as_str().into()).await.map_err(err)?;
+                let b = b.bytes().await.map_err(err)?;
+                if b.len() as u64 == file.size {
+                    super::disk::write(&id, b.clone());
+                }
+                b
+            }
+        };
         std::fs::write(to, &bytes).map_err(|e| Error::io(to, e))
     }
 
-    /// Copies each `(rel, to)` object to its local file, sixteen requests at a time
-    /// (a lake's log is many small files).
-    pub fn download_many(&self, files: &[(String, PathBuf)]) -> Result<()> {
+    /// Copies each listed object to its local file, [`at_once`](super::cache::at_once)
+    /// requests at a time (a lake's log is many small files); a commit already copied to
+    /// local disk by an earlier process is read from there (a log's files never change).
+    pub fn download_many(&self, files: &[(Listed, PathBuf)]) -> Result<()> {
         use futures::StreamExt;
         for (_, to) in files {
             if let Some(d) = to.parent() {
@@ -233,7 +251,7 @@ impl Remote {
             }
         }
         let results: Vec<Result<()>> = block_on(
-            futures::stream::iter(files.iter().map(|(rel, to)| self.fetch_to(rel, to)))
+            futures::stream::iter(files.iter().map(|(f, to)| self.fetch_to(f, to)))
                 .buffer_unordered(super::cache::at_once())
                 .collect(),
         );

@@ -500,31 +500,41 @@ pub fn reports_make_few_requests(m: &impl Server) {
         (all.0, all.1)
     );
     assert_eq!(one.1, all.1, "LISTs");
-    // Copies kept on disk: the next process fetches only the commits of the logs (one
-    // LIST per table, as before) and looks once for the root's first commit (whether the
-    // place is a lake or a raw export), and answers the same.
+    // Copies kept on disk: the next process lists the logs (one LIST per table, as before)
+    // and fetches nothing: the commits it lists and the data files they name are the
+    // copies' (a commit file, like a data file, never changes once written); it answers the
+    // same. The listing also tells it the place is a lake: no request of its own for that.
     let kept = dir.join("kept");
     let kept = kept.to_str().unwrap();
     let cold = requests(&every, kept);
     let warm = requests(&every, kept);
     assert_eq!(cold.0, all.0, "a cold copy fetches what no copy does");
     assert_eq!(
-        warm.0,
-        commits + 1,
-        "warm: the {commits} commits and one look"
+        warm.0, 0,
+        "warm: every commit and data file from the copies"
     );
     assert_eq!((warm.1, &warm.2), (all.1, &all.2));
     // A copy cut short (a disk filled up mid-write by something else) is fetched again.
     let copies: Vec<_> = files_under(std::path::Path::new(kept));
+    let of = |ext: &str| -> Vec<&std::path::PathBuf> {
+        copies
+            .iter()
+            .filter(|p| p.to_string_lossy().contains(ext))
+            .collect()
+    };
     let rejects = files_under(&local.join("rejects"))
         .iter()
         .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
         .count() as u64;
-    // Every data file the reports read: all but the rejects table's, which none reads.
-    assert_eq!(copies.len() as u64, files - rejects, "{copies:?}");
-    std::fs::write(&copies[0], b"PAR1").unwrap();
+    // Every data file the reports read: all but the rejects table's, which none reads; and
+    // every commit.
+    assert_eq!(of(".parquet.").len() as u64, files - rejects, "{copies:?}");
+    assert_eq!(of(".json.").len() as u64, commits, "{copies:?}");
+    assert_eq!(copies.len() as u64, files - rejects + commits, "{copies:?}");
+    std::fs::write(of(".parquet.")[0], b"PAR1").unwrap();
+    std::fs::write(of(".json.")[0], b"{}").unwrap();
     let mended = requests(&every, kept);
-    assert_eq!(mended.0, commits + 2);
+    assert_eq!(mended.0, 2, "the two copies cut short fetched again");
     assert_eq!(mended.2, all.2);
     // And the same answers as the lake on disk.
     let report = |l: &str| m.run(&["report", l, "--format", "json"]);
