@@ -6,6 +6,7 @@
 #   benches/compare.sh            # SIZES="500M 3G" THREADS=2 BENCH_DIR=/tmp/chatql-bench
 #   SIZES=500M benches/compare.sh # the small scale only (a few minutes)
 #   FLAT=1 benches/compare.sh     # also: peak RSS of convert on 200M vs 2G of input
+#   PROFILE=profiling FEATURES=s3 benches/compare.sh   # the build benches/s3.sh made
 #
 # Each size converts a generated conversations export and a documents export with both
 # tools, then runs the same SQL on chatql's lake of the conversations (DuckDB reading the
@@ -19,7 +20,9 @@ DIR=${BENCH_DIR:-/tmp/chatql-bench}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/chatql-target}
 # PROFILE=profiling measures the build perf reads (the same code with line tables).
 PROFILE=${PROFILE:-release}
-cargo build --profile "$PROFILE" --quiet --bin chatql --example generate
+# FEATURES=s3 reuses the build benches/s3.sh made (a feature of object_store changes, so a
+# build without it compiles DataFusion again); convert and SQL on disk run the same code.
+cargo build --profile "$PROFILE" --quiet ${FEATURES:+--features "$FEATURES"} --bin chatql --example generate
 BIN=$CARGO_TARGET_DIR/$PROFILE/chatql
 GEN=$CARGO_TARGET_DIR/$PROFILE/examples/generate
 mkdir -p "$DIR"

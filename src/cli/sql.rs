@@ -25,9 +25,10 @@ pub struct SqlArgs {
     /// Run the statements of this file (repeatable).
     #[arg(short = 'f', long = "file", value_name = "FILE.sql")]
     files: Vec<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    /// Output format [default: from the -o file's extension (.csv, .tsv, .json, .jsonl,
+    /// .md, .html, .parquet), else table].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// Write the results to this file instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -115,7 +116,10 @@ pub async fn run(a: SqlArgs) -> Result<()> {
         .into());
     }
     let render = RenderOptions {
-        format: a.format,
+        format: a
+            .format
+            .or_else(|| a.output.as_deref().and_then(Format::of_path))
+            .unwrap_or(Format::Table),
         max_rows: (a.max_rows > 0).then_some(a.max_rows),
         width: if std::io::stdout().is_terminal() {
             terminal_width()

@@ -14,7 +14,9 @@ use datafusion::parquet::arrow::arrow_reader::{
 };
 use datafusion::parquet::arrow::{ArrowWriter, ProjectionMask};
 use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::file::properties::{
+    EnabledStatistics, WriterProperties, WriterPropertiesBuilder,
+};
 
 use crate::error::{Error, Result};
 use crate::table::dedup::walk_chain;
@@ -88,7 +90,7 @@ const NO_STATISTICS: &[&str] = &[
 fn props(compression: Compression) -> WriterProperties {
     use datafusion::parquet::schema::types::ColumnPath;
     let convo = ColumnPath::from("convo_id");
-    let mut b = WriterProperties::builder()
+    let b = WriterProperties::builder()
         .set_compression(compression)
         .set_max_row_group_row_count(Some(MAX_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)
@@ -96,13 +98,21 @@ fn props(compression: Compression) -> WriterProperties {
         .set_write_batch_size(PAGE_CHECK_ROWS)
         .set_column_bloom_filter_enabled(convo.clone(), true)
         .set_column_bloom_filter_fpp(convo, 0.01);
+    by_name(b).build()
+}
+
+/// The settings each column gets by its name, in a lake's files and in query results
+/// written as Parquet (`select * from contexts -o contexts.parquet` writes the same prose
+/// columns): no dictionary for [`LONG_TEXT`], no statistics for [`NO_STATISTICS`].
+fn by_name(mut b: WriterPropertiesBuilder) -> WriterPropertiesBuilder {
+    use datafusion::parquet::schema::types::ColumnPath;
     for c in LONG_TEXT {
         b = b.set_column_dictionary_enabled(ColumnPath::from(*c), false);
     }
     for c in NO_STATISTICS {
         b = b.set_column_statistics_enabled(ColumnPath::from(*c), EnabledStatistics::None);
     }
-    b.build()
+    b
 }
 
 /// `props` for a file of at most `rows` rows. A Bloom filter is allocated for the most
@@ -256,10 +266,8 @@ impl<'p, W: std::io::Write + Send> ResultWriter<'p, W> {
     /// Starts a file of `schema` on `w`; errors name `path`.
     pub fn new(schema: &SchemaRef, w: W, path: &'p Path) -> Result<Self> {
         let level = ZstdLevel::try_new(3).map_err(|e| Error::Internal(e.to_string()))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(level))
-            .build();
-        let writer = ArrowWriter::try_new(w, schema.clone(), Some(props))
+        let props = WriterProperties::builder().set_compression(Compression::ZSTD(level));
+        let writer = ArrowWriter::try_new(w, schema.clone(), Some(by_name(props).build()))
             .map_err(|e| Error::write(path, e))?;
         Ok(ResultWriter {
             writer,

@@ -80,6 +80,30 @@ pub enum Format {
     Parquet,
 }
 
+impl Format {
+    /// The format a file's name asks for (`out.parquet`, `rows.csv`, `rows.jsonl.gz`), when
+    /// `--format` is not given.
+    pub fn of_path(path: &std::path::Path) -> Option<Format> {
+        let mut ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        if matches!(ext.as_str(), "gz" | "zst") {
+            ext = std::path::Path::new(path.file_stem()?)
+                .extension()?
+                .to_str()?
+                .to_ascii_lowercase();
+        }
+        Some(match ext.as_str() {
+            "csv" => Format::Csv,
+            "tsv" | "tab" => Format::Tsv,
+            "json" => Format::Json,
+            "ndjson" | "jsonl" => Format::Ndjson,
+            "md" | "markdown" => Format::Markdown,
+            "html" | "htm" => Format::Html,
+            "parquet" | "pq" => Format::Parquet,
+            _ => return None,
+        })
+    }
+}
+
 /// How results are rendered.
 #[derive(Debug, Clone)]
 pub struct RenderOptions {

@@ -274,6 +274,82 @@ fn parquet_output_is_written_atomically() {
 }
 
 #[test]
+fn the_output_format_follows_the_file_name() {
+    let dir = scratch("by-name");
+    let lake = lake();
+    let lake = lake.to_str().unwrap();
+    let out = |name: &str, extra: &[&str]| {
+        let f = dir.join(name);
+        let mut args = vec![
+            "sql",
+            "select * from contexts",
+            lake,
+            "-o",
+            f.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        chatql().args(&args).assert().success();
+        f
+    };
+    // A whole table out as Parquet, by its name alone: every row, the text intact.
+    let pq = out("contexts.parquet", &[]);
+    let sums =
+        "select count(*) as n, sum(length(text)) as chars, count(distinct convo_id) as convos";
+    let of_lake = chatql()
+        .args([
+            "sql",
+            &format!("{sums} from contexts"),
+            lake,
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    let of_file = chatql()
+        .args([
+            "sql",
+            &format!("{sums} from '{}'", pq.display()),
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert_ok(&of_file, "sql over the file written");
+    assert_eq!(
+        String::from_utf8_lossy(&of_file.stdout),
+        String::from_utf8_lossy(&of_lake.stdout)
+    );
+    assert!(String::from_utf8_lossy(&of_lake.stdout)
+        .lines()
+        .nth(1)
+        .is_some_and(|l| !l.starts_with('0')));
+    // CSV and JSON lines by their names; --format still wins over the name.
+    let csv = std::fs::read_to_string(out("c.csv", &[])).unwrap();
+    let rows = csv.lines().count() - 1;
+    assert!(
+        csv.starts_with("convo_id,"),
+        "{}",
+        &csv[..80.min(csv.len())]
+    );
+    let jsonl = std::fs::read_to_string(out("c.jsonl", &[])).unwrap();
+    assert_eq!(jsonl.lines().count(), rows);
+    assert!(
+        jsonl.starts_with("{\""),
+        "{}",
+        &jsonl[..80.min(jsonl.len())]
+    );
+    let mut gunzipped = String::new();
+    let gz = std::fs::File::open(out("c.csv.gz", &[])).unwrap();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut gunzipped).unwrap();
+    assert_eq!(gunzipped, csv);
+    let forced = std::fs::read_to_string(out("c.txt", &["--format", "csv"])).unwrap();
+    assert_eq!(forced, csv);
+    // A name with no known extension keeps the table format.
+    let table = std::fs::read_to_string(out("c.out", &[])).unwrap();
+    assert!(table.starts_with('┌'), "{}", &table[..80.min(table.len())]);
+}
+
+#[test]
 fn closed_pipe_is_not_an_error() {
     use std::io::Read;
     use std::process::{Command, Stdio};
