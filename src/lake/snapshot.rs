@@ -79,12 +79,6 @@ pub enum Opened {
 }
 
 impl InputKind {
-    /// The kind of `args`, or a usage error when lakes and raw exports are mixed.
-    pub fn of(args: &[String]) -> Result<InputKind> {
-        let lakes = args.iter().filter(|a| is_lake(Path::new(a))).count();
-        Self::decide(args.len(), lakes)
-    }
-
     /// Opens `args`: each lake at `as_of`, or nothing when they are raw exports. A lake in
     /// object storage is told from a raw export by the same listing of its logs that loads
     /// it (a fresh process's first query waits on one round trip fewer than a probe and then
@@ -103,6 +97,8 @@ impl InputKind {
         })
     }
 
+    /// The kind of `inputs` of which `lakes` are lakes, or a usage error when lakes and raw
+    /// exports are mixed.
     fn decide(inputs: usize, lakes: usize) -> Result<InputKind> {
         match (inputs, lakes) {
             (0, _) => Ok(InputKind::Nothing),
@@ -176,10 +172,10 @@ impl LakeSnapshot {
     /// commit is read from that listing: no round trip of its own.
     pub fn probe(dir: &Path, as_of: Option<AsOf>) -> Result<Option<LakeSnapshot>> {
         if !crate::store::is_remote(dir) {
-            return match is_lake(dir) {
-                true => Self::load_local(dir, as_of).map(Some),
-                false => Ok(None),
-            };
+            if !is_lake(dir) {
+                return Ok(None);
+            }
+            return Self::load_local(dir, as_of).map(Some);
         }
         let remote = Remote::open(dir)?;
         let mirror = super::fs::Scratch::new("chatql-logs-")?;

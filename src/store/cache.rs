@@ -175,8 +175,8 @@ pub async fn get(
 }
 
 /// The whole file: its copy kept on disk ([`super::disk`]) if there is one, else from the
-/// store (then kept), checked against the size the lake's log gives.
-async fn fetch(
+/// store (then kept), checked against the size the lake's log (or a listing) gives.
+pub(super) async fn fetch(
     store: &dyn ObjectStore,
     location: &Path,
     id: &Id,

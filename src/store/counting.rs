@@ -174,6 +174,13 @@ impl Counting {
             .boxed()
     }
 
+    /// Keeps for [`trace`] a request over a wire begun at `begun` and done now.
+    fn keep(&self, begun: Instant, what: impl FnOnce() -> String) {
+        if !self.base.is_empty() {
+            keep(begun, Some(begun.elapsed()), what);
+        }
+    }
+
     /// Counts by `by` what a store over a wire is asked.
     fn count(&self, a: &AtomicU64, by: u64) {
         if !self.base.is_empty() {
@@ -219,15 +226,13 @@ impl ObjectStore for Counting {
         let (begun, head) = (Instant::now(), options.head);
         let range = options.range.clone();
         let got = self.inner.get_opts(location, options).await;
-        if !self.base.is_empty() {
-            keep(begun, Some(begun.elapsed()), || {
-                let verb = if head { "HEAD" } else { "GET" };
-                match range {
-                    Some(r) => format!("{verb} {location} {r}"),
-                    None => format!("{verb} {location}"),
-                }
-            });
-        }
+        self.keep(begun, || {
+            let verb = if head { "HEAD" } else { "GET" };
+            match range {
+                Some(r) => format!("{verb} {location} {r}"),
+                None => format!("{verb} {location}"),
+            }
+        });
         let got = got?;
         let bytes = asked.unwrap_or(got.range.end - got.range.start);
         self.count(&r.get_bytes, bytes);
@@ -275,14 +280,12 @@ impl ObjectStore for Counting {
         self.count(&requests().lists, 1);
         let begun = Instant::now();
         let listed = self.inner.list_with_delimiter(prefix).await;
-        if !self.base.is_empty() {
-            keep(begun, Some(begun.elapsed()), || {
-                format!(
-                    "LIST {}/",
-                    prefix.map(|p| p.to_string()).unwrap_or_default()
-                )
-            });
-        }
+        self.keep(begun, || {
+            format!(
+                "LIST {}/",
+                prefix.map(|p| p.to_string()).unwrap_or_default()
+            )
+        });
         listed
     }
 

@@ -219,24 +219,11 @@ impl Remote {
     /// version (an object's size and last write name it: a file written again under the
     /// same key is another version), else from the store, keeping a copy.
     async fn fetch_to(&self, file: &Listed, to: &Path) -> Result<()> {
-        let id = (
-            self.base.clone(),
-            self.key(&file.rel).to_string(),
-            file.size,
-            file.modified,
-        );
-        let bytes = match super::disk::read(&id).await {
-            Some(b) => b,
-            None => {
-                let err = |e| store_error("reading", &self.at(&file.rel), e);
-                let b = self.store.get(&id.1.as_str().into()).await.map_err(err)?;
-                let b = b.bytes().await.map_err(err)?;
-                if b.len() as u64 == file.size {
-                    super::disk::write(&id, b.clone());
-                }
-                b
-            }
-        };
+        let key = self.key(&file.rel);
+        let id = (self.base.clone(), key.to_string(), file.size, file.modified);
+        let (bytes, _) = super::cache::fetch(&*self.store, &key, &id)
+            .await
+            .map_err(|e| store_error("reading", &self.at(&file.rel), e))?;
         std::fs::write(to, &bytes).map_err(|e| Error::io(to, e))
     }
 
