@@ -154,7 +154,7 @@ fn write_assignments(m: &TopicMap, path: &Path) -> Result<()> {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
     if parquet {
-        chatql::lake::parquet::write_results(&b.schema(), &[b], path)?;
+        chatql::lake::encode::write_results(&b.schema(), &[b], path)?;
     } else {
         let mut out = Vec::new();
         let opts = RenderOptions {

@@ -285,7 +285,8 @@ fn stage(
         if let Some(r) = routed {
             routed_files = r?;
         }
-        let flat_rows: HashMap<FileId, u64> = flat_rows?.into_iter().collect();
+        let flat_rows: HashMap<FileId, u64> =
+            flat_rows?.into_iter().map(|(id, n, _)| (id, n)).collect();
         let summary = summary?;
         for (table, id) in &files {
             rows.insert(*table, flat_rows[id]);

@@ -14,9 +14,14 @@
 //! cuts at that many bytes *encoded*, so its groups held about five times the rows. Groups
 //! as large as those would hold five times the memory while they wait; the smaller ones
 //! measured no slower to query (docs/performance.md).
+//!
+//! A query's result written as Parquet (`chatql sql ... -o out.parquet`) goes through the
+//! same pool, one file on any writer ([`write_one`]): encoded on the one task that read
+//! the stream, a whole table out was slower than DuckDB's `COPY` on a 3 GB lake.
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -29,7 +34,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::parquet::file::writer::SerializedFileWriter;
 
-use super::parquet::{MAX_GROUP_ROWS, ROW_GROUP_BYTES};
+use super::parquet::{result_props, MAX_GROUP_ROWS, ROW_GROUP_BYTES};
 use crate::error::{Error, Result};
 use crate::table::Table;
 
@@ -38,31 +43,31 @@ use crate::table::Table;
 pub struct FileId(usize);
 
 /// One row group of one file, to encode.
-struct Job {
-    file: Arc<Assembly>,
+struct Job<W: Write + Send> {
+    file: Arc<Assembly<W>>,
     index: usize,
     batches: Vec<RecordBatch>,
 }
 
 /// A file being written: its row groups are appended in order as they are encoded.
-struct Assembly {
+struct Assembly<W: Write + Send> {
     path: PathBuf,
     schema: SchemaRef,
     factory: ArrowRowGroupWriterFactory,
-    state: Mutex<Assembled>,
+    state: Mutex<Assembled<W>>,
 }
 
 /// What a file's workers share: the writer, the next group it takes, and groups encoded
 /// ahead of their turn.
-struct Assembled {
-    writer: SerializedFileWriter<File>,
+struct Assembled<W: Write + Send> {
+    writer: SerializedFileWriter<W>,
     next: usize,
     ready: BTreeMap<usize, Vec<ArrowColumnChunk>>,
 }
 
 /// A file's rows not yet handed out, on the calling thread.
-struct Pending {
-    file: Arc<Assembly>,
+struct Pending<W: Write + Send> {
+    file: Arc<Assembly<W>>,
     batches: Vec<RecordBatch>,
     bytes: usize,
     rows: usize,
@@ -71,16 +76,24 @@ struct Pending {
     written: u64,
 }
 
-/// Encodes the row groups of any number of Parquet files on all cores; see the module's
-/// documentation.
-pub struct EncoderPool<'scope> {
-    jobs: crossbeam_channel::Sender<Job>,
+/// Encodes the row groups of any number of Parquet files, each written to a `W` (a file
+/// by default), on all cores; see the module's documentation.
+pub struct EncoderPool<'scope, W: Write + Send + 'scope = File> {
+    jobs: crossbeam_channel::Sender<Job<W>>,
     workers: Vec<std::thread::ScopedJoinHandle<'scope, Result<()>>>,
-    files: Vec<Pending>,
+    files: Vec<Pending<W>>,
     group_bytes: usize,
 }
 
-impl<'scope> EncoderPool<'scope> {
+impl<'scope> EncoderPool<'scope, File> {
+    /// Creates `path` for rows of `table`.
+    pub fn create(&mut self, path: &Path, table: Table, props: WriterProperties) -> Result<FileId> {
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        self.create_on(file, path, table.schema(), props)
+    }
+}
+
+impl<'scope, W: Write + Send + 'scope> EncoderPool<'scope, W> {
     /// Starts one worker per core in `scope`.
     pub fn start<'env>(scope: &'scope std::thread::Scope<'scope, 'env>) -> Self {
         Self::start_with(scope, ROW_GROUP_BYTES)
@@ -94,7 +107,7 @@ impl<'scope> EncoderPool<'scope> {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         // Groups waiting for a worker hold their rows: one is enough to keep the workers
         // busy (a longer queue measured no faster and 5-10% more memory).
-        let (tx, rx) = crossbeam_channel::bounded::<Job>(1);
+        let (tx, rx) = crossbeam_channel::bounded::<Job<W>>(1);
         let workers = (0..threads)
             .map(|_| {
                 let rx = rx.clone();
@@ -115,13 +128,17 @@ impl<'scope> EncoderPool<'scope> {
         }
     }
 
-    /// Creates `path` for rows of `table`.
-    pub fn create(&mut self, path: &Path, table: Table, props: WriterProperties) -> Result<FileId> {
-        let file = File::create(path).map_err(|e| Error::io(path, e))?;
-        let schema = table.schema();
+    /// Starts a file of `schema` on `w`; errors name `path`.
+    pub fn create_on(
+        &mut self,
+        w: W,
+        path: &Path,
+        schema: SchemaRef,
+        props: WriterProperties,
+    ) -> Result<FileId> {
         // The Arrow writer's own set-up: the Parquet schema, and the Arrow schema kept in the
         // footer so that readers get back the same types.
-        let (writer, factory) = ArrowWriter::try_new(file, schema.clone(), Some(props))
+        let (writer, factory) = ArrowWriter::try_new(w, schema.clone(), Some(props))
             .and_then(|w| w.into_serialized_writer())
             .map_err(|e| Error::write(path, e))?;
         let assembly = Arc::new(Assembly {
@@ -178,9 +195,9 @@ impl<'scope> EncoderPool<'scope> {
     }
 
     /// Hands out every file's last rows, waits for the workers and writes each file's footer;
-    /// returns the rows of each file. The first error of any worker, which says
-    /// more than "an encoder stopped", wins.
-    pub fn finish(mut self) -> Result<Vec<(FileId, u64)>> {
+    /// returns the rows of each file and its writer. The first error of any worker, which
+    /// says more than "an encoder stopped", wins.
+    pub fn finish(mut self) -> Result<Vec<(FileId, u64, W)>> {
         let handed_out = (0..self.files.len()).try_for_each(|i| self.hand_out(FileId(i)));
         let EncoderPool {
             jobs,
@@ -194,7 +211,10 @@ impl<'scope> EncoderPool<'scope> {
         files
             .into_iter()
             .enumerate()
-            .map(|(i, p)| Ok((FileId(i), p.file.close(p.groups, p.written)?)))
+            .map(|(i, p)| {
+                let w = p.file.close(p.groups)?;
+                Ok((FileId(i), p.written, w))
+            })
             .collect()
     }
 }
@@ -221,8 +241,47 @@ pub(super) fn join_workers<T>(
     first.map_or(Ok(done), Err)
 }
 
+/// Writes `batches` as one Parquet file of `schema` to `w`, row groups encoded on all
+/// cores; returns the rows written and the writer, every byte of the file handed to it.
+/// Errors name `path`.
+pub fn write_one<W: Write + Send>(
+    w: W,
+    path: &Path,
+    schema: SchemaRef,
+    props: WriterProperties,
+    batches: impl Iterator<Item = Result<RecordBatch>>,
+) -> Result<(u64, W)> {
+    std::thread::scope(|scope| {
+        let mut pool = EncoderPool::start(scope);
+        let written = pool.create_on(w, path, schema, props).and_then(|id| {
+            batches
+                .filter(|b| !matches!(b, Ok(b) if b.num_rows() == 0))
+                .try_for_each(|b| pool.write(id, b?))
+        });
+        // The workers are joined whatever happened; a worker's error says the most.
+        let finished = pool.finish();
+        written?;
+        let (_, rows, w) = finished?
+            .pop()
+            .ok_or_else(|| Error::Internal("a Parquet file was not written".into()))?;
+        Ok((rows, w))
+    })
+}
+
+/// Writes query results as a zstd Parquet file, atomically (temporary file, then rename);
+/// returns the rows written.
+pub fn write_results(schema: &SchemaRef, batches: &[RecordBatch], path: &Path) -> Result<u64> {
+    let sink = super::sink::Sink::create(path, false)?;
+    let batches = batches.iter().cloned().map(Ok);
+    let (rows, sink) = write_one(sink, path, schema.clone(), result_props()?, batches)?;
+    sink.commit()?;
+    Ok(rows)
+}
+
 /// Encodes and compresses every column of one row group.
-fn encode(job: &Job) -> datafusion::parquet::errors::Result<Vec<ArrowColumnChunk>> {
+fn encode<W: Write + Send>(
+    job: &Job<W>,
+) -> datafusion::parquet::errors::Result<Vec<ArrowColumnChunk>> {
     let mut writers = job.file.factory.create_column_writers(job.index)?;
     for batch in &job.batches {
         let mut leaves_to = writers.iter_mut();
@@ -240,8 +299,8 @@ fn encode(job: &Job) -> datafusion::parquet::errors::Result<Vec<ArrowColumnChunk
     writers.into_iter().map(|w| w.close()).collect()
 }
 
-impl Assembly {
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Assembled>> {
+impl<W: Write + Send> Assembly<W> {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Assembled<W>>> {
         self.state
             .lock()
             .map_err(|_| Error::Internal("a Parquet encoder panicked".into()))
@@ -253,7 +312,7 @@ impl Assembly {
         let s = &mut *guard;
         s.ready.insert(index, chunks);
         while let Some(chunks) = s.ready.remove(&s.next) {
-            let append = |w: &mut SerializedFileWriter<File>| {
+            let append = |w: &mut SerializedFileWriter<W>| {
                 let mut group = w.next_row_group()?;
                 for c in chunks {
                     c.append_to_row_group(&mut group)?;
@@ -266,8 +325,8 @@ impl Assembly {
         Ok(())
     }
 
-    /// Writes the footer once all `groups` (of `rows` in all) are in; returns the rows.
-    fn close(self: Arc<Self>, groups: usize, rows: u64) -> Result<u64> {
+    /// Writes the footer once all `groups` are in; returns the writer.
+    fn close(self: Arc<Self>, groups: usize) -> Result<W> {
         let assembly = Arc::try_unwrap(self)
             .map_err(|_| Error::Internal("a Parquet file is still being encoded".into()))?;
         let s = assembly
@@ -282,9 +341,8 @@ impl Assembly {
             )));
         }
         s.writer
-            .close()
-            .map_err(|e| Error::write(&assembly.path, e))?;
-        Ok(rows)
+            .into_inner()
+            .map_err(|e| Error::write(&assembly.path, e))
     }
 }
 
@@ -365,7 +423,7 @@ mod tests {
         assert_eq!(la, want_a);
         assert_eq!(lb.len(), 180);
         assert!(lb.windows(2).all(|w| w[0] < w[1]));
-        let rows: Vec<u64> = written.iter().map(|(_, n)| *n).collect();
+        let rows: Vec<u64> = written.iter().map(|(_, n, _)| *n).collect();
         assert_eq!(rows, vec![want_a.len() as u64, 180]);
     }
 

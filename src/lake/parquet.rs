@@ -8,7 +8,6 @@ use std::fs::File;
 use std::path::Path;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::arrow::arrow_reader::{
     ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
@@ -242,61 +241,12 @@ pub fn file_rows(path: &Path) -> Result<u64> {
     Ok(b.metadata().file_metadata().num_rows().max(0) as u64)
 }
 
-/// Writes query results as a zstd Parquet file, atomically (temporary file, then rename).
-pub fn write_results(schema: &SchemaRef, batches: &[RecordBatch], path: &Path) -> Result<usize> {
-    let mut sink = super::sink::Sink::create(path, false)?;
-    let mut w = ResultWriter::new(schema, &mut sink, path)?;
-    for b in batches {
-        w.write(b)?;
-    }
-    let rows = w.close()?;
-    sink.commit()?;
-    Ok(rows)
-}
-
-/// Query results written as zstd Parquet to any writer, batch by batch, row groups flushed
-/// by size so that memory stays bounded.
-pub struct ResultWriter<'p, W: std::io::Write + Send> {
-    writer: ArrowWriter<W>,
-    path: &'p Path,
-    rows: usize,
-}
-
-impl<'p, W: std::io::Write + Send> ResultWriter<'p, W> {
-    /// Starts a file of `schema` on `w`; errors name `path`.
-    pub fn new(schema: &SchemaRef, w: W, path: &'p Path) -> Result<Self> {
-        let level = ZstdLevel::try_new(3).map_err(|e| Error::Internal(e.to_string()))?;
-        let props = WriterProperties::builder().set_compression(Compression::ZSTD(level));
-        let writer = ArrowWriter::try_new(w, schema.clone(), Some(by_name(props).build()))
-            .map_err(|e| Error::write(path, e))?;
-        Ok(ResultWriter {
-            writer,
-            path,
-            rows: 0,
-        })
-    }
-
-    /// Appends a batch.
-    pub fn write(&mut self, b: &RecordBatch) -> Result<()> {
-        self.writer
-            .write(b)
-            .map_err(|e| Error::write(self.path, e))?;
-        if self.writer.in_progress_size() > ROW_GROUP_BYTES {
-            self.writer
-                .flush()
-                .map_err(|e| Error::write(self.path, e))?;
-        }
-        self.rows += b.num_rows();
-        Ok(())
-    }
-
-    /// Writes the footer; returns the rows written.
-    pub fn close(self) -> Result<usize> {
-        self.writer
-            .close()
-            .map_err(|e| Error::write(self.path, e))?;
-        Ok(self.rows)
-    }
+/// Writer settings of query results written as Parquet: zstd at the peers' level (3), and
+/// the lake's settings for the columns a result shares with it by name ([`by_name`]).
+pub fn result_props() -> Result<WriterProperties> {
+    let level = ZstdLevel::try_new(3).map_err(|e| Error::Internal(e.to_string()))?;
+    let props = WriterProperties::builder().set_compression(Compression::ZSTD(level));
+    Ok(by_name(props).build())
 }
 
 /// Rewrites the flat files of a parent table and its descendants (`chain`, parent first) in

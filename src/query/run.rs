@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::SendableRecordBatchStream;
 use futures::StreamExt;
@@ -71,8 +72,9 @@ pub async fn run_statements(
                 drain(stream).await?;
                 continue;
             }
-            let mut sink = Sink::create(path, false)?;
-            report.rows = write_parquet(&schema, stream, &mut sink).await?;
+            let sink = Sink::create(path, false)?;
+            let (rows, sink) = write_parquet(schema, stream, sink).await?;
+            report.rows = rows as usize;
             last = Some(sink);
         }
         if let Some(sink) = last {
@@ -137,18 +139,33 @@ async fn render_stream(
     out.finish().map_err(io_error)
 }
 
-/// Writes one result's stream as zstd Parquet to `sink`; returns its rows.
+/// Writes one result's stream as zstd Parquet to `sink`, its row groups encoded on every
+/// core ([`crate::lake::encode::write_one`], on a blocking thread fed through a short
+/// queue, so that the stream's own tasks keep running); returns its rows and the sink. An
+/// error of the stream goes down the queue and ends the file unfinished.
 async fn write_parquet(
-    schema: &SchemaRef,
+    schema: SchemaRef,
     mut stream: SendableRecordBatchStream,
-    sink: &mut Sink,
-) -> Result<usize> {
+    sink: Sink,
+) -> Result<(u64, Sink)> {
     let path = sink.path().to_owned();
-    let mut w = crate::lake::parquet::ResultWriter::new(schema, sink, &path)?;
+    let props = crate::lake::parquet::result_props()?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<RecordBatch>>(1);
+    let writer = tokio::task::spawn_blocking(move || {
+        let batches = std::iter::from_fn(move || rx.blocking_recv());
+        crate::lake::encode::write_one(sink, &path, schema, props, batches)
+    });
     while let Some(b) = stream.next().await {
-        w.write(&b?)?;
+        let failed = b.is_err();
+        // A closed queue means the writer failed: its error is the one to return.
+        if tx.send(b.map_err(Error::from)).await.is_err() || failed {
+            break;
+        }
     }
-    w.close()
+    drop(tx);
+    writer
+        .await
+        .map_err(|e| Error::Internal(format!("the Parquet writer: {e}")))?
 }
 
 /// Runs a stream to its end, for statements without rows.

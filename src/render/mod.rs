@@ -167,7 +167,7 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 /// Renders query results to `w` in the chosen format. Parquet output goes through
-/// `chatql::lake::parquet::write_results` instead.
+/// `chatql::lake::encode::write_results` instead.
 pub fn write_batches(
     schema: &SchemaRef,
     batches: &[RecordBatch],

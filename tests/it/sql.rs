@@ -273,6 +273,28 @@ fn parquet_output_is_written_atomically() {
     assert_eq!(n, 3);
 }
 
+/// A result whose execution fails, written as Parquet: the writer's threads stop, no file
+/// (nor a temporary one) is left, and the error names the cast.
+#[test]
+fn a_failing_result_leaves_no_parquet_file() {
+    let dir = scratch("pq-fail");
+    let f = dir.join("r.parquet");
+    let out = chatql()
+        .args([
+            "sql",
+            "select convo_id, cast(text as int) as n from contexts",
+            lake().to_str().unwrap(),
+            "-o",
+            f.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Cannot cast string"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+}
+
 #[test]
 fn the_output_format_follows_the_file_name() {
     let dir = scratch("by-name");
