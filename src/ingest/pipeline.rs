@@ -28,14 +28,18 @@ use crate::table::Table;
 pub struct IngestOptions {
     /// Decoder threads.
     pub threads: usize,
-    /// Bytes per chunk handed to a decoder thread.
+    /// Bytes per chunk handed to a decoder thread. 2 MiB by default: a chunk in flight
+    /// holds its input's pages and its decoded rows, and `2 × threads + 1` are in flight;
+    /// against 8 MiB, a conversion's peak fell by a quarter to a third (320-340 to 210-220
+    /// MiB on the 501 MB export, 285-355 to 255 MiB on 3.1 GB) at the same speed
+    /// (docs/performance.md).
     pub chunk_bytes: usize,
     /// The longest record (a JSON line, a whole JSON document) read; longer ones are
     /// rejected and skipped.
     pub max_record_bytes: usize,
     /// Where the bytes read are counted.
     pub progress: super::Progress,
-    /// Compute each input file's SHA-256 (for a lake's run record; a query does not
+    /// Compute each input file's BLAKE3 (for a lake's run record; a query does not
     /// need it).
     pub hash: bool,
 }
@@ -50,7 +54,7 @@ impl Default for IngestOptions {
     fn default() -> Self {
         IngestOptions {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
-            chunk_bytes: 8 << 20,
+            chunk_bytes: 2 << 20,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             progress: super::Progress::default(),
             hash: true,
