@@ -10,7 +10,7 @@ TARGET=${CARGO_TARGET_DIR:-$HOME/.cache/chatql-parsers-target}
 [ "${NATIVE:-0}" = 1 ] && export RUSTFLAGS="-C target-cpu=native" && TARGET=$TARGET-native
 CARGO_TARGET_DIR=$TARGET cargo build --release --quiet
 for round in 1 2 3; do
-  for p in serde_json sonic-rs simd-json; do
+  for p in serde_json serde_json-raw sonic-rs simd-json; do
     "$TARGET/release/chatql-parsers-bench" "$p" "$FILE"
   done
 done
