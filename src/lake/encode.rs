@@ -427,6 +427,55 @@ mod tests {
         assert_eq!(rows, vec![want_a.len() as u64, 180]);
     }
 
+    /// A result's batches through `write_one` to an in-memory writer: every row back in
+    /// order; an error among the batches is returned, with no footer written.
+    #[test]
+    fn write_one_keeps_order_and_returns_the_streams_error() {
+        let batches = (0..40).map(|i| Ok(rejects(i * 1000, 1 + (i % 5) * 700)));
+        let schema = Table::Rejects.schema();
+        let (rows, bytes) = write_one(
+            Vec::new(),
+            Path::new("r.parquet"),
+            schema.clone(),
+            result_props().unwrap(),
+            batches,
+        )
+        .unwrap();
+        let want: Vec<i64> = (0..40)
+            .flat_map(|i| i * 1000..i * 1000 + 1 + (i % 5) * 700)
+            .collect();
+        assert_eq!(rows, want.len() as u64);
+        let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+            bytes::Bytes::from(bytes),
+            1024,
+        )
+        .unwrap();
+        let got: Vec<i64> = reader
+            .flat_map(|b| {
+                let b = b.unwrap();
+                b.column(1).as_primitive::<Int64Type>().values().to_vec()
+            })
+            .collect();
+        assert_eq!(got, want);
+
+        let failing = (0..3).map(|i| {
+            if i == 2 {
+                Err(Error::Internal("the scan failed".into()))
+            } else {
+                Ok(rejects(i * 10, 10))
+            }
+        });
+        let err = write_one(
+            Vec::new(),
+            Path::new("r.parquet"),
+            schema,
+            result_props().unwrap(),
+            failing,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("the scan failed"), "{err}");
+    }
+
     /// Rows below the group size stay pending and are written, as one group, by `finish`.
     #[test]
     fn the_last_rows_are_written_at_finish() {
