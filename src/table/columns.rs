@@ -95,7 +95,7 @@ impl Default for StrCol {
     }
 }
 
-/// An Arrow offset (i32) of a column `len` long. A batch is one input chunk (8 MiB) and
+/// An Arrow offset (i32) of a column `len` long. A batch is one input chunk (2 MiB) and
 /// at most one record (`--max-record-size`, at most [`MAX_RECORD_BYTES`]), so this never
 /// fails in practice; if it did, the checked conversion stops the decoder (whose panic
 /// becomes an error naming the input and line) rather than wrapping into offsets that
