@@ -174,6 +174,14 @@ pub fn a_lake_answers_like_the_same_lake_on_disk(m: &impl Server) {
         m.csv(QUERIES[1], back.to_str().unwrap(), &[]),
         m.csv(QUERIES[1], l, &[])
     );
+    // A query's result as Parquet, into the store (encoded on the writer's pool, then
+    // uploaded whole): the same rows as the lake's, read back from the object.
+    let pq = m.url("lakes", "results/contexts.parquet");
+    m.run(&["sql", "select * from contexts", l, "-o", &pq]);
+    let sums = "select count(*) n, sum(length(text)) chars, count(distinct convo_id) convos";
+    let of_object = m.run(&["sql", &format!("{sums} from '{pq}'"), "--format", "csv"]);
+    assert_eq!(of_object, m.csv(&format!("{sums} from contexts"), l, &[]));
+    assert!(!of_object.contains("\n0,"), "{of_object}");
     // The history is the lake's, runs and all.
     let h = m.run(&["history", r, "--json"]);
     let h: serde_json::Value = serde_json::from_str(&h).unwrap();
