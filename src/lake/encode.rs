@@ -258,11 +258,14 @@ pub fn write_one<W: Write + Send>(
                 .filter(|b| !matches!(b, Ok(b) if b.num_rows() == 0))
                 .try_for_each(|b| pool.write(id, b?))
         });
-        // The workers are joined whatever happened; a worker's error says the most.
-        let finished = pool.finish();
+        // The workers are joined whatever happened. A worker's own error (a full disk) says
+        // more than the "an encoder stopped" a write then met; otherwise the batches' error
+        // (the query's) is the one.
+        let files = pool.finish()?;
         written?;
-        let (_, rows, w) = finished?
-            .pop()
+        let (_, rows, w) = files
+            .into_iter()
+            .next()
             .ok_or_else(|| Error::Internal("a Parquet file was not written".into()))?;
         Ok((rows, w))
     })
@@ -474,6 +477,40 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("the scan failed"), "{err}");
+    }
+
+    /// A writer that takes `.0` bytes more, then fails as a full disk does.
+    #[derive(Debug)]
+    struct Full(usize);
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if buf.len() > self.0 {
+                return Err(std::io::Error::other("no space left on device"));
+            }
+            self.0 -= buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A writer failing under the workers: its error, naming the file, is the one returned.
+    #[test]
+    fn write_one_returns_the_writers_error() {
+        let batches = (0..30).map(|i| Ok(rejects(i * 20_000, 20_000)));
+        let err = write_one(
+            Full(64 << 10),
+            Path::new("out/r.parquet"),
+            Table::Rejects.schema(),
+            result_props().unwrap(),
+            batches,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("no space left on device"), "{err}");
+        assert!(err.contains("out/r.parquet"), "{err}");
     }
 
     /// Rows below the group size stay pending and are written, as one group, by `finish`.
