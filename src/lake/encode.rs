@@ -162,8 +162,12 @@ impl<'scope, W: Write + Send + 'scope> EncoderPool<'scope, W> {
         Ok(FileId(self.files.len() - 1))
     }
 
-    /// Appends `batch` to a file; a full row group goes to the workers.
+    /// Appends `batch` to a file (an empty one adds nothing); a full row group goes to the
+    /// workers.
     pub fn write(&mut self, id: FileId, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(()); // an empty result's batches: nothing to encode
+        }
         let p = &mut self.files[id.0];
         p.bytes += batch.get_array_memory_size();
         p.rows += batch.num_rows();
@@ -249,15 +253,13 @@ pub fn write_one<W: Write + Send>(
     path: &Path,
     schema: SchemaRef,
     props: WriterProperties,
-    batches: impl Iterator<Item = Result<RecordBatch>>,
+    mut batches: impl Iterator<Item = Result<RecordBatch>>,
 ) -> Result<(u64, W)> {
     std::thread::scope(|scope| {
         let mut pool = EncoderPool::start(scope);
-        let written = pool.create_on(w, path, schema, props).and_then(|id| {
-            batches
-                .filter(|b| !matches!(b, Ok(b) if b.num_rows() == 0))
-                .try_for_each(|b| pool.write(id, b?))
-        });
+        let written = pool
+            .create_on(w, path, schema, props)
+            .and_then(|id| batches.try_for_each(|b| pool.write(id, b?)));
         // The workers are joined whatever happened. A worker's own error (a full disk) says
         // more than the "an encoder stopped" a write then met; otherwise the batches' error
         // (the query's) is the one.

@@ -317,34 +317,15 @@ fn the_output_format_follows_the_file_name() {
     let pq = out("contexts.parquet", &[]);
     let sums =
         "select count(*) as n, sum(length(text)) as chars, count(distinct convo_id) as convos";
-    let of_lake = chatql()
-        .args([
-            "sql",
-            &format!("{sums} from contexts"),
-            lake,
-            "--format",
-            "csv",
-        ])
-        .output()
-        .unwrap();
-    let of_file = chatql()
-        .args([
-            "sql",
-            &format!("{sums} from '{}'", pq.display()),
-            "--format",
-            "csv",
-        ])
-        .output()
-        .unwrap();
-    assert_ok(&of_file, "sql over the file written");
-    assert_eq!(
-        String::from_utf8_lossy(&of_file.stdout),
-        String::from_utf8_lossy(&of_lake.stdout)
-    );
-    assert!(String::from_utf8_lossy(&of_lake.stdout)
-        .lines()
-        .nth(1)
-        .is_some_and(|l| !l.starts_with('0')));
+    let of_lake = run(&format!("{sums} from contexts"), lake, "csv");
+    let of_file = stdout_of(&[
+        "sql",
+        &format!("{sums} from '{}'", pq.display()),
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(of_file, of_lake);
+    assert!(of_lake.lines().nth(1).is_some_and(|l| !l.starts_with('0')));
     // CSV and JSON lines by their names; --format still wins over the name.
     let csv = std::fs::read_to_string(out("c.csv", &[])).unwrap();
     let rows = csv.lines().count() - 1;
