@@ -7,6 +7,7 @@
 # pages of 25 rows as serve shows, its FTS5 search, an index on convo_id and course_name.
 #
 #   benches/serve.sh                 # SIZE=3G CLIENTS=16 REQUESTS=10 BENCH_DIR=/tmp/chatql-bench
+#   PROFILE=profiling FEATURES=s3 benches/serve.sh   # the build benches/s3.sh made
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE=${SIZE:-3G}
@@ -14,10 +15,14 @@ CLIENTS=${CLIENTS:-16}
 REQUESTS=${REQUESTS:-10}
 DIR=${BENCH_DIR:-/tmp/chatql-bench}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/chatql-target}
-cargo build --release --quiet --bin chatql --example generate --example load
-BIN=$CARGO_TARGET_DIR/release/chatql
-GEN=$CARGO_TARGET_DIR/release/examples/generate
-LOAD=$CARGO_TARGET_DIR/release/examples/load
+# PROFILE=profiling measures the build perf reads (the same code with line tables); FEATURES=s3
+# reuses the build benches/s3.sh made (a feature of object_store changes, so a build without
+# it compiles much of DataFusion again).
+PROFILE=${PROFILE:-release}
+cargo build --profile "$PROFILE" --quiet ${FEATURES:+--features "$FEATURES"} --bin chatql --example generate --example load
+BIN=$CARGO_TARGET_DIR/$PROFILE/chatql
+GEN=$CARGO_TARGET_DIR/$PROFILE/examples/generate
+LOAD=$CARGO_TARGET_DIR/$PROFILE/examples/load
 mkdir -p "$DIR"
 IN=$DIR/convos-$SIZE.jsonl
 [ -f "$IN" ] || "$GEN" conversations "$SIZE" "$IN" --seed 1

@@ -29,17 +29,24 @@ pub fn grid(header: &[&str]) -> Grid {
 
 /// Text made safe inside HTML elements and attribute values, quoted either way.
 pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+    let mut out = String::with_capacity(s.len() + s.len() / 32);
+    // Runs without a special byte copied whole; the five are ASCII, so every cut is at a
+    // character's boundary.
+    let mut from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        out.push_str(&s[from..i]);
+        out.push_str(entity);
+        from = i + 1;
     }
+    out.push_str(&s[from..]);
     out
 }
 
@@ -415,4 +422,18 @@ fn draw_grid(
         }
     }
     writeln!(w, "{g}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn html_escape_replaces_the_five_and_keeps_the_rest() {
+        assert_eq!(
+            super::html_escape("<a href=\"x\">Tom's & é→</a>"),
+            "&lt;a href=&quot;x&quot;&gt;Tom&#39;s &amp; é→&lt;/a&gt;"
+        );
+        assert_eq!(super::html_escape(""), "");
+        assert_eq!(super::html_escape("plain ünïcode"), "plain ünïcode");
+        assert_eq!(super::html_escape("&&"), "&amp;&amp;");
+    }
 }

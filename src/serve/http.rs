@@ -223,9 +223,15 @@ pub fn only(t: &Target, allowed: &[&str]) -> Result<(), Refusal> {
     }
 }
 
-/// Percent-encodes a value for a URL's query or path.
+/// Percent-encodes a value for a URL's query or path: every byte but letters, digits and
+/// `-_~` (unreserved in RFC 3986), so a conversation's id or a month reads as itself in a
+/// link. A dot stays encoded: `.` and `..` as a path segment would be resolved away.
 pub fn encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, RESERVED).to_string()
 }
 
 /// A query string of these parameters (empty values left out), `?` first when not empty.

@@ -84,6 +84,15 @@ pub const FACETS: &[&str] = &[
 ];
 
 impl ListQuery {
+    /// Whether the list is every question in the store's order (no search, facet, topic or
+    /// span).
+    pub fn selects_all(&self) -> bool {
+        self.facets.is_empty()
+            && self.topic.is_none()
+            && self.span.is_none()
+            && Query::parse(&self.q).is_empty()
+    }
+
     /// Reads and checks the list's parameters.
     pub fn from_target(t: &Target) -> Result<ListQuery, Refusal> {
         let mut l = ListQuery {

@@ -189,12 +189,24 @@ impl App {
         http::only(t, LIST_PARAMS)?;
         let l = ListQuery::from_target(t)?;
         let thread = self.thread(id).await?;
-        // Previous and next need the list's order, not its facet counts.
-        let sel = list::select_rows(&self.store, &l, self.topic_filter(&l).await?);
-        let near = self.neighbours(&sel, &l, id);
+        // Previous and next need the list's order, not its facet counts; the whole list is
+        // the store's order, where the conversation's neighbours sit next to its questions.
+        let (near, terms) = if l.selects_all() {
+            let from = self
+                .store
+                .convo_number(id)
+                .map_or(0, |n| self.store.convo_first[n as usize].saturating_sub(1));
+            (
+                self.neighbours(from..self.store.questions.len(), &l, id),
+                Vec::new(),
+            )
+        } else {
+            let sel = list::select_rows(&self.store, &l, self.topic_filter(&l).await?);
+            (self.neighbours(sel.rows.iter().copied(), &l, id), sel.terms)
+        };
         Ok(Response::html(
             200,
-            pages::thread(&thread, &sel.terms, &near, &self.subtitle),
+            pages::thread(&thread, &terms, &near, &self.subtitle),
         ))
     }
 
@@ -210,30 +222,40 @@ impl App {
         }
     }
 
-    /// The conversations before and after `id` in the list `l` selects (a conversation's
-    /// questions are next to each other in it, so each counts once).
-    fn neighbours(&self, sel: &list::Selection, l: &ListQuery, id: &str) -> pages::Neighbours {
-        let (mut prev, mut next, mut last) = (None, None, None::<&str>);
-        let mut found = false;
-        for &i in &sel.rows {
-            let c = self.store.questions[i].convo_id.as_str();
-            if last == Some(c) {
-                continue;
+    /// The conversations before and after `id` in the list whose `rows` (question indexes,
+    /// in the list's order) are given; a conversation's questions are next to each other in
+    /// it, so each counts once.
+    fn neighbours(
+        &self,
+        rows: impl Iterator<Item = usize>,
+        l: &ListQuery,
+        id: &str,
+    ) -> pages::Neighbours {
+        let s = &self.store;
+        let (mut prev, mut next) = (None, None);
+        if let Some(want) = s.convo_number(id) {
+            let (mut last, mut found) = (None::<usize>, false);
+            for i in rows {
+                let c = s.convo_of[i];
+                if last.is_some_and(|j| s.convo_of[j] == c) {
+                    continue;
+                }
+                if found {
+                    next = Some(i);
+                    break;
+                }
+                if c == want {
+                    found = true;
+                    prev = last;
+                }
+                last = Some(i);
             }
-            if found {
-                next = Some(c.to_owned());
-                break;
-            }
-            if c == id {
-                found = true;
-                prev = last.map(str::to_owned);
-            }
-            last = Some(c);
         }
+        let id_of = |i: usize| s.questions[i].convo_id.clone();
         pages::Neighbours {
             list: l.url_with(&[]),
-            prev,
-            next,
+            prev: prev.map(id_of),
+            next: next.map(id_of),
         }
     }
 

@@ -71,6 +71,9 @@ fn time(us: Option<i64>) -> String {
 
 /// At most `n` characters of `s`, with an ellipsis when cut.
 pub fn cut(s: &str, n: usize) -> String {
+    if s.len() <= n {
+        return s.to_owned(); // no more bytes than n, so no more characters
+    }
     match s.char_indices().nth(n) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_owned(),

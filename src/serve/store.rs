@@ -66,6 +66,13 @@ pub struct Store {
     pub index: Index,
     /// The facet values of every question, as codes.
     pub facets: FacetCodes,
+    /// Each question's conversation as a number (in the questions' order, where a
+    /// conversation's questions are next to each other): a thread page finds its neighbours
+    /// in the list comparing numbers, not ids.
+    pub convo_of: Vec<u32>,
+    /// Per conversation number, its first question.
+    pub convo_first: Vec<usize>,
+    convo_number: HashMap<String, u32>,
 }
 
 /// No value for a facet.
@@ -192,11 +199,28 @@ impl Store {
             ]
         }));
         let facets = FacetCodes::build(&questions);
+        let (mut convo_of, mut convo_first) = (Vec::with_capacity(questions.len()), Vec::new());
+        let mut convo_number = HashMap::new();
+        for (i, q) in questions.iter().enumerate() {
+            let n = *convo_number.entry(q.convo_id.clone()).or_insert_with(|| {
+                convo_first.push(i);
+                (convo_first.len() - 1) as u32
+            });
+            convo_of.push(n);
+        }
         Ok(Store {
             questions,
             index,
             facets,
+            convo_of,
+            convo_first,
+            convo_number,
         })
+    }
+
+    /// The number of the conversation `id`, if it has a question.
+    pub fn convo_number(&self, id: &str) -> Option<u32> {
+        self.convo_number.get(id).copied()
     }
 }
 

@@ -151,6 +151,48 @@ fn a_thread_shows_every_message_its_contexts_and_neighbours() {
     assert_eq!(e["error"], "no conversation \"no-such-id\"");
 }
 
+/// The previous and next conversations a thread page links to.
+fn neighbours_on(page: &str) -> [Option<String>; 2] {
+    ["previous", "next"].map(|label| {
+        let end = page.find(&format!("\">{label}</a>"))?;
+        let start = page[..end].rfind("href=\"/c/")? + "href=\"/c/".len();
+        Some(page[start..end].split('?').next().unwrap().to_owned())
+    })
+}
+
+#[test]
+fn a_thread_links_the_conversations_before_and_after_it_in_its_list() {
+    // For the whole list, a course, a search and a month: each conversation's neighbours
+    // are the ones next to it in the API's order of that list (a conversation once).
+    for params in [
+        "",
+        "course=ECE120",
+        "q=resistor",
+        "month=2024-06&course=ECE110",
+    ] {
+        let v = json(&format!("/api/questions?per_page=100&{params}"));
+        let mut order: Vec<String> = Vec::new();
+        for r in v["rows"].as_array().unwrap() {
+            let c = r["convo_id"].as_str().unwrap().to_owned();
+            if order.last() != Some(&c) {
+                order.push(c);
+            }
+        }
+        assert!(order.len() >= 2, "{params}: {order:?}");
+        for (k, c) in order.iter().enumerate() {
+            let page = html(&format!("/c/{c}?{params}"));
+            let want = [
+                k.checked_sub(1).map(|j| order[j].clone()),
+                order.get(k + 1).cloned(),
+            ];
+            assert_eq!(neighbours_on(&page), want, "{params}, conversation {k}");
+        }
+    }
+    // A conversation outside the list has no neighbours in it.
+    let page = html("/c/2b000000-0000-4000-8000-000000002001?course=ECE110");
+    assert_eq!(neighbours_on(&page), [None, None]);
+}
+
 #[test]
 fn a_document_lists_the_questions_that_cite_it() {
     let page = html("/d?name=Lecture%209.pdf");
