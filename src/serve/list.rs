@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::http::{query_string, Refusal, Target};
 use super::search::Query;
-use super::store::{Store, NONE};
+use super::store::{Facets, Store, NONE};
 use super::topics::TopicsView;
 
 /// The parameters of the list (and of the pages opened from it, for previous and next).
@@ -223,7 +223,7 @@ pub struct Selection {
     /// Indexes into [`Store::questions`] of every match, in the list's order.
     pub rows: Vec<usize>,
     /// Per facet: value → questions of the selection with it, most first.
-    pub facets: Vec<(&'static str, Vec<(String, usize)>)>,
+    pub facets: Facets,
     /// The search's words, for highlighting.
     pub terms: Vec<String>,
     /// The topic chosen, with its label (when the map has it).
@@ -234,7 +234,15 @@ pub struct Selection {
 /// (without it, a topic selects nothing).
 pub fn select(store: &Store, l: &ListQuery, topics: Option<&TopicsView>) -> Selection {
     let mut sel = select_rows(store, l, topics);
-    sel.facets = count_facets(store, &sel.rows);
+    sel.facets = if l.selects_all() {
+        // The first page anyone sees: its counts are the store's, made once.
+        store
+            .whole_list_facets
+            .get_or_init(|| count_facets(store, &sel.rows))
+            .clone()
+    } else {
+        count_facets(store, &sel.rows)
+    };
     sel
 }
 
@@ -275,8 +283,9 @@ pub fn select_rows(store: &Store, l: &ListQuery, topics: Option<&TopicsView>) ->
         let mut hits = store.index.search(&query);
         hits.retain(|(d, _)| keep(*d as usize));
         if l.by_relevance {
-            // Stable: equal scores keep the time order.
-            hits.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
+            // Stable: equal scores keep the time order (the store's, which hits come in).
+            // Stable is also the faster here: many hits share a score.
+            hits.sort_by(|a, b| b.1.total_cmp(&a.1));
         }
         rows.extend(hits.into_iter().map(|(d, _)| d as usize));
     }
@@ -291,18 +300,30 @@ pub fn select_rows(store: &Store, l: &ListQuery, topics: Option<&TopicsView>) ->
 }
 
 /// Per facet, its values among `rows` with their counts, most first.
-fn count_facets(store: &Store, rows: &[usize]) -> Vec<(&'static str, Vec<(String, usize)>)> {
+fn count_facets(store: &Store, rows: &[usize]) -> Facets {
     let fc = &store.facets;
+    let n = store.questions.len();
     let mut counts: Vec<Vec<usize>> = fc.names.iter().map(|n| vec![0; n.len()]).collect();
-    for &i in rows {
+    let mut count = |i: usize| {
         for (k, &c) in fc.codes[i].iter().enumerate() {
             if c != NONE {
                 counts[k][c as usize] += 1;
             }
         }
-        for &c in &fc.docs[i] {
+        for &c in fc.docs(i) {
             counts[5][c as usize] += 1;
         }
+    };
+    if rows.len() * 8 >= n {
+        // Much of the store (a search in relevance order, say): counted in the store's
+        // order, so that its arrays are read from start to end rather than at random.
+        let mut chosen = vec![false; n];
+        for &i in rows {
+            chosen[i] = true;
+        }
+        (0..n).filter(|&i| chosen[i]).for_each(&mut count);
+    } else {
+        rows.iter().for_each(|&i| count(i));
     }
     FACETS
         .iter()

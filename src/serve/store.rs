@@ -4,6 +4,7 @@
 //! built over them here too. Threads and documents are read on demand with SQL.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
@@ -73,7 +74,13 @@ pub struct Store {
     /// Per conversation number, its first question.
     pub convo_first: Vec<usize>,
     convo_number: HashMap<String, u32>,
+    /// The facet counts of the whole list, once asked for (`list::select` makes them).
+    pub whole_list_facets: OnceLock<Facets>,
 }
+
+/// Per facet, in [`super::list::FACETS`] order: its name, and value → questions with it,
+/// most first.
+pub type Facets = Vec<(&'static str, Vec<(String, usize)>)>;
 
 /// No value for a facet.
 pub const NONE: u32 = u32::MAX;
@@ -88,8 +95,11 @@ pub struct FacetCodes {
     /// Per question, the codes of its one value of each of the first five facets ([`NONE`]
     /// when it has none).
     pub codes: Vec<[u32; 5]>,
-    /// Per question, the codes of its documents.
-    pub docs: Vec<Vec<u32>>,
+    /// The codes of every question's documents, one after another (question `i`'s are
+    /// `doc_codes[doc_start[i]..doc_start[i + 1]]`): one array read in order when a selection
+    /// is counted, not a separate allocation per question.
+    doc_codes: Vec<u32>,
+    doc_start: Vec<u32>,
     lookup: Vec<HashMap<String, u32>>,
 }
 
@@ -98,6 +108,7 @@ impl FacetCodes {
         let mut f = FacetCodes {
             names: vec![Vec::new(); 6],
             lookup: vec![HashMap::new(); 6],
+            doc_start: vec![0],
             ..Default::default()
         };
         for q in questions {
@@ -115,10 +126,18 @@ impl FacetCodes {
                 }
             }
             f.codes.push(codes);
-            let docs = q.documents.iter().map(|d| f.intern(5, d)).collect();
-            f.docs.push(docs);
+            for d in &q.documents {
+                let c = f.intern(5, d);
+                f.doc_codes.push(c);
+            }
+            f.doc_start.push(f.doc_codes.len() as u32);
         }
         f
+    }
+
+    /// The codes of question `i`'s documents.
+    pub fn docs(&self, i: usize) -> &[u32] {
+        &self.doc_codes[self.doc_start[i] as usize..self.doc_start[i + 1] as usize]
     }
 
     fn intern(&mut self, facet: usize, v: &str) -> u32 {
@@ -140,7 +159,7 @@ impl FacetCodes {
     pub fn has(&self, i: usize, facet: usize, c: u32) -> bool {
         match facet {
             0..=4 => self.codes[i][facet] == c,
-            _ => self.docs[i].contains(&c),
+            _ => self.docs(i).contains(&c),
         }
     }
 }
@@ -215,6 +234,7 @@ impl Store {
             convo_of,
             convo_first,
             convo_number,
+            whole_list_facets: OnceLock::new(),
         })
     }
 

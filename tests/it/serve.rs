@@ -83,6 +83,9 @@ fn the_list_counts_every_question_and_its_facets() {
     );
     let v = json("/api/questions?feedback=down");
     assert_eq!(v["total"], 1);
+    // A selection of few questions is counted row by row, a large one in the store's order.
+    assert_eq!(v["facets"]["feedback"], serde_json::json!({"down": 1}));
+    assert_eq!(v["facets"]["comment"], serde_json::json!({"yes": 1}));
     assert_eq!(v["rows"][0]["question"], "What is the late policy?");
     assert_eq!(v["rows"][0]["feedback_comment"], "It is 5%.");
     assert_eq!(
