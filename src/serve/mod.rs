@@ -177,7 +177,7 @@ impl App {
     async fn list_page(&self, t: &Target) -> std::result::Result<Response, Refusal> {
         http::only(t, LIST_PARAMS)?;
         let l = ListQuery::from_target(t)?;
-        let sel = self.select(&l).await?;
+        let sel = self.select(&l, list::Order::ToPage).await?;
         let rows = list::page(&sel, &l)?;
         Ok(Response::html(
             200,
@@ -201,7 +201,8 @@ impl App {
                 Vec::new(),
             )
         } else {
-            let sel = list::select_rows(&self.store, &l, self.topic_filter(&l).await?);
+            let topics = self.topic_filter(&l).await?;
+            let sel = list::select_rows(&self.store, &l, topics, list::Order::All);
             (self.neighbours(sel.rows.iter().copied(), &l, id), sel.terms)
         };
         Ok(Response::html(
@@ -316,7 +317,7 @@ impl App {
     async fn api_questions(&self, t: &Target) -> std::result::Result<Response, Refusal> {
         http::only(t, LIST_PARAMS)?;
         let l = ListQuery::from_target(t)?;
-        let sel = self.select(&l).await?;
+        let sel = self.select(&l, list::Order::ToPage).await?;
         let rows = list::page(&sel, &l)?;
         let facets: serde_json::Map<String, serde_json::Value> = sel
             .facets
@@ -350,7 +351,7 @@ impl App {
     async fn export(&self, t: &Target, jsonl: bool) -> std::result::Result<Response, Refusal> {
         http::only(t, LIST_PARAMS)?;
         let l = ListQuery::from_target(t)?;
-        let sel = self.select(&l).await?;
+        let sel = self.select(&l, list::Order::All).await?;
         if jsonl {
             let mut body = Vec::new();
             for &i in &sel.rows {
@@ -415,7 +416,7 @@ impl App {
     async fn annotate(&self, t: &Target) -> std::result::Result<Response, Refusal> {
         http::only(t, LIST_PARAMS)?;
         let l = ListQuery::from_target(t)?;
-        let sel = self.select(&l).await?;
+        let sel = self.select(&l, list::Order::All).await?;
         let mut body = crate::export::annotation::header_line();
         body.push('\n');
         for &i in &sel.rows {
@@ -510,8 +511,17 @@ impl App {
 
     /// The questions `l` selects, with facet counts; a topic filter makes the topic map
     /// first.
-    async fn select(&self, l: &ListQuery) -> std::result::Result<list::Selection, Refusal> {
-        Ok(list::select(&self.store, l, self.topic_filter(l).await?))
+    async fn select(
+        &self,
+        l: &ListQuery,
+        order: list::Order,
+    ) -> std::result::Result<list::Selection, Refusal> {
+        Ok(list::select(
+            &self.store,
+            l,
+            self.topic_filter(l).await?,
+            order,
+        ))
     }
 
     /// The topic map when `l` filters by topic.

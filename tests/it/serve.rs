@@ -130,6 +130,53 @@ fn search_ranks_matches_phrases_and_marks_words() {
 }
 
 #[test]
+fn pages_of_a_search_in_relevance_order_are_the_whole_order_cut() {
+    // A page orders only the best rows up to its end; the export orders them all. Page by
+    // page, one row each, they must agree, ties (equal scores) in time order included.
+    for q in ["resistor", "thevenin", "what", "the"] {
+        let r = get(&format!("/questions.jsonl?q={q}"));
+        assert_eq!(r.status, 200);
+        let whole: Vec<(String, i64)> = String::from_utf8(r.body)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["convo_id"].as_str().unwrap().to_owned(),
+                    v["message_index"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert!(whole.len() >= 2, "{q}: {}", whole.len());
+        let paged: Vec<(String, i64)> = (1..=whole.len())
+            .map(|p| {
+                let v = json(&format!("/api/questions?q={q}&per_page=1&page={p}"));
+                let r = &v["rows"][0];
+                (
+                    r["convo_id"].as_str().unwrap().to_owned(),
+                    r["message_index"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(paged, whole, "{q}");
+        // And pages of 3 are the same cut.
+        let v = json(&format!("/api/questions?q={q}&per_page=3&page=2"));
+        let rows: Vec<(String, i64)> = v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["convo_id"].as_str().unwrap().to_owned(),
+                    r["message_index"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(rows, whole[3.min(whole.len())..6.min(whole.len())], "{q}");
+    }
+}
+
+#[test]
 fn a_thread_shows_every_message_its_contexts_and_neighbours() {
     let page = html("/c/2b000000-0000-4000-8000-000000002001?course=ECE120");
     assert!(
