@@ -250,8 +250,8 @@ pub fn select(
     order: Order,
 ) -> Selection {
     let mut sel = select_rows(store, l, topics, order);
-    sel.facets = if l.selects_all() {
-        // The first page anyone sees: its counts are the store's, made once.
+    sel.facets = if sel.rows.len() == store.questions.len() {
+        // Every question (the first page anyone sees): the store's counts, made once.
         store
             .whole_list_facets
             .get_or_init(|| count_facets(store, &sel.rows))

@@ -191,19 +191,18 @@ impl App {
         let thread = self.thread(id).await?;
         // Previous and next need the list's order, not its facet counts; the whole list is
         // the store's order, where the conversation's neighbours sit next to its questions.
+        let want = self.store.convo_number(id);
         let (near, terms) = if l.selects_all() {
-            let from = self
-                .store
-                .convo_number(id)
-                .map_or(0, |n| self.store.convo_first[n as usize].saturating_sub(1));
-            (
-                self.neighbours(from..self.store.questions.len(), &l, id),
-                Vec::new(),
-            )
+            let from = want.map_or(0, |n| self.store.convo_first[n as usize].saturating_sub(1));
+            let rows = from..self.store.questions.len();
+            (self.neighbours(rows, &l, want), Vec::new())
         } else {
             let topics = self.topic_filter(&l).await?;
             let sel = list::select_rows(&self.store, &l, topics, list::Order::All);
-            (self.neighbours(sel.rows.iter().copied(), &l, id), sel.terms)
+            (
+                self.neighbours(sel.rows.iter().copied(), &l, want),
+                sel.terms,
+            )
         };
         Ok(Response::html(
             200,
@@ -223,18 +222,18 @@ impl App {
         }
     }
 
-    /// The conversations before and after `id` in the list whose `rows` (question indexes,
-    /// in the list's order) are given; a conversation's questions are next to each other in
-    /// it, so each counts once.
+    /// The conversations before and after conversation number `want` in the list whose
+    /// `rows` (question indexes, in the list's order) are given; a conversation's questions
+    /// are next to each other in it, so each counts once.
     fn neighbours(
         &self,
         rows: impl Iterator<Item = usize>,
         l: &ListQuery,
-        id: &str,
+        want: Option<u32>,
     ) -> pages::Neighbours {
         let s = &self.store;
         let (mut prev, mut next) = (None, None);
-        if let Some(want) = s.convo_number(id) {
+        if let Some(want) = want {
             let (mut last, mut found) = (None::<usize>, false);
             for i in rows {
                 let c = s.convo_of[i];

@@ -129,6 +129,14 @@ fn search_ranks_matches_phrases_and_marks_words() {
     assert!(page.contains("sorted by time"));
 }
 
+/// A question's place: its conversation and message index.
+fn question_key(r: &serde_json::Value) -> (String, i64) {
+    (
+        r["convo_id"].as_str().unwrap().to_owned(),
+        r["message_index"].as_i64().unwrap(),
+    )
+}
+
 #[test]
 fn pages_of_a_search_in_relevance_order_are_the_whole_order_cut() {
     // A page orders only the best rows up to its end; the export orders them all. Page by
@@ -139,23 +147,12 @@ fn pages_of_a_search_in_relevance_order_are_the_whole_order_cut() {
         let whole: Vec<(String, i64)> = String::from_utf8(r.body)
             .unwrap()
             .lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                (
-                    v["convo_id"].as_str().unwrap().to_owned(),
-                    v["message_index"].as_i64().unwrap(),
-                )
-            })
+            .map(|l| question_key(&serde_json::from_str(l).unwrap()))
             .collect();
         assert!(whole.len() >= 2, "{q}: {}", whole.len());
         let paged: Vec<(String, i64)> = (1..=whole.len())
             .map(|p| {
-                let v = json(&format!("/api/questions?q={q}&per_page=1&page={p}"));
-                let r = &v["rows"][0];
-                (
-                    r["convo_id"].as_str().unwrap().to_owned(),
-                    r["message_index"].as_i64().unwrap(),
-                )
+                question_key(&json(&format!("/api/questions?q={q}&per_page=1&page={p}"))["rows"][0])
             })
             .collect();
         assert_eq!(paged, whole, "{q}");
@@ -165,12 +162,7 @@ fn pages_of_a_search_in_relevance_order_are_the_whole_order_cut() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| {
-                (
-                    r["convo_id"].as_str().unwrap().to_owned(),
-                    r["message_index"].as_i64().unwrap(),
-                )
-            })
+            .map(question_key)
             .collect();
         assert_eq!(rows, whole[3.min(whole.len())..6.min(whole.len())], "{q}");
     }
